@@ -1,0 +1,197 @@
+"""Where everything lives: archive keys, staging keys, receipts, run records.
+
+Archive layout (the user guide's)::
+
+    {project_key}/{artifact_type}/{YYYYMMDD_HHMM}/{relative path}   timestamped run
+    {project_key}/{artifact_type}/{relative path}                   untimestamped upload
+    {project_key}/_runs/{YYYYMMDD_HHMM}/claim.json                  a timestamp taken by a run
+    {project_key}/_runs/{YYYYMMDD_HHMM}/run.json                    run record, written last
+    {project_key}/_runs/untimestamped/{run_id}.json                 record of an untimestamped upload
+
+Staging layout::
+
+    incoming/{project_key}/{run_id}/packs/{sha256}.tar.gz   many small files, packed
+    incoming/{project_key}/{run_id}/blobs/{sha256}          one large file
+    incoming/{project_key}/{run_id}/manifest.json           the commit: written last
+    receipts/{project_key}/{run_id}.json                    the filer's answer
+    quarantine/{project_key}/{run_id}/...                   what a refused run sent, kept for inspection
+
+Every validator here is the one gate both sides use, so nothing built from a manifest can leave its
+``{project_key}/{artifact_type}/`` prefix.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+from .artifact_types import get_artifact_type
+from .exceptions import PathInvalidError, ProjectKeyInvalidError, RunIdInvalidError
+from .timestamps import validate_timestamp
+
+INCOMING_PREFIX = "incoming/"
+RECEIPTS_PREFIX = "receipts/"
+QUARANTINE_PREFIX = "quarantine/"
+MANIFEST_NAME = "manifest.json"
+RUNS_FOLDER = "_runs"
+UNTIMESTAMPED_FOLDER = "untimestamped"
+
+#: S3 allows 1024 bytes of key; keep room for the prefix the archive adds.
+MAX_KEY_BYTES = 1024
+MAX_PROJECT_KEY_LENGTH = 128
+_RUN_ID_RE = re.compile(r"[0-9a-f]{32}")
+_SHA256_RE = re.compile(r"[0-9a-f]{64}")
+_DRIVE_RE = re.compile(r"^[A-Za-z]:")
+
+
+def _has_control(value: str) -> bool:
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value)
+
+
+def validate_project_key(key: str) -> str:
+    """Check a project key can be one folder level of the archive and return it."""
+    if not isinstance(key, str) or not key:
+        raise ProjectKeyInvalidError("project key is empty: pass --project-key, e.g. RMI25320")
+    problem = None
+    if "/" in key or "\\" in key:
+        problem = "contains a slash"
+    elif key in (".", "..") or ".." in key:
+        problem = "contains '..'"
+    elif _has_control(key):
+        problem = "contains control characters"
+    elif key != key.strip():
+        problem = "starts or ends with white space"
+    elif key.startswith("_"):
+        problem = "starts with '_', which is reserved for the archive's own records"
+    elif len(key) > MAX_PROJECT_KEY_LENGTH:
+        problem = f"is longer than {MAX_PROJECT_KEY_LENGTH} characters"
+    if problem:
+        raise ProjectKeyInvalidError(
+            f"project key {key!r} {problem}: use a plain name such as RMI25320"
+        )
+    return key
+
+
+def validate_run_id(run_id: str) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID_RE.fullmatch(run_id):
+        raise RunIdInvalidError(f"run id {run_id!r} is not 32 lowercase hexadecimal characters")
+    return run_id
+
+
+def is_sha256_hex(value: object) -> bool:
+    return isinstance(value, str) and bool(_SHA256_RE.fullmatch(value))
+
+
+def validate_relative_path(path: str) -> str:
+    """Check a file's path relative to its artifact type folder and return it.
+
+    Refuses anything that could escape the prefix or mean different things on different systems:
+    absolute paths, drive letters, backslashes, ``.``/``..`` segments, empty segments, control
+    characters, and names that are not valid UTF-8 text.
+    """
+    if not isinstance(path, str) or not path:
+        raise PathInvalidError("empty file path")
+    if "\\" in path:
+        raise PathInvalidError(f"path {path!r} contains a backslash: use '/' between folders")
+    if path.startswith("/"):
+        raise PathInvalidError(f"path {path!r} is absolute: paths must be relative to the folder")
+    if _DRIVE_RE.match(path):
+        raise PathInvalidError(f"path {path!r} starts with a drive letter")
+    if _has_control(path):
+        raise PathInvalidError(f"path {path!r} contains control characters")
+    try:
+        encoded = path.encode("utf-8")
+    except UnicodeEncodeError:
+        raise PathInvalidError(f"path {path!r} is not valid UTF-8 text") from None
+    if len(encoded) > MAX_KEY_BYTES - 200:
+        raise PathInvalidError(f"path {path[:60]!r}... is too long for an S3 key")
+    for segment in path.split("/"):
+        if segment in ("", ".", ".."):
+            raise PathInvalidError(
+                f"path {path!r} has an empty, '.' or '..' segment: it could leave its folder"
+            )
+    return path
+
+
+def archive_prefix(project_key: str, artifact_type: str, timestamp: str | None) -> str:
+    """The folder a run's files of one type are filed under, ending in ``/``."""
+    validate_project_key(project_key)
+    get_artifact_type(artifact_type)
+    if timestamp is None:
+        return f"{project_key}/{artifact_type}/"
+    return f"{project_key}/{artifact_type}/{validate_timestamp(timestamp)}/"
+
+
+def archive_key(project_key: str, artifact_type: str, timestamp: str | None, path: str) -> str:
+    return archive_prefix(project_key, artifact_type, timestamp) + validate_relative_path(path)
+
+
+def runs_prefix(project_key: str) -> str:
+    return f"{validate_project_key(project_key)}/{RUNS_FOLDER}/"
+
+
+def claim_key(project_key: str, timestamp: str) -> str:
+    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/claim.json"
+
+
+def run_record_key(project_key: str, timestamp: str | None, run_id: str) -> str:
+    if timestamp is None:
+        return f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{validate_run_id(run_id)}.json"
+    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/run.json"
+
+
+def staging_run_prefix(project_key: str, run_id: str) -> str:
+    return f"{INCOMING_PREFIX}{validate_project_key(project_key)}/{validate_run_id(run_id)}/"
+
+
+def manifest_key(project_key: str, run_id: str) -> str:
+    return staging_run_prefix(project_key, run_id) + MANIFEST_NAME
+
+
+def pack_piece_id(sha256: str) -> str:
+    return f"packs/{sha256}.tar.gz"
+
+
+def blob_piece_id(sha256: str) -> str:
+    return f"blobs/{sha256}"
+
+
+def piece_key(project_key: str, run_id: str, piece_id: str) -> str:
+    return staging_run_prefix(project_key, run_id) + piece_id
+
+
+def receipt_key(project_key: str, run_id: str) -> str:
+    return f"{RECEIPTS_PREFIX}{validate_project_key(project_key)}/{validate_run_id(run_id)}.json"
+
+
+def quarantine_key(staging_key: str) -> str:
+    """Where a refused run's staging object is moved, keeping its path for inspection."""
+    if not staging_key.startswith(INCOMING_PREFIX):
+        raise PathInvalidError(f"{staging_key!r} is not a staging key")
+    return QUARANTINE_PREFIX + staging_key[len(INCOMING_PREFIX):]
+
+
+@dataclass(frozen=True)
+class ManifestLocation:
+    """The run a manifest key names, before the manifest itself is trusted."""
+
+    project_key: str
+    run_id: str
+
+
+def parse_manifest_key(key: str) -> ManifestLocation | None:
+    """Return the run a staging key's manifest belongs to, or None when it is not a manifest key.
+
+    The key must already be URL-decoded (S3 event notifications encode it). A key shaped like a
+    manifest's whose parts break the layout raises, so that it is refused rather than ignored.
+    """
+    if not key.startswith(INCOMING_PREFIX) or not key.endswith("/" + MANIFEST_NAME):
+        return None
+    parts = key[len(INCOMING_PREFIX):].split("/")
+    if len(parts) != 3:
+        raise PathInvalidError(
+            f"manifest key {key!r} is not incoming/{{project_key}}/{{run_id}}/{MANIFEST_NAME}"
+        )
+    project_key, run_id, _ = parts
+    return ManifestLocation(validate_project_key(project_key), validate_run_id(run_id))

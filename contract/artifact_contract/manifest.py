@@ -1,0 +1,288 @@
+"""The manifest: the client's complete, versioned description of one run.
+
+It is uploaded last, so its arrival in staging is the run's commit. The filer trusts nothing in it
+until :func:`Manifest.from_json` has checked every field against the contract, so a hostile or
+broken client can do no more than get its run refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from .artifact_types import get_artifact_type
+from .exceptions import ContractError, ManifestInvalidError
+from .layout import (
+    blob_piece_id,
+    is_sha256_hex,
+    pack_piece_id,
+    validate_project_key,
+    validate_relative_path,
+    validate_run_id,
+)
+from .timestamps import validate_timestamp
+
+MANIFEST_SCHEMA = "artifact-backup.manifest"
+MANIFEST_VERSION = 1
+#: Larger manifests are refused unread: a run of 100,000 files needs about 25 MB.
+MAX_MANIFEST_BYTES = 32 * 1024 * 1024
+MAX_FILES = 200_000
+
+PieceKind = Literal["pack", "blob"]
+
+
+@dataclass(frozen=True)
+class Piece:
+    """One staging object of the run: a pack of small files, or one large file's content."""
+
+    id: str
+    kind: PieceKind
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "kind": self.kind, "size": self.size, "sha256": self.sha256}
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One file of the run, where it is filed and which piece carries it."""
+
+    type: str
+    path: str
+    size: int
+    sha256: str
+    piece: str
+
+    @property
+    def member_name(self) -> str:
+        """The file's name inside a pack: its type folder, then its relative path."""
+        return f"{self.type}/{self.path}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "path": self.path,
+            "size": self.size,
+            "sha256": self.sha256,
+            "piece": self.piece,
+        }
+
+
+@dataclass(frozen=True)
+class Manifest:
+    run_id: str
+    project_key: str
+    timestamp: str | None
+    archive_bucket: str
+    created_at: str
+    files: tuple[FileEntry, ...]
+    pieces: tuple[Piece, ...]
+    uploader: Mapping[str, str] = field(default_factory=dict)
+    config_sha256: str | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(sorted({f.type for f in self.files}))
+
+    def pieces_by_id(self) -> dict[str, Piece]:
+        return {p.id: p for p in self.pieces}
+
+    def files_by_piece(self) -> dict[str, list[FileEntry]]:
+        grouped: dict[str, list[FileEntry]] = {p.id: [] for p in self.pieces}
+        for entry in self.files:
+            grouped[entry.piece].append(entry)
+        return grouped
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": MANIFEST_SCHEMA,
+            "version": MANIFEST_VERSION,
+            "run_id": self.run_id,
+            "project_key": self.project_key,
+            "timestamp": self.timestamp,
+            "archive_bucket": self.archive_bucket,
+            "created_at": self.created_at,
+            "uploader": dict(self.uploader),
+            "config_sha256": self.config_sha256,
+            "pieces": [p.to_dict() for p in self.pieces],
+            "files": [f.to_dict() for f in self.files],
+        }
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, data: Any) -> Manifest:
+        """Build and fully validate a manifest; every problem raises :class:`ManifestInvalidError`."""
+        try:
+            return _parse_manifest(data)
+        except ManifestInvalidError:
+            raise
+        except ContractError as exc:
+            raise ManifestInvalidError(str(exc)) from None
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Manifest:
+        if len(raw) > MAX_MANIFEST_BYTES:
+            raise ManifestInvalidError(
+                f"manifest is {len(raw)} bytes, more than the {MAX_MANIFEST_BYTES} allowed"
+            )
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ManifestInvalidError(f"manifest is not valid JSON: {exc}") from None
+        return cls.from_dict(data)
+
+
+def _require(data: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
+    if key not in data:
+        raise ManifestInvalidError(f"{where} has no {key!r}")
+    value = data[key]
+    if isinstance(value, bool) and bool not in (kinds if isinstance(kinds, tuple) else (kinds,)):
+        raise ManifestInvalidError(f"{where} {key!r} has the wrong type")
+    if not isinstance(value, kinds):
+        raise ManifestInvalidError(f"{where} {key!r} has the wrong type")
+    return value
+
+
+def _size(data: Mapping[str, Any], where: str) -> int:
+    size = _require(data, "size", int, where)
+    if size < 0:
+        raise ManifestInvalidError(f"{where} has a negative size")
+    return size
+
+
+def _sha(data: Mapping[str, Any], where: str) -> str:
+    sha = _require(data, "sha256", str, where)
+    if not is_sha256_hex(sha):
+        raise ManifestInvalidError(f"{where} sha256 is not 64 lowercase hex characters")
+    return sha
+
+
+def _parse_manifest(data: Any) -> Manifest:
+    if not isinstance(data, dict):
+        raise ManifestInvalidError("manifest is not a JSON object")
+    if data.get("schema") != MANIFEST_SCHEMA:
+        raise ManifestInvalidError(f"manifest schema is {data.get('schema')!r}, not {MANIFEST_SCHEMA!r}")
+    if data.get("version") != MANIFEST_VERSION:
+        raise ManifestInvalidError(
+            f"manifest version {data.get('version')!r} is not supported (this filer reads "
+            f"version {MANIFEST_VERSION}): upgrade the filer or the client so they match"
+        )
+    run_id = validate_run_id(_require(data, "run_id", str, "manifest"))
+    project_key = validate_project_key(_require(data, "project_key", str, "manifest"))
+    timestamp = data.get("timestamp")
+    if timestamp is not None:
+        validate_timestamp(timestamp)
+    archive_bucket = _require(data, "archive_bucket", str, "manifest")
+    if not archive_bucket:
+        raise ManifestInvalidError("manifest archive_bucket is empty")
+    created_at = _require(data, "created_at", str, "manifest")
+    uploader = data.get("uploader") or {}
+    if not isinstance(uploader, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in uploader.items()
+    ):
+        raise ManifestInvalidError("manifest uploader must map strings to strings")
+    config_sha = data.get("config_sha256")
+    if config_sha is not None and not is_sha256_hex(config_sha):
+        raise ManifestInvalidError("manifest config_sha256 is not a SHA-256 hex digest")
+
+    raw_pieces = _require(data, "pieces", list, "manifest")
+    raw_files = _require(data, "files", list, "manifest")
+    if len(raw_files) > MAX_FILES:
+        raise ManifestInvalidError(f"manifest lists {len(raw_files)} files, more than {MAX_FILES}")
+    if not raw_files:
+        raise ManifestInvalidError("manifest lists no files")
+
+    pieces: dict[str, Piece] = {}
+    for i, raw in enumerate(raw_pieces):
+        where = f"piece #{i}"
+        if not isinstance(raw, dict):
+            raise ManifestInvalidError(f"{where} is not an object")
+        kind = _require(raw, "kind", str, where)
+        sha = _sha(raw, where)
+        piece_id = _require(raw, "id", str, where)
+        expected = {"pack": pack_piece_id, "blob": blob_piece_id}.get(kind)
+        if expected is None:
+            raise ManifestInvalidError(f"{where} kind {kind!r} is neither 'pack' nor 'blob'")
+        if piece_id != expected(sha):
+            raise ManifestInvalidError(f"{where} id {piece_id!r} does not match its kind and sha256")
+        if piece_id in pieces:
+            raise ManifestInvalidError(f"piece {piece_id!r} is listed twice")
+        pieces[piece_id] = Piece(piece_id, kind, _size(raw, where), sha)
+
+    files: list[FileEntry] = []
+    seen: set[tuple[str, str]] = set()
+    used: set[str] = set()
+    for i, raw in enumerate(raw_files):
+        where = f"file #{i}"
+        if not isinstance(raw, dict):
+            raise ManifestInvalidError(f"{where} is not an object")
+        type_name = _require(raw, "type", str, where)
+        artifact_type = get_artifact_type(type_name)
+        path = validate_relative_path(_require(raw, "path", str, where))
+        if not artifact_type.allows(path):
+            raise ManifestInvalidError(
+                f"{where} {path!r} has an extension the {type_name!r} type does not keep"
+            )
+        if (type_name, path) in seen:
+            raise ManifestInvalidError(f"file {type_name}/{path} is listed twice")
+        seen.add((type_name, path))
+        piece_id = _require(raw, "piece", str, where)
+        piece = pieces.get(piece_id)
+        if piece is None:
+            raise ManifestInvalidError(f"{where} refers to piece {piece_id!r}, which is not listed")
+        entry = FileEntry(type_name, path, _size(raw, where), _sha(raw, where), piece_id)
+        if piece.kind == "blob" and (piece.sha256 != entry.sha256 or piece.size != entry.size):
+            raise ManifestInvalidError(f"{where} does not match the blob that carries it")
+        used.add(piece_id)
+        files.append(entry)
+    unused = set(pieces) - used
+    if unused:
+        raise ManifestInvalidError(f"pieces {sorted(unused)} carry no listed file")
+
+    return Manifest(
+        run_id=run_id,
+        project_key=project_key,
+        timestamp=timestamp,
+        archive_bucket=archive_bucket,
+        created_at=created_at,
+        files=tuple(files),
+        pieces=tuple(pieces.values()),
+        uploader=dict(uploader),
+        config_sha256=config_sha,
+    )
+
+
+def build_manifest(
+    *,
+    run_id: str,
+    project_key: str,
+    timestamp: str | None,
+    archive_bucket: str,
+    created_at: str,
+    files: Iterable[FileEntry],
+    pieces: Iterable[Piece],
+    uploader: Mapping[str, str] | None = None,
+    config_sha256: str | None = None,
+) -> Manifest:
+    """Assemble a manifest on the client and validate it exactly as the filer will."""
+    draft = Manifest(
+        run_id=run_id,
+        project_key=project_key,
+        timestamp=timestamp,
+        archive_bucket=archive_bucket,
+        created_at=created_at,
+        files=tuple(files),
+        pieces=tuple(pieces),
+        uploader=dict(uploader or {}),
+        config_sha256=config_sha256,
+    )
+    return Manifest.from_dict(draft.to_dict())
