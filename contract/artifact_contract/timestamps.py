@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .exceptions import TimestampInvalidError
 
 TIMESTAMP_FORMAT = "%Y%m%d_%H%M"
-_TIMESTAMP_RE = re.compile(r"\d{8}_\d{4}")
+_TIMESTAMP_RE = re.compile(r"[0-9]{8}_[0-9]{4}")
 
 
 def parse_timestamp(value: str) -> datetime:
@@ -38,5 +38,5 @@ def validate_timestamp(value: str) -> str:
 
 def format_timestamp(moment: datetime | None = None) -> str:
     """Stamp a run; local wall-clock time by default, as the operators read it on their screens."""
-    moment = moment or datetime.now(timezone.utc).astimezone()
+    moment = moment or datetime.now(UTC).astimezone()
     return moment.strftime(TIMESTAMP_FORMAT)

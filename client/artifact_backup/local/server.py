@@ -74,7 +74,8 @@ class LocalS3Server:
         found = threading.Event()
 
         def pump() -> None:
-            assert self._process is not None and self._process.stdout is not None
+            assert self._process is not None
+            assert self._process.stdout is not None
             for line in self._process.stdout:
                 if len(self._log) < 200:
                     self._log.append(line.rstrip())

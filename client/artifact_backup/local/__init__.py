@@ -1,0 +1,20 @@
+"""The local stack: the embedded S3 server, the resources the CDK stack creates, and a worker that
+runs the filer on the queue's events, so the whole pipeline runs on one machine with no AWS account.
+"""
+
+from .server import LOCAL_CREDENTIALS, LOCAL_REGION, LocalS3Server
+from .stack import LocalStack, LocalStackNames, provision
+from .worker import BatchOutcome, LambdaContext, LocalFilerWorker, load_filer_handler
+
+__all__ = [
+    "LOCAL_CREDENTIALS",
+    "LOCAL_REGION",
+    "BatchOutcome",
+    "LambdaContext",
+    "LocalFilerWorker",
+    "LocalS3Server",
+    "LocalStack",
+    "LocalStackNames",
+    "load_filer_handler",
+    "provision",
+]

@@ -1,0 +1,181 @@
+"""The local stand-in for Lambda's SQS event source mapping.
+
+It receives batches from the filing queue and hands the filer's real handler the same event AWS
+would build (``Records`` with ``messageId``, ``receiptHandle``, ``body``, ``attributes``,
+``eventSource: aws:sqs`` …), then does what the event source mapping does with the answer: deletes
+the messages that succeeded and leaves the ``batchItemFailures`` on the queue, so they are
+delivered again and, after ``maxReceiveCount`` attempts, moved to the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..exceptions import LocalStackError
+from .stack import LocalStack
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Mapping[str, Any], Any], Mapping[str, Any] | None]
+
+
+@dataclass
+class LambdaContext:
+    """The attributes of Lambda's context object that the filer and powertools read."""
+
+    function_name: str = "artifact-filer"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: float = 900.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_group_name: str = "/aws/lambda/artifact-filer"
+    log_stream_name: str = "local"
+    _deadline: float = field(default_factory=time.monotonic)
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_seconds
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:us-east-1:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class BatchOutcome:
+    received: int = 0
+    failed: int = 0
+
+
+def load_filer_handler(stack: LocalStack) -> Handler:
+    """Give the filer the environment it has in AWS, pointed at the stack, and return its handler.
+
+    The environment is process-wide: one local stack per process, as one function per account.
+    """
+    os.environ.update(stack.filer_environment())
+    try:
+        from artifact_filer import handler as handler_module
+    except ImportError as exc:
+        raise LocalStackError(
+            f"the filer cannot be loaded ({exc}): pip install 'artifact-backup[local]'"
+        ) from None
+    reset = getattr(handler_module, "reset_filer", None)
+    if callable(reset):
+        reset()
+    return handler_module.handler
+
+
+class LocalFilerWorker:
+    """Poll the queue and invoke the handler with SQS batch events until stopped."""
+
+    def __init__(
+        self,
+        stack: LocalStack,
+        handler: Handler | None = None,
+        *,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+        retry_delay_seconds: int = 1,
+    ) -> None:
+        self.stack = stack
+        self.handler = handler or load_filer_handler(stack)
+        self.batch_size = batch_size
+        self.wait_seconds = wait_seconds
+        #: AWS waits out the queue's visibility timeout before a retry; locally a second will do.
+        self.retry_delay_seconds = retry_delay_seconds
+        self._sqs = stack.client("sqs")
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.batches = 0
+        self.errors: list[BaseException] = []
+
+    def _event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        return {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": m.get("MessageAttributes", {}),
+                    "md5OfBody": m.get("MD5OfBody", ""),
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.stack.queue_arn,
+                    "awsRegion": self.stack.region,
+                }
+                for m in messages
+            ]
+        }
+
+    def poll_once(self) -> BatchOutcome:
+        """Receive one batch (long poll), invoke the handler once, settle the messages."""
+        response = self._sqs.receive_message(
+            QueueUrl=self.stack.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=self.wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return BatchOutcome()
+        self.batches += 1
+        failed_ids: set[str]
+        try:
+            result = self.handler(self._event(messages), LambdaContext()) or {}
+            failed_ids = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception as exc:  # a crashed invocation fails the whole batch, as in Lambda
+            log.exception("filer invocation failed")
+            self.errors.append(exc)
+            failed_ids = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed_ids]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self.stack.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        retry = [m for m in messages if m["MessageId"] in failed_ids]
+        if retry:
+            self._sqs.change_message_visibility_batch(
+                QueueUrl=self.stack.queue_url,
+                Entries=[
+                    {
+                        "Id": str(i),
+                        "ReceiptHandle": m["ReceiptHandle"],
+                        "VisibilityTimeout": self.retry_delay_seconds,
+                    }
+                    for i, m in enumerate(retry)
+                ],
+            )
+        return BatchOutcome(received=len(messages), failed=len(retry))
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:  # keep serving; the server may be restarting
+                if self._stop.is_set():
+                    break
+                log.warning("local worker: %s", exc)
+                self.errors.append(exc)
+                self._stop.wait(0.5)
+
+    def start(self) -> LocalFilerWorker:
+        self._thread = threading.Thread(target=self.run, name="local-filer-worker", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=self.wait_seconds + 30)
+            self._thread = None

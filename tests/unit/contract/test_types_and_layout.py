@@ -1,0 +1,160 @@
+import pytest
+
+from artifact_contract import (
+    ARTIFACT_TYPES,
+    DEFAULT_ARTIFACT_TYPES,
+    ArtifactTypeUnknownError,
+    PathInvalidError,
+    ProjectKeyInvalidError,
+    TimestampInvalidError,
+    archive_key,
+    claim_key,
+    get_artifact_type,
+    manifest_key,
+    parse_manifest_key,
+    parse_timestamp,
+    quarantine_key,
+    receipt_key,
+    run_record_key,
+    validate_project_key,
+    validate_relative_path,
+)
+
+RUN = "0123456789abcdef0123456789abcdef"
+
+# The user guide's "File Extensions" table, copied by hand so that a change to the contract shows up.
+GUIDE_TABLE = {
+    "config": ".yaml .yml .json .txt",
+    "logs": ".txt .log .csv .args",
+    "report": ".html .json .png .jpg .jpeg .pdf",
+    "gis_data": ".shp .shx .dbf .prj .cpg .sbn .sbx .xml .geojson .json .kml .kmz .gdb .gpkg",
+}
+
+
+def test_types_are_exactly_the_guides():
+    assert set(ARTIFACT_TYPES) == set(GUIDE_TABLE)
+    for name, exts in GUIDE_TABLE.items():
+        assert ARTIFACT_TYPES[name].extensions == frozenset(exts.split())
+    assert DEFAULT_ARTIFACT_TYPES == ("config", "logs", "report")
+
+
+@pytest.mark.parametrize(
+    ("type_name", "path", "kept"),
+    [
+        ("logs", "process_log.txt", True),
+        ("logs", "PROCESS_LOG.TXT", True),
+        ("logs", "sub/dir/enhance_log.csv", True),
+        ("logs", "exif.args", True),
+        ("logs", "image.png", False),
+        ("logs", "noextension", False),
+        ("logs", "archive.log.gz", False),
+        ("report", "assets/chart.PNG", True),
+        ("report", "report.html", True),
+        ("report", "notes.txt", False),
+        ("config", "config.yaml", True),
+        ("config", "config.YML", True),
+        ("config", "settings.ini", False),
+        ("gis_data", "centerline.shp", True),
+        ("gis_data", "roads.gdb/a00000001.gdbtable", True),
+        ("gis_data", "nested/roads.GDB/timestamps", True),
+        ("gis_data", "roads.gdbx/a0001.gdbtable", False),
+        ("gis_data", "raster.tif", False),
+    ],
+)
+def test_extension_filter(type_name, path, kept):
+    assert get_artifact_type(type_name).allows(path) is kept
+
+
+def test_unknown_type_lists_choices():
+    with pytest.raises(ArtifactTypeUnknownError, match="choose from config, logs, report, gis_data"):
+        get_artifact_type("reels")
+
+
+@pytest.mark.parametrize("value", ["20251030_1200", "20240229_2359", "20000101_0000"])
+def test_valid_timestamps(value):
+    assert parse_timestamp(value).strftime("%Y%m%d_%H%M") == value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "20251399_9999",
+        "20250230_1200",
+        "20251030_2400",
+        "20251030_1260",
+        "2025103_1200",
+        "20251030-1200",
+        "20251030_12000",
+        " 20251030_1200",
+        "",
+        "２０２５1030_1200",
+    ],
+)
+def test_invalid_timestamps(value):
+    with pytest.raises(TimestampInvalidError):
+        parse_timestamp(value)
+
+
+@pytest.mark.parametrize(
+    "key", ["", "a/b", "a\\b", "..", ".", "a..b", "x\x00y", "x\ny", " RMI", "_runs", "x" * 129]
+)
+def test_bad_project_keys(key):
+    with pytest.raises(ProjectKeyInvalidError):
+        validate_project_key(key)
+
+
+def test_good_project_key():
+    assert validate_project_key("RMI25320") == "RMI25320"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "",
+        "/etc/passwd",
+        "../x",
+        "a/../../x",
+        "a/./b",
+        "a//b",
+        "a\\b",
+        "C:/x",
+        "c:x",
+        "a\x00b",
+        "a\x1fb",
+        "trailing/",
+        "\ud800bad",
+    ],
+)
+def test_bad_relative_paths(path):
+    with pytest.raises(PathInvalidError):
+        validate_relative_path(path)
+
+
+def test_layout_keys():
+    assert archive_key("RMI25320", "logs", "20251030_1430", "process_log.txt") == (
+        "RMI25320/logs/20251030_1430/process_log.txt"
+    )
+    assert archive_key("RMI25320", "config", None, "config.yaml") == "RMI25320/config/config.yaml"
+    assert claim_key("RMI25320", "20251030_1430") == "RMI25320/_runs/20251030_1430/claim.json"
+    assert run_record_key("P", "20251030_1430", RUN) == "P/_runs/20251030_1430/run.json"
+    assert run_record_key("P", None, RUN) == f"P/_runs/untimestamped/{RUN}.json"
+    assert receipt_key("P", RUN) == f"receipts/P/{RUN}.json"
+    assert quarantine_key(f"incoming/P/{RUN}/packs/x") == f"quarantine/P/{RUN}/packs/x"
+
+
+def test_archive_key_refuses_escape():
+    with pytest.raises(PathInvalidError):
+        archive_key("P", "logs", "20251030_1430", "../../other/x.log")
+    with pytest.raises(TimestampInvalidError):
+        archive_key("P", "logs", "20251399_9999", "x.log")
+
+
+def test_manifest_key_round_trip():
+    location = parse_manifest_key(manifest_key("RMI25320", RUN))
+    assert (location.project_key, location.run_id) == ("RMI25320", RUN)
+    assert parse_manifest_key(f"incoming/P/{RUN}/packs/abc.tar.gz") is None
+    assert parse_manifest_key("receipts/P/x.json") is None
+    with pytest.raises(PathInvalidError):
+        parse_manifest_key(f"incoming/P/x/{RUN}/manifest.json")
+    with pytest.raises(ProjectKeyInvalidError):
+        parse_manifest_key(f"incoming/../{RUN}/manifest.json")
