@@ -1,0 +1,166 @@
+"""The filer: a container-image Lambda fed by the queue, with a role scoped to the staging protocol."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ecr_assets as ecr_assets
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
+from cdk_nag import NagSuppressions
+from constructs import Construct
+
+from ..contract import INCOMING_PREFIX, QUARANTINE_PREFIX, RECEIPTS_PREFIX, REPO_ROOT
+from ..settings import Settings
+from ._logs import retention
+from ._nag import object_wildcard, wildcard_suppression
+
+DOCKERFILE = "lambdas/Dockerfile"
+DOCKERIGNORE = REPO_ROOT / ".dockerignore"
+SERVICE_NAME = "artifact-filer"
+METRICS_NAMESPACE = "ArtifactBackup"
+
+
+class Filer(Construct):
+    """``function`` files runs; ``role`` and ``s3_policy`` are what it may do, and no more.
+
+    The S3 statements follow docs/protocol.md step by step: read a run's pieces and receipts, delete
+    the pieces once filed, write receipts and quarantine copies; on the archive, read back its own
+    writes, claims and run records (idempotency), write and tag artifacts. It can delete nothing in
+    the archive, and has no wildcard action.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        staging_bucket: s3.IBucket,
+        archive_bucket: s3.IBucket,
+        queue: sqs.IQueue,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        if not DOCKERIGNORE.is_file():
+            # Without it the image's build context would be the whole checkout (.git, .venv, ...).
+            raise FileNotFoundError(f"{DOCKERIGNORE} is missing: the filer image context needs it")
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=retention(settings.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="Artifact filer: staging protocol on staging, write and tag on the archive",
+        )
+        self.log_group.grant_write(self.role)
+        self.s3_policy = iam.Policy(
+            self,
+            "S3Access",
+            roles=[self.role],
+            statements=self._s3_statements(staging_bucket, archive_bucket),
+        )
+        NagSuppressions.add_resource_suppressions(
+            self.s3_policy,
+            [
+                wildcard_suppression(
+                    "Object keys are per run (incoming/{project}/{run_id}/..., receipts/{project}/..., "
+                    "quarantine/{project}/...): the prefixes of docs/protocol.md are the narrowest "
+                    "resource that still names every run.",
+                    [
+                        object_wildcard(staging_bucket, INCOMING_PREFIX + "*"),
+                        object_wildcard(staging_bucket, RECEIPTS_PREFIX + "*"),
+                        object_wildcard(staging_bucket, QUARANTINE_PREFIX + "*"),
+                    ],
+                ),
+                wildcard_suppression(
+                    "Archive keys start with the project key ({project}/{type}/{ts}/...), so no fixed "
+                    "prefix covers them; the actions are limited to write, tag and read, never delete.",
+                    [object_wildcard(archive_bucket, "*")],
+                ),
+            ],
+        )
+        architecture = (
+            lambda_.Architecture.ARM_64
+            if settings.filer_architecture == "arm64"
+            else lambda_.Architecture.X86_64
+        )
+        platform = (
+            ecr_assets.Platform.LINUX_ARM64
+            if settings.filer_architecture == "arm64"
+            else ecr_assets.Platform.LINUX_AMD64
+        )
+        # Build context is the repository root so the image can carry contract/ next to lambdas/;
+        # the root .dockerignore keeps everything else out (the asset staging honours it too).
+        self.image_code = lambda_.DockerImageCode.from_image_asset(
+            str(REPO_ROOT), file=DOCKERFILE, platform=platform
+        )
+        self.function = lambda_.DockerImageFunction(
+            self,
+            "Function",
+            code=self.image_code,
+            architecture=architecture,
+            memory_size=settings.filer_memory_mb,
+            timeout=Duration.minutes(settings.filer_timeout_minutes),
+            role=self.role,
+            log_group=self.log_group,
+            description="Files committed runs from staging into the archive",
+            environment={
+                "STAGING_BUCKET": staging_bucket.bucket_name,
+                "ARCHIVE_BUCKET": archive_bucket.bucket_name,
+                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+                "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+            },
+        )
+        self.event_source = sources.SqsEventSource(
+            queue,
+            batch_size=settings.filer_batch_size,
+            report_batch_item_failures=True,
+            max_concurrency=settings.filer_max_concurrency or None,
+        )
+        self.function.add_event_source(self.event_source)
+
+    @staticmethod
+    def _s3_statements(staging: s3.IBucket, archive: s3.IBucket) -> list[iam.PolicyStatement]:
+        incoming = staging.arn_for_objects(INCOMING_PREFIX + "*")
+        receipts = staging.arn_for_objects(RECEIPTS_PREFIX + "*")
+        quarantine = staging.arn_for_objects(QUARANTINE_PREFIX + "*")
+        return [
+            iam.PolicyStatement(
+                sid="StagingReadRunsAndReceipts",
+                actions=["s3:GetObject"],
+                resources=[incoming, receipts],
+            ),
+            iam.PolicyStatement(
+                sid="StagingCleanFiledRuns", actions=["s3:DeleteObject"], resources=[incoming]
+            ),
+            iam.PolicyStatement(
+                sid="StagingWriteReceiptsAndQuarantine",
+                actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+                resources=[receipts, quarantine],
+            ),
+            # Listing lets a missing receipt read as 404 rather than 403, and finds a run's pieces
+            # when a refused run is moved to quarantine.
+            iam.PolicyStatement(sid="StagingList", actions=["s3:ListBucket"], resources=[staging.bucket_arn]),
+            iam.PolicyStatement(
+                sid="ArchiveWriteAndTagArtifacts",
+                actions=["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
+                resources=[archive.arn_for_objects("*")],
+            ),
+            # Reading back its own writes (run-id metadata after a 412), claims and run records is
+            # what makes a re-delivered message end in the same archive state.
+            iam.PolicyStatement(
+                sid="ArchiveReadOwnRecords",
+                actions=["s3:GetObject"],
+                resources=[archive.arn_for_objects("*")],
+            ),
+            iam.PolicyStatement(sid="ArchiveList", actions=["s3:ListBucket"], resources=[archive.bucket_arn]),
+        ]
