@@ -22,6 +22,13 @@ from .exceptions import (
     RunIdInvalidError,
     TimestampInvalidError,
 )
+from .filing import (
+    Claim,
+    RecordedFile,
+    RecordInvalidError,
+    RefusalCode,
+    RunRecord,
+)
 from .layout import (
     INCOMING_PREFIX,
     MANIFEST_NAME,
@@ -81,6 +88,7 @@ __all__ = [
     "ArtifactType",
     "ArtifactTypeUnknownError",
     "CLAIM_SCHEMA",
+    "Claim",
     "ContractError",
     "DEFAULT_ARTIFACT_TYPES",
     "FileEntry",
@@ -110,7 +118,11 @@ __all__ = [
     "RUN_RECORD_SCHEMA",
     "Receipt",
     "ReceiptInvalidError",
+    "RecordInvalidError",
+    "RecordedFile",
+    "RefusalCode",
     "RunIdInvalidError",
+    "RunRecord",
     "TAG_MANAGED",
     "TAG_MANAGED_VALUE",
     "TAG_RETENTION",

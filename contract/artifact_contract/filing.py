@@ -1,0 +1,221 @@
+"""What the filer writes to the archive besides the artifacts: the claim and the run record, and the
+codes a refused receipt carries.
+
+The client reads these too (a refused receipt's ``code``, a run record when it lists runs), so their
+shapes live here rather than in the filer. Both documents are serialised with :func:`dumps_record`
+and hold nothing that changes between attempts, so re-filing the same run writes equal bytes.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .exceptions import ContractError
+from .layout import archive_key, archive_prefix
+from .manifest import Manifest
+from .records import CLAIM_SCHEMA, RECORD_VERSION, RUN_RECORD_SCHEMA, dumps_record
+
+
+class RefusalCode:
+    """The ``code`` of a refused receipt: stable strings a client can branch on."""
+
+    #: The manifest is not valid JSON or breaks the contract.
+    MANIFEST_INVALID = "manifest-invalid"
+    #: The manifest names another project, run or archive bucket than its key and the filer.
+    MANIFEST_MISMATCH = "manifest-mismatch"
+    #: A piece listed by the manifest is not in staging.
+    PIECE_MISSING = "piece-missing"
+    #: A piece has the wrong size or SHA-256, or a pack is not a readable tar.gz.
+    PIECE_CORRUPT = "piece-corrupt"
+    #: A piece was replaced in staging after it was verified.
+    PIECE_CHANGED = "piece-changed"
+    #: A pack member is a link, device, directory or anything else but a regular file.
+    MEMBER_FORBIDDEN = "member-forbidden"
+    #: A pack member's name could leave its folder (``..``, absolute, ...).
+    MEMBER_UNSAFE = "member-unsafe"
+    #: A pack holds a member the manifest does not list for it.
+    MEMBER_UNLISTED = "member-unlisted"
+    #: A pack holds the same member twice.
+    MEMBER_DUPLICATE = "member-duplicate"
+    #: A pack lacks a member the manifest lists for it.
+    MEMBER_MISSING = "member-missing"
+    #: A pack member has another size or SHA-256 than the manifest declares.
+    MEMBER_MISMATCH = "member-mismatch"
+    #: A pack decompresses to more than its declared files (a decompression bomb).
+    PACK_BOMB = "pack-bomb"
+    #: A packed file is larger than the filer holds in memory; large files must travel as blobs.
+    PACKED_FILE_TOO_LARGE = "packed-file-too-large"
+    #: Another run already holds the timestamp.
+    TIMESTAMP_TAKEN = "timestamp-taken"
+    #: An archive key of this run already holds an object another run wrote.
+    ARCHIVE_CONFLICT = "archive-conflict"
+
+    @classmethod
+    def all(cls) -> frozenset[str]:
+        return frozenset(v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str))
+
+
+class RecordInvalidError(ContractError):
+    """A claim or run record in the archive cannot be read."""
+
+
+def _load(raw: bytes | str, schema: str) -> dict[str, Any]:
+    try:
+        data = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordInvalidError(f"{schema} document is not valid JSON: {exc}") from None
+    if not isinstance(data, dict) or data.get("schema") != schema:
+        raise RecordInvalidError(f"document is not a {schema} document")
+    if not isinstance(data.get("run_id"), str):
+        raise RecordInvalidError(f"{schema} document names no run")
+    return data
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A timestamp taken by one run: ``{project}/_runs/{ts}/claim.json``, written once."""
+
+    run_id: str
+    project_key: str
+    timestamp: str
+    created_at: str
+
+    @classmethod
+    def for_manifest(cls, manifest: Manifest) -> Claim:
+        if manifest.timestamp is None:
+            raise ContractError("an untimestamped run claims no timestamp")
+        return cls(manifest.run_id, manifest.project_key, manifest.timestamp, manifest.created_at)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": CLAIM_SCHEMA,
+            "version": RECORD_VERSION,
+            "run_id": self.run_id,
+            "project_key": self.project_key,
+            "timestamp": self.timestamp,
+            "created_at": self.created_at,
+        }
+
+    def to_json(self) -> bytes:
+        return dumps_record(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> Claim:
+        data = _load(raw, CLAIM_SCHEMA)
+        return cls(
+            run_id=data["run_id"],
+            project_key=str(data.get("project_key", "")),
+            timestamp=str(data.get("timestamp", "")),
+            created_at=str(data.get("created_at", "")),
+        )
+
+
+@dataclass(frozen=True)
+class RecordedFile:
+    """One filed file in a run record."""
+
+    type: str
+    path: str
+    key: str
+    size: int
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "path": self.path,
+            "key": self.key,
+            "size": self.size,
+            "sha256": self.sha256,
+        }
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """The list of what one run filed, written last: a run exists for readers once this exists."""
+
+    run_id: str
+    project_key: str
+    timestamp: str | None
+    archive_bucket: str
+    created_at: str
+    files: tuple[RecordedFile, ...]
+    prefixes: tuple[str, ...] = ()
+    uploader: Mapping[str, str] = field(default_factory=dict)
+    config_sha256: str | None = None
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    @classmethod
+    def for_manifest(cls, manifest: Manifest) -> RunRecord:
+        """The record of a manifest filed as the layout says, sorted so its bytes never vary."""
+        ts = manifest.timestamp
+        files = tuple(
+            sorted(
+                (
+                    RecordedFile(f.type, f.path, archive_key(manifest.project_key, f.type, ts, f.path),
+                                 f.size, f.sha256)
+                    for f in manifest.files
+                ),
+                key=lambda f: f.key,
+            )
+        )
+        prefixes = tuple(archive_prefix(manifest.project_key, t, ts) for t in manifest.types)
+        return cls(
+            run_id=manifest.run_id,
+            project_key=manifest.project_key,
+            timestamp=ts,
+            archive_bucket=manifest.archive_bucket,
+            created_at=manifest.created_at,
+            files=files,
+            prefixes=prefixes,
+            uploader=dict(manifest.uploader),
+            config_sha256=manifest.config_sha256,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "schema": RUN_RECORD_SCHEMA,
+            "version": RECORD_VERSION,
+            "run_id": self.run_id,
+            "project_key": self.project_key,
+            "timestamp": self.timestamp,
+            "archive_bucket": self.archive_bucket,
+            "created_at": self.created_at,
+            "uploader": dict(self.uploader),
+            "config_sha256": self.config_sha256,
+            "prefixes": list(self.prefixes),
+            "file_count": len(self.files),
+            "bytes": self.bytes,
+            "files": [f.to_dict() for f in self.files],
+        }
+
+    def to_json(self) -> bytes:
+        return dumps_record(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> RunRecord:
+        data = _load(raw, RUN_RECORD_SCHEMA)
+        try:
+            files = tuple(
+                RecordedFile(f["type"], f["path"], f["key"], int(f["size"]), f["sha256"])
+                for f in data.get("files") or ()
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise RecordInvalidError(f"run record lists a malformed file: {exc}") from None
+        return cls(
+            run_id=data["run_id"],
+            project_key=str(data.get("project_key", "")),
+            timestamp=data.get("timestamp"),
+            archive_bucket=str(data.get("archive_bucket", "")),
+            created_at=str(data.get("created_at", "")),
+            files=files,
+            prefixes=tuple(data.get("prefixes") or ()),
+            uploader=dict(data.get("uploader") or {}),
+            config_sha256=data.get("config_sha256"),
+        )
