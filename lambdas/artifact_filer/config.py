@@ -1,0 +1,72 @@
+"""The filer's tuning, with defaults sized for a Lambda function of about 1 GiB of memory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+
+from .exceptions import FilerConfigError
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+
+#: Called with a step name after every step that touches S3; raising from it stops the filer there,
+#: which is how fault-injection tests kill it mid-way.
+StepHook = Callable[[str], None]
+
+#: Environment variables that override :class:`FilerConfig` fields (all optional).
+ENV_TUNING: Mapping[str, str] = {
+    "FILER_CONCURRENCY": "concurrency",
+    "FILER_MAX_IN_FLIGHT_BYTES": "max_in_flight_bytes",
+    "FILER_MAX_PACKED_FILE_BYTES": "max_packed_file_bytes",
+    "FILER_MULTIPART_COPY_THRESHOLD_BYTES": "multipart_copy_threshold_bytes",
+    "FILER_MULTIPART_COPY_CHUNK_BYTES": "multipart_copy_chunk_bytes",
+    "FILER_MAX_ATTEMPTS": "max_attempts",
+}
+
+
+@dataclass(frozen=True)
+class FilerConfig:
+    """How hard the filer works; every size is in bytes."""
+
+    #: Parallel S3 requests (puts, copies, deletes); also sizes botocore's connection pool.
+    concurrency: int = 64
+    #: Packed files held in memory at once while waiting for their put; bounds memory use.
+    max_in_flight_bytes: int = 256 * MiB
+    #: A packed file larger than this is refused: the filer holds each packed file in memory once.
+    max_packed_file_bytes: int = 128 * MiB
+    #: Blobs up to this size are copied by one CopyObject (full-object SHA-256 checksum); larger
+    #: ones by s3transfer's multipart copy (CopyObject cannot exceed 5 GiB).
+    multipart_copy_threshold_bytes: int = 1 * GiB
+    multipart_copy_chunk_bytes: int = 128 * MiB
+    #: Read size when streaming a piece through its hash and the tar reader.
+    read_chunk_bytes: int = 1 * MiB
+    #: Overhead a pack may decompress to beyond its files' sizes: tar headers and padding.
+    pack_overhead_per_member_bytes: int = 8 * 1024
+    pack_overhead_bytes: int = 1 * MiB
+    #: botocore attempts per request (``standard`` retry mode) before an error is transient.
+    max_attempts: int = 8
+    on_step: StepHook | None = None
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, int) and not isinstance(value, bool) and value <= 0:
+                raise FilerConfigError(f"filer setting {f.name} must be positive, not {value}")
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> FilerConfig:
+        """Defaults, then the ``FILER_*`` variables that are set, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for var, name in ENV_TUNING.items():
+            raw = environ.get(var)
+            if raw is None or raw == "":
+                continue
+            try:
+                values[name] = int(raw)
+            except ValueError:
+                raise FilerConfigError(f"{var}={raw!r} is not a whole number") from None
+        values.update(overrides)
+        return cls(**values)  # type: ignore[arg-type]

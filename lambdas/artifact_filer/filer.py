@@ -1,0 +1,655 @@
+"""The filing algorithm of docs/protocol.md: verify, claim, file, record, clean, receipt.
+
+Every step is idempotent and ordered so that a filer killed anywhere and run again on the same
+manifest ends in the archive state of an undisturbed run: nothing reaches the archive before every
+piece is verified, the run record is written only after every file, staging is cleaned only after the
+record, and the receipt comes last.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Sequence
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from typing import Any
+
+from boto3.s3.transfer import TransferConfig
+
+from artifact_contract import (
+    MANIFEST_NAME,
+    MAX_MANIFEST_BYTES,
+    Claim,
+    ContractError,
+    FileEntry,
+    Manifest,
+    ManifestInvalidError,
+    ManifestLocation,
+    Piece,
+    Receipt,
+    ReceiptInvalidError,
+    RecordInvalidError,
+    RefusalCode,
+    RunRecord,
+    archive_key,
+    claim_key,
+    parse_manifest_key,
+    piece_key,
+    quarantine_key,
+    receipt_key,
+    run_record_key,
+    staging_run_prefix,
+)
+
+from .config import FilerConfig
+from .exceptions import (
+    ArchiveChangedError,
+    ArchiveConflictError,
+    FilerRefusedError,
+    ManifestRefusedError,
+    PieceChangedError,
+    PieceCorruptError,
+    PieceMissingError,
+    RunRefusedError,
+    StagingCleanError,
+    TimestampTakenError,
+)
+from .storage import (
+    ARCHIVE_TAGGING,
+    ByteBudget,
+    archive_metadata,
+    content_type,
+    is_missing,
+    is_precondition_failed,
+    same_run,
+    sha256_b64,
+)
+from .verify import pack_limit, read_blob, read_pack
+
+#: CopyObject's own ceiling; anything larger must be copied in parts.
+_MAX_SINGLE_COPY = 5 * 1024**3
+_DELETE_BATCH = 1000
+_JSON = "application/json"
+
+#: Step names passed to ``FilerConfig.on_step``, in the order an undisturbed filing reaches them.
+STEPS = (
+    "receipt-checked",
+    "manifest-read",
+    "record-checked",
+    "verified",
+    "claimed",
+    "object-filed",
+    "filed",
+    "recorded",
+    "cleaned",
+    "receipted",
+    "manifest-deleted",
+)
+#: Step names of a refusal.
+REFUSAL_STEPS = ("refusal-receipted", "quarantined")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class _Futures:
+    """Futures of one phase: stop feeding work at the first failure, then report the best error."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._futures: list[Future[Any]] = []
+        self.failed = threading.Event()
+
+    def add(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._futures.append(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[Any]) -> None:
+        if not future.cancelled() and future.exception() is not None:
+            self.failed.set()
+
+    def wait(self) -> list[Any]:
+        """Wait for everything, then raise a refusal if any, else the first error, else results."""
+        with self._lock:
+            futures = list(self._futures)
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        if pending and self.failed.is_set():
+            for f in pending:
+                f.cancel()
+        wait(futures)
+        errors = [f.exception() for f in futures if not f.cancelled() and f.exception() is not None]
+        refusals = [e for e in errors if isinstance(e, FilerRefusedError)]
+        if refusals:
+            raise refusals[0]
+        if errors:
+            raise errors[0]  # type: ignore[misc]
+        return [f.result() for f in futures]
+
+
+class Filer:
+    """Files the runs whose manifests arrive in ``staging_bucket`` into ``archive_bucket``.
+
+    ``client`` is a boto3 S3 client whose connection pool fits ``config.concurrency``; it is shared
+    by every worker thread (boto3 clients are thread-safe).
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        *,
+        staging_bucket: str,
+        archive_bucket: str,
+        config: FilerConfig | None = None,
+        logger: logging.Logger | Any | None = None,
+    ) -> None:
+        self.client = client
+        self.staging_bucket = staging_bucket
+        self.archive_bucket = archive_bucket
+        self.config = config or FilerConfig()
+        self.log = logger or logging.getLogger(__name__)
+        self._transfer = TransferConfig(
+            multipart_threshold=self.config.multipart_copy_threshold_bytes,
+            multipart_chunksize=self.config.multipart_copy_chunk_bytes,
+            max_concurrency=min(16, self.config.concurrency),
+        )
+
+    # ------------------------------------------------------------------ the algorithm
+
+    def file(self, key: str) -> Receipt | None:
+        """File the run whose manifest is at the (URL-decoded) staging ``key``.
+
+        Returns the *filed* receipt, or ``None`` when there is nothing to do (not a manifest key, or
+        the manifest is gone without a receipt). Raises a :class:`FilerRefusedError` once a refused
+        receipt is written and the run's staging objects are quarantined; any other error is
+        transient and leaves everything ready for another attempt.
+        """
+        try:
+            location = parse_manifest_key(key)
+        except ContractError as exc:
+            self.log.error("manifest key refused, no receipt possible", extra={"key": key})
+            raise ManifestRefusedError(f"manifest key {key!r} breaks the layout: {exc}") from None
+        if location is None:
+            self.log.debug("not a manifest key, ignored", extra={"key": key})
+            return None
+
+        previous = self._read_receipt(location)
+        self._step("receipt-checked")
+        if previous is not None:
+            if previous.filed:
+                self._delete_staging([key])
+                self.log.info("run already filed", extra=self._identity(location))
+                return previous
+            self._quarantine(location)
+            raise RunRefusedError.from_receipt(previous)
+
+        try:
+            return self._file(location, key)
+        except FilerRefusedError as refusal:
+            self._refuse(location, refusal)
+            raise
+
+    def _file(self, location: ManifestLocation, key: str) -> Receipt | None:
+        manifest = self._read_manifest(location, key)
+        if manifest is None:
+            self.log.info("manifest gone and no receipt: nothing to do", extra=self._identity(location))
+            return None
+        self._step("manifest-read")
+
+        record_key = run_record_key(manifest.project_key, manifest.timestamp, manifest.run_id)
+        record = self._read_record(record_key)
+        self._step("record-checked")
+        if record is not None and record.run_id == manifest.run_id:
+            self.log.info("run record exists: finishing an earlier attempt", extra=self._identity(location))
+        else:
+            etags = self._verify(manifest)
+            self._step("verified")
+            if manifest.timestamp is not None:
+                self._claim(manifest)
+                self._step("claimed")
+            self._file_all(manifest, etags)
+            self._step("filed")
+            self._write_record(manifest, record_key)
+            self._step("recorded")
+
+        self._clean(location)
+        self._step("cleaned")
+        receipt = self._filed_receipt(manifest, record_key)
+        self._put_receipt(receipt)
+        self._step("receipted")
+        self._delete_staging([key])
+        self._step("manifest-deleted")
+        self.log.info(
+            "run filed",
+            extra={**self._identity(location), "files": receipt.files, "bytes": receipt.bytes,
+                   "timestamp": manifest.timestamp},
+        )
+        return receipt
+
+    # ------------------------------------------------------------------ steps
+
+    def _step(self, name: str) -> None:
+        if self.config.on_step is not None:
+            self.config.on_step(name)
+
+    @staticmethod
+    def _identity(location: ManifestLocation) -> dict[str, str]:
+        return {"project_key": location.project_key, "run_id": location.run_id}
+
+    def _read_receipt(self, location: ManifestLocation) -> Receipt | None:
+        raw = self._get_small(self.staging_bucket, receipt_key(location.project_key, location.run_id))
+        if raw is None:
+            return None
+        try:
+            return Receipt.from_json(raw)
+        except ReceiptInvalidError:
+            self.log.warning("unreadable receipt is replaced", extra=self._identity(location))
+            return None
+
+    def _read_manifest(self, location: ManifestLocation, key: str) -> Manifest | None:
+        try:
+            response = self.client.get_object(Bucket=self.staging_bucket, Key=key)
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            raise
+        with response["Body"] as body:
+            if response["ContentLength"] > MAX_MANIFEST_BYTES:
+                raise ManifestRefusedError(
+                    f"manifest is {response['ContentLength']} bytes, more than the "
+                    f"{MAX_MANIFEST_BYTES} allowed"
+                )
+            raw = body.read()
+        try:
+            manifest = Manifest.from_json(raw)
+        except ManifestInvalidError as exc:
+            raise ManifestRefusedError(str(exc)) from None
+        self._check_manifest(location, manifest)
+        return manifest
+
+    def _check_manifest(self, location: ManifestLocation, manifest: Manifest) -> None:
+        mismatch = RefusalCode.MANIFEST_MISMATCH
+        if (manifest.project_key, manifest.run_id) != (location.project_key, location.run_id):
+            raise ManifestRefusedError(
+                f"manifest names project {manifest.project_key!r} run {manifest.run_id}, but was "
+                f"uploaded as project {location.project_key!r} run {location.run_id}",
+                mismatch,
+            )
+        if manifest.archive_bucket != self.archive_bucket:
+            raise ManifestRefusedError(
+                f"manifest is for archive bucket {manifest.archive_bucket!r}, this filer files into "
+                f"{self.archive_bucket!r}: point the client's aws.s3_bucket_raw at {self.archive_bucket!r}",
+                mismatch,
+            )
+        pieces = manifest.pieces_by_id()
+        for entry in manifest.files:
+            if pieces[entry.piece].kind == "pack" and entry.size > self.config.max_packed_file_bytes:
+                raise ManifestRefusedError(
+                    f"{entry.member_name} ({entry.size} bytes) travels in a pack, but packed files "
+                    f"may be at most {self.config.max_packed_file_bytes} bytes: send it as a blob",
+                    RefusalCode.PACKED_FILE_TOO_LARGE,
+                )
+
+    def _read_record(self, key: str) -> RunRecord | None:
+        raw = self._get_small(self.archive_bucket, key)
+        if raw is None:
+            return None
+        try:
+            return RunRecord.from_json(raw)
+        except RecordInvalidError:
+            return None
+
+    # --- verify
+
+    def _verify(self, manifest: Manifest) -> dict[str, str]:
+        """Stream every piece against the manifest; return each piece's ETag for the second read."""
+        grouped = manifest.files_by_piece()
+        with ThreadPoolExecutor(self._workers(len(manifest.pieces)), "verify") as pool:
+            futures = _Futures()
+            for piece in manifest.pieces:
+                futures.add(pool.submit(self._verify_piece, manifest, piece, grouped[piece.id]))
+            etags = futures.wait()
+        return {piece.id: etag for piece, etag in zip(manifest.pieces, etags, strict=True)}
+
+    def _verify_piece(self, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry]) -> str:
+        response = self._get_piece(manifest, piece, None)
+        with response["Body"] as body:
+            if response["ContentLength"] != piece.size:
+                raise PieceCorruptError(
+                    f"piece {piece.id} is {response['ContentLength']} bytes, the manifest declares "
+                    f"{piece.size}"
+                )
+            chunk = self.config.read_chunk_bytes
+            if piece.kind == "blob":
+                read_blob(body, piece, chunk)
+            else:
+                for _ in read_pack(body, piece, entries, limit=self._pack_limit(entries), chunk=chunk,
+                                   keep=False):
+                    pass
+        return response["ETag"]
+
+    def _get_piece(self, manifest: Manifest, piece: Piece, etag: str | None) -> dict[str, Any]:
+        key = piece_key(manifest.project_key, manifest.run_id, piece.id)
+        kwargs = {"IfMatch": etag} if etag else {}
+        try:
+            return self.client.get_object(Bucket=self.staging_bucket, Key=key, **kwargs)
+        except Exception as exc:
+            if is_missing(exc):
+                raise PieceMissingError(f"piece {piece.id} is not in staging at {key}") from None
+            if etag and is_precondition_failed(exc):
+                raise PieceChangedError(f"piece {piece.id} was replaced after it was verified") from None
+            raise
+
+    def _pack_limit(self, entries: Sequence[FileEntry]) -> int:
+        return pack_limit(
+            entries, self.config.pack_overhead_per_member_bytes, self.config.pack_overhead_bytes
+        )
+
+    # --- claim
+
+    def _claim(self, manifest: Manifest) -> None:
+        assert manifest.timestamp is not None
+        key = claim_key(manifest.project_key, manifest.timestamp)
+        claim = Claim.for_manifest(manifest)
+        try:
+            self.client.put_object(
+                Bucket=self.archive_bucket, Key=key, Body=claim.to_json(), ContentType=_JSON,
+                IfNoneMatch="*",
+            )
+            return
+        except Exception as exc:
+            if not is_precondition_failed(exc):
+                raise
+        raw = self._get_small(self.archive_bucket, key)
+        holder = None
+        if raw is not None:
+            try:
+                holder = Claim.from_json(raw).run_id
+            except RecordInvalidError:
+                holder = "an unreadable claim"
+        if holder != manifest.run_id:
+            raise TimestampTakenError(
+                f"timestamp {manifest.timestamp} of project {manifest.project_key} is already taken by "
+                f"run {holder}: upload again with another timestamp"
+            )
+
+    # --- file
+
+    def _file_all(self, manifest: Manifest, etags: dict[str, str]) -> None:
+        """Copy blobs and stream packs into parallel puts; the first failure stops new work."""
+        grouped = manifest.files_by_piece()
+        packs = [p for p in manifest.pieces if p.kind == "pack"]
+        budget = ByteBudget(self.config.max_in_flight_bytes)
+        work = _Futures()
+        pool = ThreadPoolExecutor(self.config.concurrency, "file")
+        try:
+            for piece in manifest.pieces:
+                if piece.kind == "blob":
+                    for entry in grouped[piece.id]:
+                        work.add(pool.submit(self._copy_blob, manifest, piece, etags[piece.id], entry))
+            with ThreadPoolExecutor(self._workers(len(packs), cap=4), "unpack") as unpack:
+                for piece in packs:
+                    work.add(unpack.submit(
+                        self._file_pack, manifest, piece, grouped[piece.id], etags[piece.id], pool,
+                        budget, work,
+                    ))
+            # Every pack reader has finished, so every put is registered by now.
+            work.wait()
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _file_pack(
+        self,
+        manifest: Manifest,
+        piece: Piece,
+        entries: Sequence[FileEntry],
+        etag: str,
+        pool: ThreadPoolExecutor,
+        budget: ByteBudget,
+        writes: _Futures,
+    ) -> None:
+        response = self._get_piece(manifest, piece, etag)
+        with response["Body"] as body:
+            members = read_pack(body, piece, entries, limit=self._pack_limit(entries),
+                                chunk=self.config.read_chunk_bytes, keep=True)
+            for entry, data in members:
+                if writes.failed.is_set():
+                    return
+                assert data is not None
+                size = len(data)
+                budget.acquire(size)
+                try:
+                    future = pool.submit(self._put_member, manifest, entry, data)
+                except BaseException:
+                    budget.release(size)
+                    raise
+                future.add_done_callback(lambda _f, n=size: budget.release(n))
+                writes.add(future)
+
+    def _put_member(self, manifest: Manifest, entry: FileEntry, data: bytes) -> None:
+        key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
+        kwargs = {"IfNoneMatch": "*"} if manifest.timestamp is not None else {}
+        try:
+            self.client.put_object(
+                Bucket=self.archive_bucket,
+                Key=key,
+                Body=data,
+                ContentType=content_type(entry.path),
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=sha256_b64(entry.sha256),
+                Metadata=archive_metadata(manifest, entry),
+                Tagging=ARCHIVE_TAGGING,
+                **kwargs,
+            )
+        except Exception as exc:
+            if not (kwargs and is_precondition_failed(exc)):
+                raise
+            self._confirm_existing(manifest, entry, key)
+        self._step("object-filed")
+
+    def _copy_blob(self, manifest: Manifest, piece: Piece, etag: str, entry: FileEntry) -> None:
+        key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
+        source = {
+            "Bucket": self.staging_bucket,
+            "Key": piece_key(manifest.project_key, manifest.run_id, piece.id),
+        }
+        args: dict[str, Any] = {
+            "CopySourceIfMatch": etag,
+            "MetadataDirective": "REPLACE",
+            "Metadata": archive_metadata(manifest, entry),
+            "ContentType": content_type(entry.path),
+            "TaggingDirective": "REPLACE",
+            "Tagging": ARCHIVE_TAGGING,
+            "ChecksumAlgorithm": "SHA256",
+        }
+        timestamped = manifest.timestamp is not None
+        if piece.size > min(self.config.multipart_copy_threshold_bytes, _MAX_SINGLE_COPY):
+            # s3transfer cannot pass IfNoneMatch; the claim keeps other runs out, so a HEAD will do.
+            if timestamped and self._head(self.archive_bucket, key) is not None:
+                self._confirm_existing(manifest, entry, key)
+            else:
+                try:
+                    self.client.copy(source, self.archive_bucket, key, ExtraArgs=args, Config=self._transfer)
+                except Exception as exc:
+                    if is_precondition_failed(exc):
+                        raise PieceChangedError(f"blob {piece.id} was replaced after it was verified") \
+                            from None
+                    raise
+            self._step("object-filed")
+            return
+        try:
+            response = self.client.copy_object(
+                CopySource=source, Bucket=self.archive_bucket, Key=key,
+                **args, **({"IfNoneMatch": "*"} if timestamped else {}),
+            )
+        except Exception as exc:
+            if not is_precondition_failed(exc):
+                raise
+            # Either the key exists (an earlier attempt) or the source changed: tell which.
+            if self._head(self.archive_bucket, key) is None:
+                raise PieceChangedError(f"blob {piece.id} was replaced after it was verified") from None
+            self._confirm_existing(manifest, entry, key)
+        else:
+            written = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
+            if written is not None and written != sha256_b64(entry.sha256):
+                # The source changed under a server that ignored CopySourceIfMatch: undo, refuse.
+                self.client.delete_object(Bucket=self.archive_bucket, Key=key)
+                raise PieceChangedError(f"blob {piece.id} was replaced after it was verified")
+        self._step("object-filed")
+
+    def _confirm_existing(self, manifest: Manifest, entry: FileEntry, key: str) -> None:
+        """A timestamped key already exists: only an earlier attempt of this run may have written it."""
+        head = self._head(self.archive_bucket, key)
+        if head is None:  # deleted in between: a human is tidying up; try again later
+            raise ArchiveChangedError(f"archive object {key} vanished while being confirmed")
+        if not same_run(head.get("Metadata", {}), manifest, entry):
+            raise ArchiveConflictError(
+                f"archive key {key} already holds an object that run {manifest.run_id} did not write"
+            )
+
+    # --- record, clean, receipt
+
+    def _write_record(self, manifest: Manifest, key: str) -> None:
+        record = RunRecord.for_manifest(manifest)
+        try:
+            self.client.put_object(
+                Bucket=self.archive_bucket, Key=key, Body=record.to_json(), ContentType=_JSON,
+                IfNoneMatch="*",
+            )
+        except Exception as exc:
+            if not is_precondition_failed(exc):
+                raise
+            existing = self._read_record(key)
+            if existing is None or existing.run_id != manifest.run_id:
+                raise ArchiveConflictError(f"run record {key} belongs to another run") from None
+
+    def _clean(self, location: ManifestLocation) -> None:
+        keys = [k for k in self._list(self.staging_bucket, staging_run_prefix(
+            location.project_key, location.run_id)) if not k.endswith("/" + MANIFEST_NAME)]
+        self._delete_staging(keys)
+
+    def _filed_receipt(self, manifest: Manifest, record_key: str) -> Receipt:
+        record = RunRecord.for_manifest(manifest)
+        return Receipt(
+            run_id=manifest.run_id,
+            project_key=manifest.project_key,
+            status="filed",
+            timestamp=manifest.timestamp,
+            archive_bucket=self.archive_bucket,
+            run_record=record_key,
+            prefixes=record.prefixes,
+            files=len(record.files),
+            bytes=record.bytes,
+            at=_now(),
+        )
+
+    def _put_receipt(self, receipt: Receipt) -> None:
+        self.client.put_object(
+            Bucket=self.staging_bucket,
+            Key=receipt_key(receipt.project_key, receipt.run_id),
+            Body=receipt.to_json(),
+            ContentType=_JSON,
+        )
+
+    # --- refusal
+
+    def _refuse(self, location: ManifestLocation, refusal: FilerRefusedError) -> None:
+        receipt = Receipt(
+            run_id=location.run_id,
+            project_key=location.project_key,
+            status="refused",
+            archive_bucket=self.archive_bucket,
+            code=refusal.code,
+            reason=refusal.reason,
+            at=_now(),
+        )
+        self._put_receipt(receipt)
+        refusal.receipt = receipt
+        self._step("refusal-receipted")
+        self._quarantine(location)
+        self._step("quarantined")
+        self.log.warning(
+            "run refused",
+            extra={**self._identity(location), "code": refusal.code, "reason": refusal.reason},
+        )
+
+    def _quarantine(self, location: ManifestLocation) -> None:
+        """Move the run's staging objects aside, the manifest last so a retry still finds the run."""
+        objects = self._list_sizes(self.staging_bucket, staging_run_prefix(
+            location.project_key, location.run_id))
+        manifest = [(k, s) for k, s in objects if k.endswith("/" + MANIFEST_NAME)]
+        pieces = [(k, s) for k, s in objects if not k.endswith("/" + MANIFEST_NAME)]
+        for batch in (pieces, manifest):
+            if not batch:
+                continue
+            with ThreadPoolExecutor(self._workers(len(batch)), "quarantine") as pool:
+                futures = _Futures()
+                for key, size in batch:
+                    futures.add(pool.submit(self._move, key, size))
+                futures.wait()
+
+    def _move(self, key: str, size: int) -> None:
+        target = quarantine_key(key)
+        source = {"Bucket": self.staging_bucket, "Key": key}
+        if size > _MAX_SINGLE_COPY:
+            self.client.copy(source, self.staging_bucket, target, Config=self._transfer)
+        else:
+            self.client.copy_object(CopySource=source, Bucket=self.staging_bucket, Key=target)
+        self.client.delete_object(Bucket=self.staging_bucket, Key=key)
+
+    # ------------------------------------------------------------------ plumbing
+
+    def _workers(self, items: int, cap: int | None = None) -> int:
+        return max(1, min(items, cap or self.config.concurrency, self.config.concurrency))
+
+    def _get_small(self, bucket: str, key: str) -> bytes | None:
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            raise
+        with response["Body"] as body:
+            return body.read()
+
+    def _head(self, bucket: str, key: str) -> dict[str, Any] | None:
+        try:
+            return self.client.head_object(Bucket=bucket, Key=key)
+        except Exception as exc:
+            if is_missing(exc):
+                return None
+            raise
+
+    def _list_sizes(self, bucket: str, prefix: str) -> list[tuple[str, int]]:
+        found: list[tuple[str, int]] = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            found.extend((o["Key"], int(o.get("Size", 0))) for o in page.get("Contents", []))
+        return found
+
+    def _list(self, bucket: str, prefix: str) -> list[str]:
+        return [k for k, _ in self._list_sizes(bucket, prefix)]
+
+    def _delete_staging(self, keys: Iterable[str]) -> None:
+        batch: list[str] = []
+        for key in keys:
+            batch.append(key)
+            if len(batch) == _DELETE_BATCH:
+                self._delete_batch(batch)
+                batch = []
+        if batch:
+            self._delete_batch(batch)
+
+    def _delete_batch(self, keys: list[str]) -> None:
+        response = self.client.delete_objects(
+            Bucket=self.staging_bucket,
+            Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True},
+        )
+        errors = [e for e in response.get("Errors", []) if e.get("Code") != "NoSuchKey"]
+        if errors:
+            raise StagingCleanError(
+                f"could not delete {len(errors)} staging object(s), e.g. {errors[0].get('Key')}: "
+                f"{errors[0].get('Code')} {errors[0].get('Message')}"
+            )
+

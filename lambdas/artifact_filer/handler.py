@@ -1,0 +1,127 @@
+"""The Lambda entry point: an SQS batch of S3 notifications, one manifest per record.
+
+Each record succeeds or fails on its own (partial batch responses), so one refused run never holds
+back the others in its batch; a failed record is delivered again and, after the queue's
+``maxReceiveCount``, lands in the dead-letter queue.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+from urllib.parse import unquote_plus
+
+import boto3
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.config import Config
+
+from artifact_contract import ContractError, parse_manifest_key
+
+from .config import FilerConfig
+from .exceptions import FilerConfigError
+from .filer import Filer
+
+SERVICE = "artifact-filer"
+TEST_EVENT = "s3:TestEvent"
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
+processor = BatchProcessor(event_type=EventType.SQS)
+
+_filer: Filer | None = None
+_lock = threading.Lock()
+
+
+def build_filer(environ: dict[str, str] | None = None) -> Filer:
+    """A filer from the function's environment: ``STAGING_BUCKET`` and ``ARCHIVE_BUCKET`` (required)
+    and the optional ``FILER_*`` tuning variables. boto3 itself reads ``AWS_ENDPOINT_URL``."""
+    env = dict(os.environ if environ is None else environ)
+    missing = [name for name in ("STAGING_BUCKET", "ARCHIVE_BUCKET") if not env.get(name)]
+    if missing:
+        raise FilerConfigError(
+            f"the filer needs the environment variable(s) {', '.join(missing)}: set them on the "
+            "function to the staging and archive bucket names"
+        )
+    config = FilerConfig.from_environ(env)
+    client = boto3.client(
+        "s3",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": config.max_attempts},
+            # Worker threads, s3transfer's part copies and the pack readers share the pool.
+            max_pool_connections=config.concurrency + 24,
+            connect_timeout=10,
+            read_timeout=120,
+        ),
+    )
+    return Filer(
+        client,
+        staging_bucket=env["STAGING_BUCKET"],
+        archive_bucket=env["ARCHIVE_BUCKET"],
+        config=config,
+        logger=logger,
+    )
+
+
+def get_filer() -> Filer:
+    """The filer of this execution environment, built on first use (warm invocations reuse it)."""
+    global _filer
+    with _lock:
+        if _filer is None:
+            _filer = build_filer()
+        return _filer
+
+
+def reset_filer(filer: Filer | None = None) -> None:
+    """Forget the cached filer (or install ``filer``), e.g. after the environment changed."""
+    global _filer
+    with _lock:
+        _filer = filer
+
+
+def record_handler(record: SQSRecord) -> None:
+    """File every manifest the record's S3 notification names; raising fails just this record."""
+    body = record.json_body
+    if isinstance(body, dict) and body.get("Event") == TEST_EVENT:
+        logger.debug("S3 test event ignored", extra={"message_id": record.message_id})
+        return
+    event = record.decoded_nested_s3_event
+    for s3_record in event.records:
+        key = unquote_plus(s3_record.s3.get_object.key)
+        if not s3_record.event_name.startswith("ObjectCreated"):
+            logger.debug("not an object creation, ignored", extra={"key": key})
+            continue
+        filer = get_filer()
+        if s3_record.s3.bucket.name != filer.staging_bucket:
+            logger.warning(
+                "notification from another bucket ignored",
+                extra={"bucket": s3_record.s3.bucket.name, "key": key},
+            )
+            continue
+        _file_one(filer, key)
+
+
+def _file_one(filer: Filer, key: str) -> None:
+    try:
+        location = parse_manifest_key(key)
+    except ContractError:
+        location = None  # the filer refuses it and says why
+    identity = {"project_key": location.project_key, "run_id": location.run_id} if location else {}
+    logger.append_keys(**identity)
+    try:
+        filer.file(key)
+    finally:
+        logger.remove_keys(list(identity))
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,109 @@
+"""Small S3 helpers: how errors are told apart, and the headers every archived object carries."""
+
+from __future__ import annotations
+
+import base64
+import mimetypes
+import threading
+from collections.abc import Mapping
+from urllib.parse import quote, urlencode
+
+from botocore.exceptions import ClientError
+
+from artifact_contract import (
+    META_ARTIFACT_TYPE,
+    META_PROJECT_KEY,
+    META_RUN_ID,
+    META_SHA256,
+    META_TIMESTAMP,
+    RETENTION_STANDARD,
+    TAG_MANAGED,
+    TAG_MANAGED_VALUE,
+    TAG_RETENTION,
+    FileEntry,
+    Manifest,
+)
+
+_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return str(exc.response.get("Error", {}).get("Code", ""))
+    return ""
+
+
+def is_missing(exc: BaseException) -> bool:
+    """A 404 of GetObject or HeadObject (HEAD has no body, so only the status tells)."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error_code(exc) in _MISSING_CODES or status == 404
+
+
+def is_precondition_failed(exc: BaseException) -> bool:
+    """A 412: ``IfNoneMatch='*'`` met an existing object, or ``IfMatch`` a replaced one."""
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return error_code(exc) in _PRECONDITION_CODES or status == 412
+
+
+def sha256_b64(hex_digest: str) -> str:
+    """The ``ChecksumSHA256`` form (base64 of the digest) of a manifest's hex SHA-256."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode("ascii")
+
+
+def metadata_value(value: str) -> str:
+    """S3 metadata travels in HTTP headers, which carry ASCII only: percent-encode anything else."""
+    return value if value.isascii() else quote(value, safe="")
+
+
+def archive_metadata(manifest: Manifest, entry: FileEntry) -> dict[str, str]:
+    meta = {
+        META_SHA256: entry.sha256,
+        META_RUN_ID: manifest.run_id,
+        META_PROJECT_KEY: metadata_value(manifest.project_key),
+        META_ARTIFACT_TYPE: entry.type,
+    }
+    if manifest.timestamp is not None:
+        meta[META_TIMESTAMP] = manifest.timestamp
+    return meta
+
+
+ARCHIVE_TAGGING = urlencode({TAG_MANAGED: TAG_MANAGED_VALUE, TAG_RETENTION: RETENTION_STANDARD})
+
+
+def content_type(path: str) -> str:
+    """So the console and browsers open a filed report.html as a page, not a download."""
+    return mimetypes.guess_type(path, strict=False)[0] or "application/octet-stream"
+
+
+def same_run(metadata: Mapping[str, str], manifest: Manifest, entry: FileEntry) -> bool:
+    """Whether an archive object's metadata says this run wrote this file there."""
+    return metadata.get(META_RUN_ID) == manifest.run_id and metadata.get(META_SHA256) == entry.sha256
+
+
+class ByteBudget:
+    """Bound the bytes of packed files waiting for their put, so memory stays flat as runs grow.
+
+    One item larger than the whole budget is still let through when nothing else is in flight, so a
+    large file can never deadlock the filer.
+    """
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._used = 0
+        self._cond = threading.Condition()
+
+    def acquire(self, size: int) -> None:
+        with self._cond:
+            while self._used > 0 and self._used + size > self._limit:
+                self._cond.wait()
+            self._used += size
+
+    def release(self, size: int) -> None:
+        with self._cond:
+            self._used -= size
+            self._cond.notify_all()

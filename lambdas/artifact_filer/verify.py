@@ -1,0 +1,199 @@
+"""Streaming checks of staging pieces against the manifest.
+
+Nothing a client sends is trusted: a piece is hashed as it streams past, never held whole, and a pack
+is read through ``tarfile`` in stream mode behind a cap on the decompressed bytes, so a hostile pack
+(a bomb, a giant header, a link, a ``..`` member) is refused after reading at most what its declared
+files account for.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tarfile
+import zlib
+from collections.abc import Iterator, Sequence
+from typing import Any, BinaryIO
+
+from artifact_contract import FileEntry, Piece, RefusalCode, validate_relative_path
+from artifact_contract.exceptions import ContractError
+
+from .exceptions import MemberRefusedError, PackBombError, PieceCorruptError, StagingReadError
+
+#: Only plain regular files may travel in a pack; GNU sparse and contiguous files are refused too.
+_REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE)
+
+
+class HashingReader:
+    """Hash and count what is read from ``raw``, refusing to read past ``limit`` bytes."""
+
+    def __init__(self, raw: Any, limit: int, piece_id: str) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._piece_id = piece_id
+        self.sha256 = hashlib.sha256()
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._limit - self.count + 1
+        try:
+            data = self._raw.read(min(size, self._limit - self.count + 1))
+        except Exception as exc:  # a dropped connection is transient, never the piece's fault
+            raise StagingReadError(f"reading piece {self._piece_id} failed: {exc}") from exc
+        self.count += len(data)
+        if self.count > self._limit:
+            raise PieceCorruptError(
+                f"piece {self._piece_id} is larger than its declared {self._limit} bytes"
+            )
+        self.sha256.update(data)
+        return data
+
+    def drain(self, chunk: int) -> None:
+        while self.read(chunk):
+            pass
+
+    def check(self, piece: Piece) -> None:
+        """Refuse the piece unless exactly its declared bytes went past."""
+        if self.count != piece.size:
+            raise PieceCorruptError(
+                f"piece {piece.id} is {self.count} bytes, the manifest declares {piece.size}"
+            )
+        if self.sha256.hexdigest() != piece.sha256:
+            raise PieceCorruptError(f"piece {piece.id} does not match its declared SHA-256")
+
+
+class CappedReader:
+    """Pass reads through, refusing the pack once it has decompressed past ``limit`` bytes."""
+
+    def __init__(self, raw: Any, limit: int, piece_id: str) -> None:
+        self._raw = raw
+        self._limit = limit
+        self._piece_id = piece_id
+        self.count = 0
+
+    def read(self, size: int = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._limit - self.count + 1
+        data = self._raw.read(min(size, self._limit - self.count + 1))
+        self.count += len(data)
+        if self.count > self._limit:
+            raise PackBombError(
+                f"pack {self._piece_id} decompresses to more than the {self._limit} bytes "
+                "its declared files account for"
+            )
+        return data
+
+
+def pack_limit(entries: Sequence[FileEntry], per_member: int, overhead: int) -> int:
+    """The most a pack of ``entries`` may decompress to: the files plus generous tar overhead."""
+    return sum(e.size + per_member + 2 * len(e.member_name.encode()) for e in entries) + overhead
+
+
+def read_blob(body: Any, piece: Piece, chunk: int) -> None:
+    """Stream a blob through its hash and refuse it unless it is exactly the declared bytes."""
+    reader = HashingReader(body, piece.size, piece.id)
+    reader.drain(chunk)
+    reader.check(piece)
+
+
+def read_pack(
+    body: BinaryIO | Any,
+    piece: Piece,
+    entries: Sequence[FileEntry],
+    *,
+    limit: int,
+    chunk: int,
+    keep: bool,
+) -> Iterator[tuple[FileEntry, bytes | None]]:
+    """Yield each member of a pack with its entry, checked against the manifest as it streams.
+
+    With ``keep`` the member's bytes are yielded (for filing; packed files are small), otherwise
+    ``None`` after hashing in chunks (for verification). The pack's own size and SHA-256 are checked
+    once it is exhausted, so the generator must be run to its end for the pack to count as verified.
+    """
+    raw = HashingReader(body, piece.size, piece.id)
+    expected = {e.member_name: e for e in entries}
+    seen: set[str] = set()
+    try:
+        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:  # type: ignore[arg-type]
+            capped = CappedReader(unzipped, limit, piece.id)
+            with tarfile.open(fileobj=capped, mode="r|") as tar:  # type: ignore[call-overload]
+                for info in tar:
+                    entry = _check_member(info, expected, seen, piece)
+                    seen.add(info.name)
+                    stream = tar.extractfile(info)
+                    if stream is None:  # pragma: no cover - regular files always have a stream
+                        raise MemberRefusedError(f"pack {piece.id} member {info.name!r} is unreadable")
+                    yield entry, _read_member(stream, entry, piece, chunk, keep)
+            # Past the tar's end marker: the rest must still fit the cap and end the gzip stream.
+            while capped.read(chunk):
+                pass
+    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+        raise PieceCorruptError(f"pack {piece.id} is not a readable tar.gz: {exc}") from None
+    raw.drain(chunk)
+    raw.check(piece)
+    missing = sorted(set(expected) - seen)
+    if missing:
+        raise MemberRefusedError(
+            f"pack {piece.id} lacks {len(missing)} listed file(s), e.g. {missing[0]!r}",
+            RefusalCode.MEMBER_MISSING,
+        )
+
+
+def _check_member(
+    info: tarfile.TarInfo, expected: dict[str, FileEntry], seen: set[str], piece: Piece
+) -> FileEntry:
+    name = info.name
+    if info.type not in _REGULAR:
+        raise MemberRefusedError(
+            f"pack {piece.id} member {name!r} is not a regular file (tar type {info.type!r}): "
+            "links, devices and directories are never filed",
+            RefusalCode.MEMBER_FORBIDDEN,
+        )
+    try:
+        validate_relative_path(name)
+    except ContractError as exc:
+        raise MemberRefusedError(
+            f"pack {piece.id} member {name!r} has an unsafe name: {exc}", RefusalCode.MEMBER_UNSAFE
+        ) from None
+    if name in seen:
+        raise MemberRefusedError(
+            f"pack {piece.id} holds {name!r} twice", RefusalCode.MEMBER_DUPLICATE
+        )
+    entry = expected.get(name)
+    if entry is None:
+        raise MemberRefusedError(
+            f"pack {piece.id} holds {name!r}, which the manifest does not list for it",
+            RefusalCode.MEMBER_UNLISTED,
+        )
+    if info.size > entry.size:
+        raise PackBombError(
+            f"pack {piece.id} member {name!r} claims {info.size} bytes, the manifest declares {entry.size}"
+        )
+    if info.size != entry.size:
+        raise MemberRefusedError(
+            f"pack {piece.id} member {name!r} is {info.size} bytes, the manifest declares {entry.size}",
+            RefusalCode.MEMBER_MISMATCH,
+        )
+    return entry
+
+
+def _read_member(stream: Any, entry: FileEntry, piece: Piece, chunk: int, keep: bool) -> bytes | None:
+    digest = hashlib.sha256()
+    parts: list[bytes] = []
+    count = 0
+    while True:
+        data = stream.read(min(chunk, entry.size - count + 1))
+        if not data:
+            break
+        count += len(data)
+        digest.update(data)
+        if keep:
+            parts.append(data)
+    if count != entry.size or digest.hexdigest() != entry.sha256:
+        raise MemberRefusedError(
+            f"pack {piece.id} member {entry.member_name!r} does not match its declared size and SHA-256",
+            RefusalCode.MEMBER_MISMATCH,
+        )
+    return b"".join(parts) if keep else None
