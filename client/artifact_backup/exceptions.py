@@ -1,19 +1,231 @@
 """Errors of the artifact-backup client library.
 
 Every error carries the message a user should read and the exit code a script can rely on; the CLI
-has one boundary that maps them, and the library raises nothing else on purpose.
+has one boundary that maps them, and the library raises nothing else on purpose (AWS errors are
+translated into :class:`UploadFailedError` subclasses where they happen).
+
+Exit codes:
+
+====  ==========================================================================================
+0     success (also ``--dry-run``, and ``--no-wait`` once the run is committed)
+1     any other error of the library
+2     bad command line, bad config file, bad project key or timestamp
+3     the embedded S3 server or the local filer could not run
+4     nothing usable to upload: folder missing, file unreadable or badly named, empty selection
+5     S3 could not be used: credentials, permissions, bucket, network ("Failed to upload ...")
+6     the filer refused the run (its reason and code are reported)
+7     the run is committed but its receipt did not arrive in time (re-run the same command)
+130   interrupted
+====  ==========================================================================================
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_LOCAL = 3
+EXIT_INPUT = 4
+EXIT_S3 = 5
+EXIT_REFUSED = 6
+EXIT_TIMEOUT = 7
+EXIT_INTERRUPTED = 130
+
+#: The user guide's checklist for "Failed to upload artifacts to S3".
+S3_CHECKLIST = (
+    "AWS credentials are configured",
+    "IAM role/user has S3 write permissions",
+    "Bucket exists and is accessible",
+    "Network connectivity to AWS",
+)
+
 
 class ArtifactBackupError(Exception):
-    """Base of every error the client library raises on purpose."""
+    """Base of every error the client library raises on purpose.
 
-    exit_code = 1
+    ``str(error)`` is the one-line message; ``hint`` is how to fix it (may span lines); ``code`` is a
+    stable short name for scripts reading ``--json`` output.
+    """
+
+    exit_code = EXIT_ERROR
+    code = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": type(self).__name__,
+            "code": self.code,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
 
 
 class LocalStackError(ArtifactBackupError):
     """The embedded S3 server or the local filer worker could not run."""
 
-    exit_code = 3
+    exit_code = EXIT_LOCAL
+    code = "local-stack"
+
+
+# -- configuration and arguments (exit 2) -------------------------------------------------------
+
+
+class ConfigNotFoundError(ArtifactBackupError):
+    """The config file named by ``--config`` does not exist."""
+
+    exit_code = EXIT_USAGE
+    code = "config-not-found"
+
+
+class ConfigInvalidError(ArtifactBackupError):
+    """The config file cannot be read, or a key has a value of the wrong kind."""
+
+    exit_code = EXIT_USAGE
+    code = "config-invalid"
+
+    def __init__(self, message: str, *, key: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.key = key
+
+
+class ConfigKeyMissingError(ConfigInvalidError):
+    """A key the upload cannot do without is absent (the guide's "Missing aws.s3_bucket_raw")."""
+
+    code = "config-key-missing"
+
+
+class ArgumentInvalidError(ArtifactBackupError):
+    """An argument (project key, timestamp, artifact type, option value) breaks the contract."""
+
+    exit_code = EXIT_USAGE
+    code = "argument-invalid"
+
+
+# -- local input (exit 4) -----------------------------------------------------------------------
+
+
+class FolderNotFoundError(ArtifactBackupError):
+    """The project folder (or ``--folder``) does not exist or is not a folder."""
+
+    exit_code = EXIT_INPUT
+    code = "folder-not-found"
+
+
+class FileUnreadableError(ArtifactBackupError):
+    """A selected file cannot be read."""
+
+    exit_code = EXIT_INPUT
+    code = "file-unreadable"
+
+
+class FileNameInvalidError(ArtifactBackupError):
+    """A selected file's name cannot become an S3 key (not UTF-8, control characters, too long)."""
+
+    exit_code = EXIT_INPUT
+    code = "file-name-invalid"
+
+
+class FileChangedError(ArtifactBackupError):
+    """A file shrank or was replaced while it was being uploaded."""
+
+    exit_code = EXIT_INPUT
+    code = "file-changed"
+
+
+class SelectionEmptyError(ArtifactBackupError):
+    """No file of the chosen types was found: nothing to upload."""
+
+    exit_code = EXIT_INPUT
+    code = "nothing-to-upload"
+
+
+# -- S3 (exit 5) --------------------------------------------------------------------------------
+
+
+class UploadFailedError(ArtifactBackupError):
+    """S3 could not be used. The message starts with the guide's "Failed to upload artifacts to S3"."""
+
+    exit_code = EXIT_S3
+    code = "upload-failed"
+    PREFIX = "Failed to upload artifacts to S3"
+
+    def __init__(self, cause: str, *, hint: str | None = None) -> None:
+        checklist = "Check:\n" + "\n".join(f"  {i}. {item}" for i, item in enumerate(S3_CHECKLIST, 1))
+        super().__init__(f"{self.PREFIX}: {cause}", hint=f"{hint}\n{checklist}" if hint else checklist)
+        self.cause = cause
+
+
+class CredentialsMissingError(UploadFailedError):
+    code = "credentials-missing"
+
+
+class CredentialsExpiredError(UploadFailedError):
+    code = "credentials-expired"
+
+
+class AccessDeniedError(UploadFailedError):
+    code = "access-denied"
+
+
+class BucketNotFoundError(UploadFailedError):
+    code = "bucket-not-found"
+
+
+class EndpointUnreachableError(UploadFailedError):
+    code = "endpoint-unreachable"
+
+
+class ReceiptUnreadableError(ArtifactBackupError):
+    """The filer's receipt exists but cannot be read as one."""
+
+    code = "receipt-unreadable"
+
+
+# -- the filer's answer (exit 6, 7) -------------------------------------------------------------
+
+
+class RunRefusedError(ArtifactBackupError):
+    """The filer refused the run; ``receipt`` holds its reason and code."""
+
+    exit_code = EXIT_REFUSED
+    code = "run-refused"
+
+    def __init__(self, message: str, *, receipt: Any, result: Any = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.receipt = receipt
+        self.result = result
+        self.refusal_code = getattr(receipt, "code", None)
+        self.reason = getattr(receipt, "reason", None)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["refusal_code"] = self.refusal_code
+        data["reason"] = self.reason
+        if self.receipt is not None:
+            data["receipt"] = self.receipt.to_dict()
+        return data
+
+
+class ReceiptTimeoutError(ArtifactBackupError):
+    """The run is committed, but the filer's receipt did not arrive within the wait timeout."""
+
+    exit_code = EXIT_TIMEOUT
+    code = "receipt-timeout"
+
+    def __init__(self, message: str, *, run_id: str, project_key: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.run_id = run_id
+        self.project_key = project_key
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["run_id"] = self.run_id
+        data["project_key"] = self.project_key
+        return data

@@ -1,0 +1,299 @@
+"""Finding a run's files: which types, which folders, which files each type keeps.
+
+Rules (docs/protocol.md, step 1):
+
+* Each type's folder is ``{folder}/{orchestrator.artifact_paths[type]}`` (default ``{folder}/{type}``),
+  walked recursively; with ``folder_type`` the folder itself is that type's folder.
+* A file is kept when its type allows it (``ArtifactType.allows``: case-insensitive extension, or
+  anything inside a ``.gdb`` folder). Other files are *dropped* and reported, not an error.
+* ``config`` also carries the ``--config`` file itself under its base name. When the config folder
+  holds a different file of that name, the ``--config`` file wins and a warning names the other.
+* Symbolic links: a link to a file is followed (its content is uploaded under the link's name, as
+  the user sees it in the folder); a link to a folder is not descended into (it could loop or pull
+  in a whole disk) and is reported as dropped, as are broken links and special files.
+* A kept file whose name cannot become an S3 key (not valid UTF-8, control characters) or that
+  cannot be read is an error: silently leaving out a file the user expects in the archive is worse
+  than stopping.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from artifact_contract import ARTIFACT_TYPES, ContractError, get_artifact_type, validate_relative_path
+
+from .config import Settings, looks_like_windows_drive, native_path
+from .exceptions import (
+    ArgumentInvalidError,
+    FileNameInvalidError,
+    FileUnreadableError,
+    FolderNotFoundError,
+    SelectionEmptyError,
+)
+
+CONFIG_TYPE = "config"
+
+
+@dataclass(frozen=True)
+class LocalFile:
+    """One file to back up: where it is filed (type, relative path) and where it is on disk."""
+
+    type: str
+    path: str
+    source: Path
+    size: int
+    mtime_ns: int
+
+    @property
+    def member_name(self) -> str:
+        return f"{self.type}/{self.path}"
+
+
+@dataclass(frozen=True)
+class DroppedFile:
+    """A file found in a type's folder that is not uploaded, and why."""
+
+    type: str
+    path: str
+    reason: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type, "path": self.path, "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Everything :func:`collect` decided, for the uploader and for ``--dry-run``."""
+
+    folder: Path
+    types: tuple[str, ...]
+    files: tuple[LocalFile, ...]
+    dropped: tuple[DroppedFile, ...] = ()
+    warnings: tuple[str, ...] = ()
+    type_folders: dict[str, Path] = field(default_factory=dict)
+    folder_type: str | None = None
+    config_source: Path | None = None
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def files_per_type(self) -> dict[str, int]:
+        counts = dict.fromkeys(self.types, 0)
+        for f in self.files:
+            counts[f.type] = counts.get(f.type, 0) + 1
+        return counts
+
+    def bytes_per_type(self) -> dict[str, int]:
+        sizes = dict.fromkeys(self.types, 0)
+        for f in self.files:
+            sizes[f.type] = sizes.get(f.type, 0) + f.size
+        return sizes
+
+
+def resolve_types(include: Iterable[str] | None, settings: Settings | None) -> tuple[str, ...]:
+    """``--include`` when given, else the config's ``orchestrator.artifact_types``."""
+    if include is None:
+        return tuple(settings.artifact_types) if settings else tuple(ARTIFACT_TYPES)
+    types: list[str] = []
+    for name in include:
+        try:
+            get_artifact_type(name)
+        except ContractError as exc:
+            raise ArgumentInvalidError(f"--include: {exc}") from None
+        if name not in types:
+            types.append(name)
+    return tuple(types)
+
+
+def _display(path: Path | str) -> str:
+    """A path for messages, whatever bytes its name holds."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return repr(os.fsencode(text))[2:-1]
+    return text
+
+
+def _check_name(artifact_type: str, rel: str, source: Path) -> None:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise FileNameInvalidError(
+            f"file name is not valid UTF-8: {_display(source)}",
+            hint="rename the file (S3 keys are UTF-8 text), or move it out of the folder",
+        ) from None
+    try:
+        validate_relative_path(rel)
+    except ContractError as exc:
+        raise FileNameInvalidError(
+            f"file {_display(source)} cannot be stored in S3: {exc}",
+            hint="rename the file, or move it out of the folder",
+        ) from None
+
+
+def _walk(
+    artifact_type: str, top: Path, files: list[LocalFile], dropped: list[DroppedFile], unreadable: list[str]
+) -> None:
+    kind = get_artifact_type(artifact_type)
+    stack: list[tuple[Path, str]] = [(top, "")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            entries = list(os.scandir(directory))
+        except OSError as exc:
+            unreadable.append(f"{_display(directory)} ({exc.strerror or exc})")
+            continue
+        for entry in entries:
+            rel = prefix + entry.name
+            try:
+                if entry.is_symlink():
+                    try:
+                        target = os.stat(entry.path)
+                    except OSError:
+                        dropped.append(DroppedFile(artifact_type, rel, "broken link"))
+                        continue
+                    if stat.S_ISDIR(target.st_mode):
+                        dropped.append(DroppedFile(artifact_type, rel + "/", "link to a folder"))
+                        continue
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append((Path(entry.path), rel + "/"))
+                    continue
+                st = entry.stat(follow_symlinks=True)
+            except OSError as exc:
+                unreadable.append(f"{_display(entry.path)} ({exc.strerror or exc})")
+                continue
+            if not stat.S_ISREG(st.st_mode):
+                dropped.append(DroppedFile(artifact_type, rel, "not a regular file"))
+                continue
+            if not kind.allows(rel):
+                dropped.append(DroppedFile(artifact_type, rel, "extension not kept for this type"))
+                continue
+            source = Path(entry.path)
+            _check_name(artifact_type, rel, source)
+            if not os.access(source, os.R_OK):
+                unreadable.append(f"{_display(source)} (permission denied)")
+                continue
+            files.append(LocalFile(artifact_type, rel, source.absolute(), st.st_size, st.st_mtime_ns))
+
+
+def _folder(folder: str | os.PathLike[str]) -> Path:
+    path = native_path(folder)
+    if path.is_dir():
+        return path.absolute()
+    if path.exists():
+        raise FolderNotFoundError(
+            f"not a folder: {_display(folder)}", hint="pass the project folder to --folder"
+        )
+    hint = "check the --folder path"
+    if looks_like_windows_drive(folder):
+        hint += " (it is a Windows drive path; on this system pass the folder's local path)"
+    raise FolderNotFoundError(f"folder not found: {_display(folder)}", hint=hint)
+
+
+def collect(
+    folder: str | os.PathLike[str],
+    *,
+    settings: Settings | None = None,
+    include: Sequence[str] | None = None,
+    folder_type: str | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    allow_empty: bool = False,
+) -> Selection:
+    """Find the files of a run; raises :class:`SelectionEmptyError` when there is nothing to send."""
+    if folder_type is not None and include is not None:
+        raise ArgumentInvalidError(
+            "--folder-type and --include cannot be used together",
+            hint="--folder-type uploads one type's folder; --include picks types in a project folder",
+        )
+    root = _folder(folder)
+    if folder_type is not None:
+        try:
+            get_artifact_type(folder_type)
+        except ContractError as exc:
+            raise ArgumentInvalidError(f"--folder-type: {exc}") from None
+        types: tuple[str, ...] = (folder_type,)
+        type_folders = {folder_type: root}
+    else:
+        types = resolve_types(include, settings)
+        type_folders = {}
+        for t in types:
+            configured = native_path(settings.type_folder(t)) if settings else Path(t)
+            type_folders[t] = configured if configured.is_absolute() else root / configured
+
+    files: list[LocalFile] = []
+    dropped: list[DroppedFile] = []
+    warnings: list[str] = []
+    unreadable: list[str] = []
+    for t in types:
+        top = type_folders[t]
+        if top.is_dir():
+            _walk(t, top, files, dropped, unreadable)
+        elif not (t == CONFIG_TYPE and config_path is not None):
+            warnings.append(f"no {t} folder at {_display(top)}")
+    if unreadable:
+        more = f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+        shown = "; ".join(unreadable[:5]) + more
+        raise FileUnreadableError(
+            f"cannot read {len(unreadable)} file(s): {shown}",
+            hint="fix the permissions, or close the program holding the files, then re-run",
+        )
+
+    config_source = None
+    if CONFIG_TYPE in types and config_path is not None:
+        config_source = native_path(config_path).absolute()
+        name = config_source.name
+        if not get_artifact_type(CONFIG_TYPE).allows(name):
+            dropped.append(DroppedFile(CONFIG_TYPE, name, "extension not kept for this type"))
+            warnings.append(f"the config file {name} is not uploaded: its extension is not kept for config")
+        elif not config_source.is_file():
+            warnings.append(f"the config file {_display(config_source)} does not exist")
+        else:
+            _check_name(CONFIG_TYPE, name, config_source)
+            st = config_source.stat()
+            ours = LocalFile(CONFIG_TYPE, name, config_source, st.st_size, st.st_mtime_ns)
+            for i, existing in enumerate(files):
+                if existing.type == CONFIG_TYPE and existing.path == name:
+                    if not os.path.samefile(existing.source, config_source):
+                        warnings.append(
+                            f"{_display(existing.source)} is not uploaded: the --config file "
+                            f"{_display(config_source)} is filed as config/{name} instead"
+                        )
+                    files[i] = ours
+                    break
+            else:
+                files.append(ours)
+
+    files.sort(key=lambda f: (f.type, f.path))
+    dropped.sort(key=lambda d: (d.type, d.path))
+    selection = Selection(
+        folder=root,
+        types=types,
+        files=tuple(files),
+        dropped=tuple(dropped),
+        warnings=tuple(warnings),
+        type_folders=type_folders,
+        folder_type=folder_type,
+        config_source=config_source,
+    )
+    if not files and not allow_empty:
+        raise SelectionEmptyError(empty_message(selection), hint=empty_hint(selection))
+    return selection
+
+
+def empty_message(selection: Selection) -> str:
+    return f"nothing to upload: no {', '.join(selection.types)} files in {_display(selection.folder)}"
+
+
+def empty_hint(selection: Selection) -> str:
+    lines = [f"looked in {_display(p)}" for p in selection.type_folders.values()]
+    if selection.dropped:
+        lines.append(
+            f"{len(selection.dropped)} file(s) were left out by the extension filter (--verbose lists them)"
+        )
+    return "\n".join(lines)

@@ -1,0 +1,176 @@
+"""Hashing files and writing deterministic packs (docs/protocol.md, steps 2 and 3).
+
+A pack's id is the SHA-256 of its bytes, so a resumed upload can only skip a pack already in staging
+if the same files always give the same bytes: members sorted, mtime 0, uid/gid 0, no user names,
+a fixed mode, PAX format, and a gzip header without name or time.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import tarfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from .collect import LocalFile
+from .exceptions import FileChangedError, FileUnreadableError
+from .transfer import MB, UploadConfig
+
+PACK_MEMBER_MODE = 0o644
+
+
+@dataclass(frozen=True)
+class PiecePlan:
+    """How a run travels, before any byte is read: which files share packs, which go alone."""
+
+    packs: tuple[tuple[LocalFile, ...], ...]
+    blobs: tuple[LocalFile, ...]
+
+    @property
+    def total_bytes(self) -> int:
+        return sum(f.size for p in self.packs for f in p) + sum(f.size for f in self.blobs)
+
+    @property
+    def total_files(self) -> int:
+        return sum(len(p) for p in self.packs) + len(self.blobs)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "packs": [{"files": len(p), "bytes": sum(f.size for f in p)} for p in self.packs],
+            "blobs": [{"path": f.member_name, "bytes": f.size} for f in self.blobs],
+        }
+
+
+def plan_pieces(files: Sequence[LocalFile], config: UploadConfig) -> PiecePlan:
+    """Small files fill packs in (type, path) order up to ``pack_max_bytes``; large files go alone.
+
+    The order and thresholds make the plan, and so the pack bytes, a function of the file set.
+    """
+    packs: list[tuple[LocalFile, ...]] = []
+    blobs: list[LocalFile] = []
+    current: list[LocalFile] = []
+    current_bytes = 0
+    for f in sorted(files, key=lambda f: (f.type, f.path)):
+        if f.size >= config.pack_threshold:
+            blobs.append(f)
+            continue
+        if current and current_bytes + f.size > config.pack_max_bytes:
+            packs.append(tuple(current))
+            current, current_bytes = [], 0
+        current.append(f)
+        current_bytes += f.size
+    if current:
+        packs.append(tuple(current))
+    return PiecePlan(tuple(packs), tuple(blobs))
+
+
+def _open(f: LocalFile) -> BinaryIO:
+    try:
+        return open(f.source, "rb")  # noqa: SIM115 - closed by the caller's with-block
+    except OSError as exc:
+        raise FileUnreadableError(
+            f"cannot read {f.source}: {exc.strerror or exc}",
+            hint="fix the permissions, or close the program holding the file, then re-run",
+        ) from None
+
+
+def _changed(f: LocalFile) -> FileChangedError:
+    return FileChangedError(
+        f"{f.source} changed while it was being uploaded (it is shorter than when it was listed)",
+        hint="re-run the upload once the program writing it has finished",
+    )
+
+
+def hash_file(f: LocalFile, chunksize: int = 1 * MB) -> str:
+    """SHA-256 of the file's first ``f.size`` bytes, the size it had when it was listed."""
+    digest = hashlib.sha256()
+    remaining = f.size
+    with _open(f) as handle:
+        while remaining:
+            try:
+                chunk = handle.read(min(chunksize, remaining))
+            except OSError as exc:
+                raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
+            if not chunk:
+                raise _changed(f)
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+class _HashingWriter:
+    def __init__(self, out: BinaryIO) -> None:
+        self._out = out
+        self.digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data: bytes) -> int:
+        self.digest.update(data)
+        self.size += len(data)
+        self._out.write(data)
+        return len(data)
+
+    def flush(self) -> None:
+        self._out.flush()
+
+
+class _HashingReader:
+    def __init__(self, handle: BinaryIO) -> None:
+        self._handle = handle
+        self.digest = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._handle.read(size)
+        self.digest.update(data)
+        return data
+
+
+@dataclass(frozen=True)
+class PackResult:
+    sha256: str
+    size: int
+    #: The SHA-256 of each member, in the order of ``files``.
+    file_sha256: tuple[str, ...]
+
+
+def write_pack(
+    files: Sequence[LocalFile],
+    out: BinaryIO,
+    *,
+    compress_level: int = 1,
+    chunksize: int = 1 * MB,
+    on_file: Callable[[LocalFile], None] | None = None,
+) -> PackResult:
+    """Stream ``files`` into ``out`` as a deterministic tar.gz, hashing members and pack on the way.
+
+    Each file is read once: its SHA-256 is taken from the very bytes that go into the pack, so the
+    manifest always describes what was sent, even if the file is growing (a live log).
+    """
+    writer = _HashingWriter(out)
+    shas: list[str] = []
+    ordered = sorted(files, key=lambda f: f.member_name)
+    gz = gzip.GzipFile(filename="", mode="wb", fileobj=writer, compresslevel=compress_level, mtime=0)  # type: ignore[arg-type]
+    with gz, tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT, bufsize=chunksize) as tar:
+        for f in ordered:
+            info = tarfile.TarInfo(f.member_name)
+            info.size = f.size
+            info.mtime = 0
+            info.mode = PACK_MEMBER_MODE
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            info.type = tarfile.REGTYPE
+            with _open(f) as handle:
+                reader = _HashingReader(handle)
+                try:
+                    tar.addfile(info, reader)  # type: ignore[arg-type]
+                except OSError as exc:
+                    if "unexpected end of data" in str(exc):
+                        raise _changed(f) from None
+                    raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
+            shas.append(reader.digest.hexdigest())
+            if on_file is not None:
+                on_file(f)
+    by_name = dict(zip((f.member_name for f in ordered), shas, strict=True))
+    return PackResult(writer.digest.hexdigest(), writer.size, tuple(by_name[f.member_name] for f in files))

@@ -1,0 +1,696 @@
+"""Sending a run to staging and waiting for the filer's answer (docs/protocol.md, client side).
+
+Requests are the budget that matters: a fresh run of 2,000 small files costs one PUT per pack (one
+pack up to 64 MiB of input), one PUT for the manifest and a few receipt polls. Only a resumed run
+LISTs its staging prefix (once) to learn which pieces are already there; a fresh run id cannot have
+any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import platform
+import tempfile
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from artifact_contract import (
+    ContractError,
+    FileEntry,
+    Manifest,
+    Piece,
+    Receipt,
+    ReceiptInvalidError,
+    archive_prefix,
+    blob_piece_id,
+    build_manifest,
+    format_timestamp,
+    manifest_key,
+    pack_piece_id,
+    piece_key,
+    receipt_key,
+    staging_run_prefix,
+    validate_timestamp,
+)
+
+from .aws import error_code, make_s3_client, translate_error
+from .collect import DroppedFile, LocalFile, Selection, collect
+from .config import Settings
+from .exceptions import (
+    ArgumentInvalidError,
+    ArtifactBackupError,
+    FileChangedError,
+    ReceiptTimeoutError,
+    ReceiptUnreadableError,
+    RunRefusedError,
+)
+from .journal import Journal, JournalEntry, fingerprint
+from .pack import PiecePlan, hash_file, plan_pieces, write_pack
+from .transfer import BaseSubscriber, UploadConfig
+
+log = logging.getLogger("artifact_backup")
+
+CLIENT_NAME = "artifact-backup"
+CLIENT_VERSION = "0.1.0"
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+_DENIED = {"AccessDenied", "403"}
+
+
+@dataclass(frozen=True)
+class BackupRequest:
+    """What to back up, as the user guide's command line says it.
+
+    ``timestamp``: ``True`` stamps the run with the current time (``--timestamp``), a
+    ``YYYYMMDD_HHMM`` string uses that stamp (``--custom-timestamp``), ``False`` files the run
+    without a timestamp level.
+    """
+
+    folder: str | os.PathLike[str]
+    project_key: str | None = None
+    include: Sequence[str] | None = None
+    folder_type: str | None = None
+    timestamp: bool | str = False
+    config_path: str | os.PathLike[str] | None = None
+
+    def timestamp_choice(self) -> tuple[str, str | None]:
+        """(mode, value): ``("none", None)``, ``("now", None)`` or ``("custom", "20251030_1200")``."""
+        if self.timestamp is True:
+            return "now", None
+        if self.timestamp is False or self.timestamp is None:
+            return "none", None
+        try:
+            return "custom", validate_timestamp(str(self.timestamp))
+        except ContractError as exc:
+            raise ArgumentInvalidError(f"--custom-timestamp: {exc}") from None
+
+
+@dataclass
+class UploadResult:
+    """What happened to one backup: filed, committed (not waited for), a dry run, or skipped."""
+
+    status: str
+    project_key: str | None = None
+    run_id: str | None = None
+    timestamp: str | None = None
+    archive_bucket: str | None = None
+    staging_bucket: str | None = None
+    types: tuple[str, ...] = ()
+    files: int = 0
+    bytes: int = 0
+    files_per_type: dict[str, int] = field(default_factory=dict)
+    dropped: tuple[DroppedFile, ...] = ()
+    warnings: tuple[str, ...] = ()
+    pieces: int = 0
+    pieces_sent: int = 0
+    pieces_skipped: int = 0
+    bytes_sent: int = 0
+    resumed: bool = False
+    already_committed: bool = False
+    receipt: Receipt | None = None
+    reason: str | None = None
+    plan: PiecePlan | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("filed", "committed", "dry-run", "skipped")
+
+    def archive_prefixes(self) -> list[str]:
+        """The archive folders of this run, as the filer reported them or as the layout puts them."""
+        if self.receipt is not None and self.receipt.prefixes:
+            return list(self.receipt.prefixes)
+        if not self.project_key or self.status == "skipped":
+            return []
+        types = sorted(t for t, n in self.files_per_type.items() if n) or list(self.types)
+        return [archive_prefix(self.project_key, t, self.timestamp) for t in types]
+
+    def archive_urls(self) -> list[str]:
+        bucket = (self.receipt.archive_bucket if self.receipt else None) or self.archive_bucket
+        return [p if p.startswith("s3://") else f"s3://{bucket}/{p}" for p in self.archive_prefixes()]
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "status": self.status,
+            "project_key": self.project_key,
+            "run_id": self.run_id,
+            "timestamp": self.timestamp,
+            "archive_bucket": self.archive_bucket,
+            "staging_bucket": self.staging_bucket,
+            "types": list(self.types),
+            "files": self.files,
+            "bytes": self.bytes,
+            "files_per_type": dict(self.files_per_type),
+            "dropped": [d.to_dict() for d in self.dropped],
+            "warnings": list(self.warnings),
+            "pieces": self.pieces,
+            "pieces_sent": self.pieces_sent,
+            "pieces_skipped": self.pieces_skipped,
+            "bytes_sent": self.bytes_sent,
+            "resumed": self.resumed,
+            "already_committed": self.already_committed,
+            "archive_urls": self.archive_urls(),
+            "receipt": self.receipt.to_dict() if self.receipt else None,
+            "reason": self.reason,
+            "elapsed_seconds": round(self.elapsed, 3),
+        }
+        if self.plan is not None:
+            data["plan"] = self.plan.to_dict()
+        return data
+
+
+class _Notifier:
+    """Calls subscribers one at a time (s3transfer reports from its worker threads)."""
+
+    def __init__(self, subscribers: Iterable[BaseSubscriber]) -> None:
+        self.subscribers = list(subscribers)
+        self._lock = threading.Lock()
+
+    def __call__(self, method: str, **kwargs: Any) -> None:
+        if not self.subscribers:
+            return
+        with self._lock:
+            for sub in self.subscribers:
+                try:
+                    getattr(sub, method)(**kwargs)
+                except Exception:  # a progress display must never break an upload
+                    log.exception("progress subscriber %r failed in %s", sub, method)
+
+
+@dataclass
+class _SendOutcome:
+    files: list[FileEntry]
+    pieces: dict[str, Piece]
+    sent: int = 0
+    skipped: int = 0
+    bytes_sent: int = 0
+
+
+class Uploader:
+    """Backs runs up to one staging bucket; reusable for many runs.
+
+    :param settings: from :func:`artifact_backup.load_config` (buckets, AWS options, tuning).
+    :param client: a boto3 S3 client; made from ``settings`` on first use when omitted.
+    :param config: tuning; defaults to ``settings.transfer``.
+    :param subscribers: progress receivers (:class:`BaseSubscriber`).
+    :param journal: where resume state lives; ``NullJournal()`` disables resuming.
+    :param sleep, clock: injectable for tests of the receipt wait.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        client: Any = None,
+        config: UploadConfig | None = None,
+        subscribers: Iterable[BaseSubscriber] = (),
+        journal: Journal | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.config = config or settings.transfer
+        self._client = client
+        self._notify = _Notifier(subscribers)
+        self.journal = journal if journal is not None else Journal()
+        self._sleep = sleep
+        self._clock = clock
+
+    @property
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_s3_client(self.settings)
+        return self._client
+
+    # -- the whole run ----------------------------------------------------------------------------
+
+    def collect(self, request: BackupRequest) -> Selection:
+        return collect(
+            request.folder,
+            settings=self.settings,
+            include=request.include,
+            folder_type=request.folder_type,
+            config_path=request.config_path if request.config_path is not None else self.settings.config_path,
+        )
+
+    def backup(
+        self,
+        request: BackupRequest,
+        *,
+        wait: bool = True,
+        dry_run: bool = False,
+        wait_timeout: float | None = None,
+    ) -> UploadResult:
+        """Collect, send, commit and (by default) wait until the filer has filed the run.
+
+        Raises :class:`RunRefusedError` when the filer refuses it and :class:`ReceiptTimeoutError`
+        when its receipt does not come in time (the run stays committed; re-running the same command
+        waits again without re-sending).
+        """
+        started = self._clock()
+        project_key = self.settings.resolve_project_key(request.project_key)
+        mode, custom = request.timestamp_choice()
+        archive = self.settings.require_archive_bucket()
+        staging = self.settings.require_staging_bucket()
+        selection = self.collect(request)
+        self._notify("on_collected", selection=selection)
+        plan = plan_pieces(selection.files, self.config)
+        self._notify("on_planned", plan=plan)
+        result = UploadResult(
+            status="dry-run",
+            project_key=project_key,
+            timestamp=custom if mode == "custom" else None,
+            archive_bucket=archive,
+            staging_bucket=staging,
+            types=selection.types,
+            files=len(selection.files),
+            bytes=selection.total_bytes,
+            files_per_type=selection.files_per_type(),
+            dropped=selection.dropped,
+            warnings=selection.warnings,
+            pieces=len(plan.packs) + len({f.source for f in plan.blobs}),
+        )
+        if dry_run:
+            result.plan = plan
+            if mode == "now":
+                result.timestamp = format_timestamp()
+            result.elapsed = self._clock() - started
+            return result
+
+        journal_key = Journal.key(
+            staging_bucket=staging,
+            project_key=project_key,
+            folder=selection.folder,
+            types=selection.types,
+            folder_type=selection.folder_type,
+            timestamp_mode=mode,
+            timestamp_value=custom,
+        )
+        fp = fingerprint(selection.files)
+        entry = self.journal.load(journal_key, max_age=self.config.resume_max_age)
+        if entry is not None and entry.fingerprint == fp:
+            result.resumed = True
+        else:
+            entry = JournalEntry(
+                run_id=uuid.uuid4().hex,
+                timestamp=format_timestamp() if mode == "now" else custom,
+                fingerprint=fp,
+                created=time.time(),
+            )
+            self.journal.save(journal_key, entry)
+        result.run_id, result.timestamp = entry.run_id, entry.timestamp
+
+        try:
+            receipt = None
+            committed = entry.committed
+            if result.resumed:
+                receipt = self._get_receipt(staging, project_key, entry.run_id)
+            if receipt is None and not committed:
+                existing = self._list_run(staging, project_key, entry.run_id) if result.resumed else {}
+                committed = manifest_key(project_key, entry.run_id) in existing
+                if committed:
+                    result.already_committed = True
+                    self._notify("on_committed", run_id=entry.run_id, already=True)
+                else:
+                    outcome = self._send_pieces(staging, project_key, entry.run_id, plan, existing)
+                    result.pieces = len(outcome.pieces)
+                    result.pieces_sent, result.pieces_skipped = outcome.sent, outcome.skipped
+                    result.bytes_sent = outcome.bytes_sent
+                    manifest = build_manifest(
+                        run_id=entry.run_id,
+                        project_key=project_key,
+                        timestamp=entry.timestamp,
+                        archive_bucket=archive,
+                        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        files=outcome.files,
+                        pieces=outcome.pieces.values(),
+                        uploader=self._uploader_info(),
+                        config_sha256=_sha256_of(selection.config_source),
+                    )
+                    result.already_committed = self.commit(staging, manifest)
+                committed = True
+                self.journal.save(journal_key, _committed(entry))
+            elif receipt is None and committed:
+                result.already_committed = True
+            if receipt is None and not wait:
+                self.journal.clear(journal_key)
+                result.status = "committed"
+                result.elapsed = self._clock() - started
+                return result
+            if receipt is None:
+                receipt = self.wait_for_receipt(staging, project_key, entry.run_id, timeout=wait_timeout)
+        except ContractError as exc:
+            raise ArtifactBackupError(f"the run breaks the contract: {exc}") from None
+        except ArtifactBackupError:
+            raise
+        except Exception as exc:
+            if _is_aws_error(exc):
+                raise translate_error(exc, bucket=staging) from None
+            raise
+
+        self.journal.clear(journal_key)
+        result.receipt = receipt
+        result.elapsed = self._clock() - started
+        if receipt.filed:
+            result.status = "filed"
+            if receipt.timestamp:
+                result.timestamp = receipt.timestamp
+            return result
+        result.status = "refused"
+        result.reason = receipt.reason
+        raise RunRefusedError(
+            f"the filer refused run {receipt.run_id} of {project_key}: {receipt.reason or 'no reason given'}"
+            + (f" ({receipt.code})" if receipt.code else ""),
+            receipt=receipt,
+            result=result,
+            hint=_refusal_hint(receipt),
+        )
+
+    # -- steps ------------------------------------------------------------------------------------
+
+    def _uploader_info(self) -> dict[str, str]:
+        return {
+            "client": f"{CLIENT_NAME}/{CLIENT_VERSION}",
+            "host": platform.node() or "unknown",
+            "python": platform.python_version(),
+        }
+
+    def _list_run(self, bucket: str, project_key: str, run_id: str) -> dict[str, int]:
+        """Every object under the run's staging prefix with its size: one request per 1,000 keys."""
+        prefix = staging_run_prefix(project_key, run_id)
+        found: dict[str, int] = {}
+        kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+        while True:
+            try:
+                page = self.client.list_objects_v2(**kwargs)
+            except Exception as exc:
+                raise translate_error(exc, bucket=bucket, action="listing the staging prefix") from None
+            for obj in page.get("Contents", []):
+                found[obj["Key"]] = int(obj["Size"])
+            if not page.get("IsTruncated"):
+                return found
+            kwargs["ContinuationToken"] = page["NextContinuationToken"]
+
+    def _send_pieces(
+        self, bucket: str, project_key: str, run_id: str, plan: PiecePlan, existing: dict[str, int]
+    ) -> _SendOutcome:
+        from s3transfer.manager import TransferConfig, TransferManager
+        from s3transfer.subscribers import BaseSubscriber as S3Subscriber
+
+        cfg = self.config
+        notify = self._notify
+        outcome = _SendOutcome(files=[], pieces={})
+        lock = threading.Lock()
+
+        class Progress(S3Subscriber):
+            def __init__(self, piece: Piece, size: int, cleanup: Path | None) -> None:
+                self.piece, self.size, self.cleanup = piece, size, cleanup
+
+            def on_queued(self, future: Any, **kwargs: Any) -> None:
+                future.meta.provide_transfer_size(self.size)
+
+            def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+                with lock:
+                    outcome.bytes_sent += bytes_transferred
+                notify("on_bytes_sent", amount=bytes_transferred)
+
+            def on_done(self, future: Any, **kwargs: Any) -> None:
+                if self.cleanup is not None:
+                    self.cleanup.unlink(missing_ok=True)
+                try:
+                    future.result()
+                except BaseException:  # noqa: S110 - the caller's future.result() raises it
+                    return
+                with lock:
+                    outcome.sent += 1
+                notify("on_piece_done", piece=self.piece, skipped=False)
+
+        def already_there(piece: Piece) -> bool:
+            if existing.get(piece_key(project_key, run_id, piece.id)) == piece.size:
+                outcome.skipped += 1
+                notify("on_piece_done", piece=piece, skipped=True)
+                return True
+            return False
+
+        extra = {"ChecksumAlgorithm": "SHA256"}
+        transfer_config = TransferConfig(
+            multipart_threshold=cfg.multipart_threshold,
+            multipart_chunksize=cfg.multipart_chunksize,
+            max_request_concurrency=cfg.max_concurrency,
+        )
+        temp_files: list[Path] = []
+        pending_packs: deque[Any] = deque()
+        transfers: list[Any] = []
+        pool = ThreadPoolExecutor(max_workers=cfg.hash_workers, thread_name_prefix="artifact-hash")
+        try:
+            with TransferManager(self.client, transfer_config) as manager:
+
+                def hashed(f: LocalFile) -> Callable[[Future[str]], None]:
+                    def done(fut: Future[str]) -> None:
+                        if fut.exception() is None:
+                            notify("on_file_hashed", path=f.member_name, size=f.size)
+
+                    return done
+
+                blob_hashes: list[tuple[LocalFile, Future[str]]] = []
+                for f in plan.blobs:
+                    fut = pool.submit(hash_file, f, cfg.hash_chunksize)
+                    fut.add_done_callback(hashed(f))
+                    blob_hashes.append((f, fut))
+
+                for members in plan.packs:
+                    while len(pending_packs) >= cfg.max_pending_packs:
+                        pending_packs.popleft().result()
+                    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until uploaded
+                        prefix="artifact-pack-", suffix=".tar.gz", dir=cfg.temp_dir, delete=False
+                    )
+                    path = Path(handle.name)
+                    temp_files.append(path)
+                    try:
+                        packed = write_pack(
+                            members,
+                            handle,
+                            compress_level=cfg.compress_level,
+                            chunksize=cfg.hash_chunksize,
+                            on_file=lambda f: notify("on_file_hashed", path=f.member_name, size=f.size),
+                        )
+                    finally:
+                        handle.close()
+                    piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
+                    outcome.pieces[piece.id] = piece
+                    outcome.files.extend(
+                        FileEntry(f.type, f.path, f.size, sha, piece.id)
+                        for f, sha in zip(members, packed.file_sha256, strict=True)
+                    )
+                    if already_there(piece):
+                        path.unlink(missing_ok=True)
+                        continue
+                    future = manager.upload(
+                        str(path),
+                        bucket,
+                        piece_key(project_key, run_id, piece.id),
+                        extra_args=extra,
+                        subscribers=[Progress(piece, packed.size, path)],
+                    )
+                    pending_packs.append(future)
+                    transfers.append(future)
+
+                for f, fut in blob_hashes:
+                    sha = fut.result()
+                    piece = Piece(blob_piece_id(sha), "blob", f.size, sha)
+                    outcome.files.append(FileEntry(f.type, f.path, f.size, sha, piece.id))
+                    if piece.id in outcome.pieces:
+                        continue
+                    outcome.pieces[piece.id] = piece
+                    if already_there(piece):
+                        continue
+                    transfers.append(
+                        manager.upload(
+                            str(f.source),
+                            bucket,
+                            piece_key(project_key, run_id, piece.id),
+                            extra_args=extra,
+                            subscribers=[Progress(piece, f.size, None)],
+                        )
+                    )
+                for future in transfers:
+                    future.result()
+        except ArtifactBackupError:
+            raise
+        except Exception as exc:
+            if _is_aws_error(exc):
+                raise translate_error(exc, bucket=bucket, action="sending the run's pieces") from None
+            raise
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+            for path in temp_files:
+                path.unlink(missing_ok=True)
+        for f in plan.blobs:
+            _check_unchanged(f)
+        return outcome
+
+    def commit(self, bucket: str, manifest: Manifest) -> bool:
+        """Put the manifest, which commits the run; returns True when it was already committed.
+
+        ``IfNoneMatch='*'`` makes the manifest immutable: a 412 means an earlier attempt of this very
+        run committed it, which is success.
+        """
+        key = manifest_key(manifest.project_key, manifest.run_id)
+        body = manifest.to_json()
+        for attempt in range(4):
+            try:
+                self.client.put_object(
+                    Bucket=bucket,
+                    Key=key,
+                    Body=body,
+                    IfNoneMatch="*",
+                    ContentType="application/json",
+                    ChecksumAlgorithm="SHA256",
+                )
+            except Exception as exc:
+                code = error_code(exc)
+                if code in ("PreconditionFailed", "412"):
+                    self._notify("on_committed", run_id=manifest.run_id, already=True)
+                    return True
+                if code in ("ConditionalRequestConflict", "409") and attempt < 3:
+                    self._sleep(0.2 * (attempt + 1))
+                    continue
+                raise translate_error(exc, bucket=bucket, action="committing the manifest") from None
+            break
+        self._notify("on_committed", run_id=manifest.run_id, already=False)
+        return False
+
+    def _get_receipt(self, bucket: str, project_key: str, run_id: str) -> Receipt | None:
+        key = receipt_key(project_key, run_id)
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+            raw = response["Body"].read()
+        except Exception as exc:
+            code = error_code(exc)
+            if code in _MISSING:
+                return None
+            if code in _DENIED:
+                # Without s3:ListBucket on receipts/, S3 answers 403 for a key that does not exist yet.
+                self._receipt_denied = True
+                return None
+            raise translate_error(exc, bucket=bucket, action="reading the receipt") from None
+        try:
+            receipt = Receipt.from_json(raw)
+        except (ReceiptInvalidError, KeyError, TypeError, ValueError) as exc:
+            raise ReceiptUnreadableError(f"the receipt s3://{bucket}/{key} cannot be read: {exc}") from None
+        if receipt.run_id != run_id:
+            raise ReceiptUnreadableError(
+                f"the receipt s3://{bucket}/{key} names another run ({receipt.run_id})"
+            )
+        return receipt
+
+    def wait_for_receipt(
+        self, bucket: str, project_key: str, run_id: str, *, timeout: float | None = None
+    ) -> Receipt:
+        """Poll for the filer's receipt: short pauses first (filing small runs takes seconds), then
+        growing ones up to ``poll_max``, until ``timeout`` (default ``config.wait_timeout``)."""
+        timeout = self.config.wait_timeout if timeout is None else timeout
+        self._receipt_denied = False
+        start = self._clock()
+        deadline = start + timeout
+        delay = self.config.poll_initial
+        while True:
+            self._sleep(max(0.0, min(delay, deadline - self._clock())))
+            receipt = self._get_receipt(bucket, project_key, run_id)
+            if receipt is not None:
+                return receipt
+            now = self._clock()
+            if now >= deadline:
+                hint = "the run is committed and will be filed; re-run the same command to wait again"
+                if self._receipt_denied:
+                    hint += (
+                        "\nreading the receipt was denied: the credentials need s3:GetObject on "
+                        f"receipts/{project_key}/* and s3:ListBucket on the staging bucket"
+                    )
+                raise ReceiptTimeoutError(
+                    f"no receipt for run {run_id} of {project_key} after {timeout:g} s",
+                    run_id=run_id,
+                    project_key=project_key,
+                    hint=hint,
+                )
+            self._notify("on_waiting", elapsed=now - start)
+            delay = min(delay * self.config.poll_multiplier, self.config.poll_max)
+
+
+def _committed(entry: JournalEntry) -> JournalEntry:
+    return JournalEntry(entry.run_id, entry.timestamp, entry.fingerprint, entry.created, committed=True)
+
+
+def _sha256_of(path: Path | None) -> str | None:
+    if path is None or not path.is_file():
+        return None
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError:
+        return None
+
+
+def _check_unchanged(f: LocalFile) -> None:
+    """A blob is sent by s3transfer from the path; it must still be the file that was hashed."""
+    try:
+        st = f.source.stat()
+    except OSError:
+        st = None
+    if st is None or st.st_size < f.size:
+        raise FileChangedError(
+            f"{f.source} changed while it was being uploaded",
+            hint="re-run the upload once the program writing it has finished",
+        )
+
+
+def _is_aws_error(exc: BaseException) -> bool:
+    module = type(exc).__module__
+    return module.startswith(("botocore", "boto3", "s3transfer", "urllib3"))
+
+
+def _refusal_hint(receipt: Receipt) -> str | None:
+    if receipt.code == "timestamp-taken":
+        return (
+            "another run already used this timestamp: "
+            "choose another --custom-timestamp, or use --timestamp"
+        )
+    return "the run's staging objects were kept in quarantine for inspection"
+
+
+def backup_run(
+    folder: str | os.PathLike[str],
+    *,
+    settings: Settings,
+    project_key: str | None = None,
+    include: Sequence[str] | None = None,
+    folder_type: str | None = None,
+    timestamp: bool | str = False,
+    config_path: str | os.PathLike[str] | None = None,
+    wait: bool = True,
+    wait_timeout: float | None = None,
+    dry_run: bool = False,
+    client: Any = None,
+    subscribers: Iterable[BaseSubscriber] = (),
+    journal: Journal | None = None,
+) -> UploadResult:
+    """Back up one run in one call: the library form of ``artifact-backup upload``."""
+    uploader = Uploader(settings, client=client, subscribers=subscribers, journal=journal)
+    request = BackupRequest(
+        folder=folder,
+        project_key=project_key,
+        include=include,
+        folder_type=folder_type,
+        timestamp=timestamp,
+        config_path=config_path,
+    )
+    return uploader.backup(request, wait=wait, wait_timeout=wait_timeout, dry_run=dry_run)
+
