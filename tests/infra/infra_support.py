@@ -1,0 +1,62 @@
+"""Synthesis and template helpers shared by the infrastructure tests."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Aspects
+from aws_cdk.assertions import Template
+from cdk_nag import AwsSolutionsChecks
+
+from infra.contract import REPO_ROOT
+from infra.settings import Settings
+from infra.stack import ArtifactBackupStack
+
+CDK_JSON = REPO_ROOT / "cdk.json"
+IMPORTED_BUCKET = "rmi-360-raw"
+ALARM_EMAIL = "ops@example.com"
+
+
+@dataclass
+class Synth:
+    app: App
+    stack: ArtifactBackupStack
+    template: Template
+    outdir: Path
+
+    @property
+    def template_path(self) -> Path:
+        return self.outdir / f"{self.stack.artifact_id}.template.json"
+
+    @property
+    def template_json(self) -> dict[str, Any]:
+        return self.template.to_json()
+
+
+def cdk_json_context() -> dict[str, Any]:
+    return json.loads(CDK_JSON.read_text())["context"]
+
+
+def synthesize(outdir: Path, context: dict[str, Any]) -> Synth:
+    app = App(outdir=str(outdir), context=context)
+    settings = Settings.from_context(app)
+    stack = ArtifactBackupStack(app, settings.stack_name, settings=settings)
+    Aspects.of(app).add(AwsSolutionsChecks())
+    app.synth()
+    return Synth(app, stack, Template.from_stack(stack), outdir)
+
+
+def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == kind}
+
+
+def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = policy_document["Statement"]
+    return found if isinstance(found, list) else [found]
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
