@@ -43,6 +43,7 @@ from artifact_contract import (
     validate_timestamp,
 )
 
+from ._version import __version__ as CLIENT_VERSION
 from .aws import error_code, make_s3_client, translate_error
 from .collect import DroppedFile, LocalFile, Selection, collect
 from .config import Settings
@@ -61,7 +62,6 @@ from .transfer import BaseSubscriber, UploadConfig
 log = logging.getLogger("artifact_backup")
 
 CLIENT_NAME = "artifact-backup"
-CLIENT_VERSION = "0.1.0"
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 _DENIED = {"AccessDenied", "403"}
 
@@ -131,7 +131,7 @@ class UploadResult:
             return list(self.receipt.prefixes)
         if not self.project_key or self.status == "skipped":
             return []
-        types = sorted(t for t, n in self.files_per_type.items() if n) or list(self.types)
+        types = [t for t in self.types if self.files_per_type.get(t)] or list(self.types)
         return [archive_prefix(self.project_key, t, self.timestamp) for t in types]
 
     def archive_urls(self) -> list[str]:

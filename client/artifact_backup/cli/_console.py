@@ -1,0 +1,179 @@
+"""What every command shares: output (text or ``--json``), warnings, progress, and loading settings.
+
+Results go to stdout (a JSON document with ``--json``, nothing else on stdout then); messages,
+warnings, errors and the progress line go to stderr, and the progress line only when stderr is a
+terminal, so logs of scheduled runs stay clean.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any, TextIO
+
+from ..config import Settings, load_config
+from ..exceptions import EXIT_ERROR, ArtifactBackupError
+from ..transfer import BaseSubscriber
+
+
+def human_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} TiB"  # pragma: no cover
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    """``--config`` read, then ``--profile``/``--region``/``--endpoint-url`` applied on top."""
+    settings = load_config(args.config)
+    return settings.with_overrides(
+        profile=getattr(args, "profile", None),
+        region=getattr(args, "region", None),
+        endpoint_url=getattr(args, "endpoint_url", None),
+    )
+
+
+class Console:
+    def __init__(
+        self,
+        *,
+        json_output: bool = False,
+        verbose: int = 0,
+        stdout: TextIO | None = None,
+        stderr: TextIO | None = None,
+    ) -> None:
+        self.json = json_output
+        self.verbose = verbose
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    # -- results ----------------------------------------------------------------------------------
+
+    def emit(self, data: dict[str, Any], text: str | Callable[[], str]) -> None:
+        """Print a command's result: ``{"ok": true, **data}`` with ``--json``, else ``text``."""
+        if self.json:
+            self._json({"ok": True, **data})
+        else:
+            message = text() if callable(text) else text
+            if message:
+                print(message, file=self.stdout)
+
+    def _json(self, data: dict[str, Any]) -> None:
+        json.dump(data, self.stdout, indent=2, ensure_ascii=False, default=str)
+        self.stdout.write("\n")
+        self.stdout.flush()
+
+    # -- messages ---------------------------------------------------------------------------------
+
+    def say(self, message: str) -> None:
+        if not self.json:
+            print(message, file=self.stderr)
+
+    def warn(self, message: str) -> None:
+        print(f"warning: {message}", file=self.stderr)
+
+    def error(self, exc: ArtifactBackupError) -> None:
+        print(f"error: {exc.message}", file=self.stderr)
+        if exc.hint:
+            print(exc.hint, file=self.stderr)
+        if self.json:
+            data: dict[str, Any] = {"ok": False, "error": exc.to_dict()}
+            result = getattr(exc, "result", None)
+            if result is not None and hasattr(result, "to_dict"):
+                data["result"] = result.to_dict()
+            self._json(data)
+
+    def interrupted(self) -> None:
+        print("\ninterrupted: re-run the same command to resume the upload", file=self.stderr)
+        if self.json:
+            self._json({"ok": False, "error": {"code": "interrupted", "exit_code": 130}})
+
+    def crash(self, exc: BaseException) -> None:
+        print(f"error: unexpected {type(exc).__name__}: {exc}", file=self.stderr)
+        if self.verbose:
+            traceback.print_exception(exc, file=self.stderr)
+        else:
+            print("(run with -v for the traceback)", file=self.stderr)
+        if self.json:
+            self._json(
+                {
+                    "ok": False,
+                    "error": {"type": type(exc).__name__, "code": "unexpected", "message": str(exc),
+                              "exit_code": EXIT_ERROR},
+                }
+            )
+
+    # -- progress ---------------------------------------------------------------------------------
+
+    def progress(self) -> ProgressLine | None:
+        """A progress subscriber when stderr is a terminal and output is for people."""
+        if self.json or not getattr(self.stderr, "isatty", lambda: False)():
+            return None
+        return ProgressLine(self.stderr)
+
+
+class ProgressLine(BaseSubscriber):
+    """One self-rewriting line: files hashed, bytes sent, pieces done, then the wait."""
+
+    def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
+        self.stream = stream
+        self.interval = interval
+        self.files = self.files_done = 0
+        self.total_bytes = self.sent = 0
+        self.pieces = self.pieces_done = 0
+        self._last = 0.0
+        self._width = 0
+        self._lock = threading.Lock()
+
+    def on_planned(self, *, plan: Any, **kwargs: Any) -> None:
+        self.files = plan.total_files
+        self.total_bytes = plan.total_bytes
+        self.pieces = len(plan.packs) + len(plan.blobs)
+
+    def on_file_hashed(self, *, path: str, size: int, **kwargs: Any) -> None:
+        self.files_done += 1
+        self._draw()
+
+    def on_bytes_sent(self, *, amount: int, **kwargs: Any) -> None:
+        self.sent += amount
+        self._draw()
+
+    def on_piece_done(self, *, piece: Any, skipped: bool, **kwargs: Any) -> None:
+        self.pieces_done += 1
+        self._draw()
+
+    def on_committed(self, *, run_id: str, already: bool, **kwargs: Any) -> None:
+        self._draw(force=True, text="committed; waiting for the filer...")
+
+    def on_waiting(self, *, elapsed: float, **kwargs: Any) -> None:
+        self._draw(force=True, text=f"committed; waiting for the filer... {elapsed:.0f} s")
+
+    def _draw(self, *, force: bool = False, text: str | None = None) -> None:
+        now = time.monotonic()
+        if not force and now - self._last < self.interval:
+            return
+        self._last = now
+        if text is None:
+            text = (
+                f"read {self.files_done}/{self.files} files | "
+                f"sent {human_bytes(max(self.sent, 0))} | pieces {self.pieces_done}/{self.pieces}"
+            )
+        pad = max(0, self._width - len(text))
+        self._width = len(text)
+        self.stream.write("\r" + text + " " * pad)
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self._width:
+            self.stream.write("\r" + " " * self._width + "\r")
+            self.stream.flush()
