@@ -18,7 +18,13 @@ from typing import Any, BinaryIO
 from artifact_contract import FileEntry, Piece, RefusalCode, validate_relative_path
 from artifact_contract.exceptions import ContractError
 
-from .exceptions import MemberRefusedError, PackBombError, PieceCorruptError, StagingReadError
+from .exceptions import (
+    FilerRefusedError,
+    MemberRefusedError,
+    PackBombError,
+    PieceCorruptError,
+    StagingReadError,
+)
 
 #: Only plain regular files may travel in a pack; GNU sparse and contiguous files are refused too.
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE)
@@ -116,21 +122,27 @@ def read_pack(
     expected = {e.member_name: e for e in entries}
     seen: set[str] = set()
     try:
-        with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:  # type: ignore[arg-type]
-            capped = CappedReader(unzipped, limit, piece.id)
-            with tarfile.open(fileobj=capped, mode="r|") as tar:  # type: ignore[call-overload]
-                for info in tar:
-                    entry = _check_member(info, expected, seen, piece)
-                    seen.add(info.name)
-                    stream = tar.extractfile(info)
-                    if stream is None:  # pragma: no cover - regular files always have a stream
-                        raise MemberRefusedError(f"pack {piece.id} member {info.name!r} is unreadable")
-                    yield entry, _read_member(stream, entry, piece, chunk, keep)
-            # Past the tar's end marker: the rest must still fit the cap and end the gzip stream.
-            while capped.read(chunk):
-                pass
-    except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
-        raise PieceCorruptError(f"pack {piece.id} is not a readable tar.gz: {exc}") from None
+        try:
+            with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:  # type: ignore[arg-type]
+                capped = CappedReader(unzipped, limit, piece.id)
+                with tarfile.open(fileobj=capped, mode="r|") as tar:  # type: ignore[call-overload]
+                    for info in tar:
+                        entry = _check_member(info, expected, seen, piece)
+                        seen.add(info.name)
+                        stream = tar.extractfile(info)
+                        if stream is None:  # pragma: no cover - regular files always have a stream
+                            raise MemberRefusedError(f"pack {piece.id} member {info.name!r} is unreadable")
+                        yield entry, _read_member(stream, entry, piece, chunk, keep)
+                # Past the tar's end marker: the rest must still fit the cap and end the gzip stream.
+                while capped.read(chunk):
+                    pass
+        except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
+            raise PieceCorruptError(f"pack {piece.id} is not a readable tar.gz: {exc}") from None
+    except FilerRefusedError:
+        # A pack damaged in transit garbles its members too: say so, rather than blame a member.
+        raw.drain(chunk)
+        raw.check(piece)
+        raise
     raw.drain(chunk)
     raw.check(piece)
     missing = sorted(set(expected) - seen)

@@ -1,0 +1,62 @@
+"""An in-process S3 (moto) with a staging and an archive bucket, and a filer pointed at them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from artifact_filer import Filer, FilerConfig
+
+from .helpers import ARCHIVE, STAGING
+
+
+@pytest.fixture
+def s3(monkeypatch):
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        client = boto3.client("s3", region_name="us-east-1")
+        client.create_bucket(Bucket=STAGING)
+        client.create_bucket(Bucket=ARCHIVE)
+        yield client
+
+
+@pytest.fixture
+def steps() -> list[str]:
+    return []
+
+
+@pytest.fixture
+def filer(s3, steps) -> Filer:
+    return Filer(
+        s3,
+        staging_bucket=STAGING,
+        archive_bucket=ARCHIVE,
+        config=FilerConfig(concurrency=8, on_step=steps.append),
+    )
+
+
+@dataclass
+class FakeContext:
+    function_name: str = "artifact-filer"
+    function_version: str = "$LATEST"
+    memory_limit_in_mb: int = 1024
+    aws_request_id: str = "req-1"
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:artifact-filer"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@pytest.fixture
+def lambda_context() -> FakeContext:
+    return FakeContext()
+
+
+def list_keys(client, bucket: str, prefix: str = "") -> list[str]:
+    keys: list[str] = []
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys.extend(o["Key"] for o in page.get("Contents", []))
+    return sorted(keys)

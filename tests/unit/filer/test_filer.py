@@ -1,0 +1,359 @@
+"""Filing runs end to end against an in-process S3: what lands where, and what is refused."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import tarfile
+
+import pytest
+
+from artifact_contract import (
+    META_ARTIFACT_TYPE,
+    META_PROJECT_KEY,
+    META_RUN_ID,
+    META_SHA256,
+    META_TIMESTAMP,
+    Receipt,
+    RefusalCode,
+    RunRecord,
+    claim_key,
+    receipt_key,
+    run_record_key,
+)
+from artifact_filer import STEPS, FilerRefusedError, RunRefusedError, TimestampTakenError
+
+from .conftest import list_keys
+from .helpers import ARCHIVE, STAGING, StagedRun, regular, sha
+
+PROJECT = "RMI25320"
+TS = "20251030_1430"
+
+
+def sample_files() -> dict[tuple[str, str], bytes]:
+    return {
+        ("config", "config.yaml"): b"project:\n  slug: RMI25320\n",
+        ("logs", "process_log.txt"): b"step 1 ok\n" * 100,
+        ("logs", "sub dir/exiftool log+1.txt"): b"exif\n" * 50,
+        ("report", "report.html"): b"<html>report</html>",
+        ("report", "assets/chart \u00e9t\u00e9.png"): bytes(range(256)) * 10,
+        # Above the helper's 64 KiB pack threshold: travels as a blob, copied server-side.
+        ("report", "report_data_RMI25320.json"): json.dumps({"x": list(range(20000))}).encode(),
+        ("gis_data", "centerline.gdb/a00000001.gdbtable"): b"\x00gdb" * 30000,
+    }
+
+
+def archive_snapshot(s3) -> dict[str, tuple[str, dict, list]]:
+    """Every archive object with its ETag, metadata and tags: equal snapshots mean nothing changed."""
+    snap = {}
+    for key in list_keys(s3, ARCHIVE):
+        head = s3.head_object(Bucket=ARCHIVE, Key=key)
+        tags = s3.get_object_tagging(Bucket=ARCHIVE, Key=key)["TagSet"]
+        snap[key] = (head["ETag"], head["Metadata"], sorted((t["Key"], t["Value"]) for t in tags),
+                     head["LastModified"])
+    return snap
+
+
+def test_good_run_is_filed_exactly(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files(), timestamp=TS)
+    key = run.upload(s3)
+    assert any(p.kind == "blob" for p in run.manifest.pieces)
+    assert any(p.kind == "pack" for p in run.manifest.pieces)
+
+    receipt = filer.file(key)
+
+    expected = {f"{PROJECT}/{t}/{TS}/{p}": data for (t, p), data in run.files.items()}
+    record_key = run_record_key(PROJECT, TS, run.run_id)
+    assert set(list_keys(s3, ARCHIVE)) == set(expected) | {record_key, claim_key(PROJECT, TS)}
+    for key_, data in expected.items():
+        obj = s3.get_object(Bucket=ARCHIVE, Key=key_, ChecksumMode="ENABLED")
+        assert obj["Body"].read() == data, key_
+        assert obj["ChecksumSHA256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+        type_ = key_.split("/")[1]
+        assert obj["Metadata"] == {
+            META_SHA256: sha(data),
+            META_RUN_ID: run.run_id,
+            META_PROJECT_KEY: PROJECT,
+            META_ARTIFACT_TYPE: type_,
+            META_TIMESTAMP: TS,
+        }
+        tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=ARCHIVE, Key=key_)["TagSet"]}
+        assert tags == {"artifact-backup:managed": "true", "artifact-backup:retention": "standard"}
+    assert s3.head_object(Bucket=ARCHIVE, Key=f"{PROJECT}/report/{TS}/report.html")["ContentType"] == "text/html"
+
+    record = RunRecord.from_json(s3.get_object(Bucket=ARCHIVE, Key=record_key)["Body"].read())
+    assert record.run_id == run.run_id
+    assert {f.key: (f.size, f.sha256) for f in record.files} == {
+        k: (len(d), sha(d)) for k, d in expected.items()
+    }
+
+    assert receipt is not None and receipt.filed
+    stored = Receipt.from_json(s3.get_object(Bucket=STAGING, Key=receipt_key(PROJECT, run.run_id))["Body"].read())
+    assert stored.status == "filed"
+    assert stored.files == len(expected)
+    assert stored.bytes == sum(map(len, expected.values()))
+    assert stored.run_record == record_key
+    assert set(stored.prefixes) == {f"{PROJECT}/{t}/{TS}/" for t in ("config", "logs", "report", "gis_data")}
+    # Staging keeps the receipt only.
+    assert list_keys(s3, STAGING) == [receipt_key(PROJECT, run.run_id)]
+    assert [s for s in steps if s != "object-filed"] == [s for s in STEPS if s != "object-filed"]
+    assert steps.count("object-filed") == len(expected)
+
+
+def test_untimestamped_layout(s3, filer):
+    run = StagedRun(PROJECT, {("config", "config.yaml"): b"a: 1\n", ("logs", "x.log"): b"x"}, timestamp=None)
+    receipt = filer.file(run.upload(s3))
+    record_key = run_record_key(PROJECT, None, run.run_id)
+    assert list_keys(s3, ARCHIVE) == sorted(
+        [f"{PROJECT}/config/config.yaml", f"{PROJECT}/logs/x.log", record_key]
+    )
+    assert record_key == f"{PROJECT}/_runs/untimestamped/{run.run_id}.json"
+    assert receipt.timestamp is None
+    assert META_TIMESTAMP not in s3.head_object(Bucket=ARCHIVE, Key=f"{PROJECT}/logs/x.log")["Metadata"]
+
+
+def test_same_manifest_filed_twice_leaves_archive_unchanged(s3, filer):
+    run = StagedRun(PROJECT, sample_files(), timestamp=TS)
+    key = run.upload(s3)
+    first = filer.file(key)
+    before = archive_snapshot(s3)
+
+    # Redelivered after success: the receipt answers.
+    assert filer.file(key) == first
+    # The client sends the identical run again (manifest and pieces back in staging, no receipt).
+    s3.delete_object(Bucket=STAGING, Key=receipt_key(PROJECT, run.run_id))
+    run.upload(s3)
+    again = filer.file(key)
+    assert again.filed and again.files == first.files
+    assert archive_snapshot(s3) == before
+
+
+def test_rerun_after_crash_before_record_completes_the_same_archive(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files(), timestamp=TS)
+    key = run.upload(s3)
+    calls = []
+
+    def crash_mid_filing(step: str) -> None:
+        calls.append(step)
+        if step == "object-filed" and calls.count("object-filed") == 3:
+            raise RuntimeError("killed")
+
+    filer.config = type(filer.config)(concurrency=1, on_step=crash_mid_filing)
+    with pytest.raises(RuntimeError, match="killed"):
+        filer.file(key)
+    assert not list_keys(s3, ARCHIVE, f"{PROJECT}/_runs/{TS}/run.json")
+
+    filer.config = type(filer.config)(concurrency=8)
+    receipt = filer.file(key)
+    assert receipt.filed
+    for (t, p), data in run.files.items():
+        assert s3.get_object(Bucket=ARCHIVE, Key=f"{PROJECT}/{t}/{TS}/{p}")["Body"].read() == data
+    assert list_keys(s3, STAGING) == [receipt_key(PROJECT, run.run_id)]
+
+
+def assert_refused(s3, run: StagedRun, exc_info, code: str) -> Receipt:
+    assert exc_info.value.code == code
+    receipt = Receipt.from_json(s3.get_object(Bucket=STAGING, Key=receipt_key(run.project_key, run.run_id))
+                                ["Body"].read())
+    assert receipt.status == "refused" and receipt.code == code and receipt.reason
+    staged = [run.manifest_key, *(run.piece_key(p) for p in run.pieces)]
+    quarantined = list_keys(s3, STAGING, f"quarantine/{run.project_key}/{run.run_id}/")
+    assert not list_keys(s3, STAGING, f"incoming/{run.project_key}/{run.run_id}/")
+    assert set(quarantined) <= {"quarantine/" + k[len("incoming/"):] for k in staged}
+    assert "quarantine/" + run.manifest_key[len("incoming/"):] in quarantined
+    return receipt
+
+
+def test_different_run_at_same_timestamp_is_refused(s3, filer):
+    first = StagedRun(PROJECT, sample_files(), timestamp=TS)
+    filer.file(first.upload(s3))
+    before = archive_snapshot(s3)
+
+    other = StagedRun(PROJECT, {("logs", "process_log.txt"): b"another run\n"}, timestamp=TS)
+    with pytest.raises(TimestampTakenError) as exc_info:
+        filer.file(other.upload(s3))
+    assert_refused(s3, other, exc_info, RefusalCode.TIMESTAMP_TAKEN)
+    assert archive_snapshot(s3) == before
+    assert first.run_id in json.loads(s3.get_object(Bucket=ARCHIVE, Key=claim_key(PROJECT, TS))["Body"].read())[
+        "run_id"]
+
+    # Delivered again, the refusal stands and nothing moves.
+    with pytest.raises(RunRefusedError) as again:
+        filer.file(other.manifest_key)
+    assert again.value.code == RefusalCode.TIMESTAMP_TAKEN
+    assert archive_snapshot(s3) == before
+
+
+def _refused_before_archive(s3, filer, steps, run: StagedRun, code: str, **upload) -> None:
+    with pytest.raises(FilerRefusedError) as exc_info:
+        filer.file(run.upload(s3, **upload))
+    assert_refused(s3, run, exc_info, code)
+    assert list_keys(s3, ARCHIVE) == []
+    assert "verified" not in steps and "object-filed" not in steps
+
+
+def test_missing_piece_is_refused(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files())
+    run.build()
+    blob = next(p.id for p in run.manifest.pieces if p.kind == "blob")
+    _refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_MISSING, skip=[blob])
+
+
+def test_corrupt_pack_is_refused(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files())
+    run.build()
+    pack = next(p.id for p in run.manifest.pieces if p.kind == "pack")
+    body = bytearray(run.pieces[pack])
+    body[len(body) // 2] ^= 0xFF
+    run.pieces[pack] = bytes(body)
+    _refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_CORRUPT)
+
+
+def test_blob_with_wrong_sha_is_refused(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files())
+    run.build()
+    blob = next(p.id for p in run.manifest.pieces if p.kind == "blob")
+    body = bytearray(run.pieces[blob])
+    body[0] ^= 0x01  # same size, different bytes
+    run.pieces[blob] = bytes(body)
+    _refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_CORRUPT)
+
+
+def test_pack_member_with_wrong_sha_is_refused(s3, filer, steps):
+    def swap(members):
+        info, data = members[0]
+        return [regular(info.name, bytes(len(data))), *members[1:]]
+
+    # The manifest declares the honest content; the pack carries zeros of the same size.
+    honest = StagedRun(PROJECT, sample_files())
+    honest.build()
+    run = StagedRun(PROJECT, sample_files(), tamper=swap, run_id=honest.run_id)
+    run.build()
+    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.MEMBER_MISMATCH)
+
+
+def _refused_before_archive_with_manifest(s3, filer, steps, run, honest, code):
+    """Upload ``run``'s (tampered) pieces under ``honest``'s manifest, rewritten to name those pieces."""
+    manifest = json.loads(honest.manifest.to_json())
+    ids = {p["id"]: p for p in manifest["pieces"]}
+    tampered = {p.id: p for p in run.manifest.pieces}
+    for honest_piece, fake_piece in zip(honest.manifest.pieces, run.manifest.pieces, strict=True):
+        assert honest_piece.kind == fake_piece.kind
+        entry = ids[honest_piece.id]
+        entry.update(id=fake_piece.id, size=fake_piece.size, sha256=fake_piece.sha256)
+        for f in manifest["files"]:
+            if f["piece"] == honest_piece.id:
+                f["piece"] = fake_piece.id
+    assert tampered
+    _refused_before_archive(s3, filer, steps, run, code, manifest=json.dumps(manifest).encode())
+
+
+@pytest.mark.parametrize(
+    ("tamper", "code"),
+    [
+        (lambda ms: [regular("logs/../../escape.txt", b"x"), *ms], RefusalCode.MEMBER_UNSAFE),
+        (lambda ms: [_symlink("logs/link.txt", "/etc/passwd"), *ms], RefusalCode.MEMBER_FORBIDDEN),
+        (lambda ms: [_dir("logs/folder"), *ms], RefusalCode.MEMBER_FORBIDDEN),
+        (lambda ms: [*ms, regular("logs/extra.txt", b"not listed")], RefusalCode.MEMBER_UNLISTED),
+        (lambda ms: [*ms, ms[0]], RefusalCode.MEMBER_DUPLICATE),
+        (lambda ms: ms[1:], RefusalCode.MEMBER_MISSING),
+    ],
+    ids=["dotdot", "symlink", "directory", "unlisted", "duplicate", "missing"],
+)
+def test_hostile_pack_members_are_refused(s3, filer, steps, tamper, code):
+    honest = StagedRun(PROJECT, sample_files())
+    honest.build()
+    run = StagedRun(PROJECT, sample_files(), tamper=tamper, run_id=honest.run_id)
+    run.build()
+    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, code)
+
+
+def _symlink(name: str, target: str):
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.SYMTYPE
+    info.linkname = target
+    return info, None
+
+
+def _dir(name: str):
+    info = tarfile.TarInfo(name)
+    info.type = tarfile.DIRTYPE
+    return info, None
+
+
+def test_decompression_bomb_is_refused(s3, filer, steps):
+    """A member whose header claims far more than the manifest declares, zeros compressing to little."""
+
+    def bomb(members):
+        info, data = members[0]
+        return [regular(info.name, bytes(64 * 1024 * 1024)), *members[1:]]
+
+    honest = StagedRun(PROJECT, sample_files())
+    honest.build()
+    run = StagedRun(PROJECT, sample_files(), tamper=bomb, run_id=honest.run_id)
+    run.build()
+    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.PACK_BOMB)
+
+
+def test_pax_header_bomb_is_refused(s3, filer, steps):
+    """A giant PAX header is caught by the cap on decompressed bytes, before tarfile holds it."""
+
+    def bomb(members):
+        info, data = members[0]
+        info.pax_headers = {"comment": "z" * (8 * 1024 * 1024)}
+        return [(info, data), *members[1:]]
+
+    honest = StagedRun(PROJECT, sample_files())
+    honest.build()
+    run = StagedRun(PROJECT, sample_files(), tamper=bomb, run_id=honest.run_id)
+    run.build()
+    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.PACK_BOMB)
+
+
+def test_invalid_manifest_is_refused(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files())
+    run.build()
+    _refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_INVALID, manifest=b"{not json")
+
+
+def test_manifest_for_another_archive_bucket_is_refused(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files(), archive_bucket="someone-elses-bucket")
+    _refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_MISMATCH)
+
+
+def test_manifest_naming_another_run_is_refused(s3, filer, steps):
+    run = StagedRun(PROJECT, sample_files())
+    run.build()
+    other = StagedRun(PROJECT, sample_files())
+    _refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_MISMATCH,
+                            manifest=other.build().to_json())
+
+
+def test_piece_replaced_after_verification_is_refused(s3, filer):
+    run = StagedRun(PROJECT, sample_files())
+    key = run.upload(s3)
+    pack = next(p.id for p in run.manifest.pieces if p.kind == "pack")
+
+    def replace_after_verify(step: str) -> None:
+        if step == "verified":
+            s3.put_object(Bucket=STAGING, Key=run.piece_key(pack), Body=b"replaced")
+
+    filer.config = type(filer.config)(concurrency=4, on_step=replace_after_verify)
+    with pytest.raises(FilerRefusedError) as exc_info:
+        filer.file(key)
+    assert exc_info.value.code == RefusalCode.PIECE_CHANGED
+    assert not [k for k in list_keys(s3, ARCHIVE) if "/report.html" in k or "/config.yaml" in k]
+
+
+def test_non_manifest_key_and_vanished_manifest_do_nothing(s3, filer):
+    assert filer.file("incoming/RMI25320/" + "a" * 32 + "/packs/x.tar.gz") is None
+    assert filer.file("receipts/RMI25320/x.json") is None
+    assert filer.file("incoming/RMI25320/" + "b" * 32 + "/manifest.json") is None
+    assert list_keys(s3, ARCHIVE) == [] and list_keys(s3, STAGING) == []
+
+
+def test_manifest_key_breaking_the_layout_is_refused_without_receipt(s3, filer):
+    with pytest.raises(FilerRefusedError):
+        filer.file("incoming/_bad/" + "a" * 32 + "/manifest.json")
+    assert list_keys(s3, STAGING) == []
