@@ -385,7 +385,9 @@ def _targets(statement: dict[str, Any]) -> str:
 
 
 def test_filer_may_delete_in_staging_only_and_never_in_the_archive(filer: Template) -> None:
-    deleting = [s for s in filer_statements(filer) if any(a.startswith("s3:Delete") for a in as_list(s["Action"]))]
+    deleting = [
+        s for s in filer_statements(filer) if any(a.startswith("s3:Delete") for a in as_list(s["Action"]))
+    ]
     assert deleting
     for statement in deleting:
         assert "Archive" not in _targets(statement)
