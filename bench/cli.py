@@ -1,0 +1,193 @@
+"""``python -m bench``: generate the data, start the server, measure every tool, report.
+
+``--smoke`` runs the same code on tiny data with one repetition, for CI: it proves every tool
+still runs and every number is collected, in seconds; its timings mean nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from . import REPO_ROOT, data
+from .report import machine, summarize, targets, text, write
+from .runner import (
+    GROUP_AWS,
+    GROUP_BOTO3,
+    GROUP_E2E,
+    GROUP_OURS,
+    GROUP_S5CMD,
+    Bench,
+    Scenario,
+    tool_environment,
+    warm_up,
+)
+from .server import CountingS3Server
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+MiB = data.MiB
+ALL_TYPES = ("config", "logs", "report", "gis_data")
+COMPARE = (GROUP_OURS, GROUP_E2E, GROUP_AWS, GROUP_S5CMD)
+
+#: (files series, bytes series) per ``--series`` choice; the main runs join them as points.
+SERIES = {
+    "none": ((), ()),
+    "default": ((1000, 10_000), (100 * MiB, 1024 * MiB)),
+    "full": ((1000, 10_000, 50_000), (100 * MiB, 1024 * MiB)),
+}
+
+
+def _label(size: int) -> str:
+    return f"{size // MiB}M" if size % MiB == 0 else f"{size}B"
+
+
+def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple[int, str]]], dict[str, Any]]:
+    """The scenarios to run, the scaling series they form, and the plan as recorded in the results."""
+    root = Path(args.data_dir)
+    small_n, large_size = (40, 12 * MiB) if args.smoke else (args.files, args.large_mb * MiB)
+    series_name = "none" if args.smoke else args.series
+    files_series, bytes_series = SERIES[series_name]
+
+    small = data.small_files(root, small_n)
+    large = data.large_file(root, large_size)
+    gis = large.project / "gis_data" / "orthomosaic.gpkg"
+    scenarios = [
+        Scenario("small", small, ("logs",), COMPARE, series=("files", small_n)),
+        Scenario(
+            "large",
+            large,
+            ("gis_data",),
+            (*COMPARE, GROUP_BOTO3),
+            single_file=gis,
+            series=("bytes", large_size),
+        ),
+    ]
+    if not args.smoke:
+        full = data.full_run(root, small, large)
+        scenarios.append(Scenario("full", full, ALL_TYPES, COMPARE))
+    for n in files_series:
+        if n != small_n:
+            scenarios.append(
+                Scenario(
+                    f"files-{n}", data.small_files(root, n), ("logs",), (GROUP_OURS,), series=("files", n)
+                )
+            )
+    for size in bytes_series:
+        if size != large_size:
+            dataset = data.large_file(root, size)
+            scenarios.append(
+                Scenario(
+                    f"bytes-{_label(size)}",
+                    dataset,
+                    ("gis_data",),
+                    (GROUP_OURS,),
+                    single_file=dataset.project / "gis_data" / "orthomosaic.gpkg",
+                    series=("bytes", size),
+                )
+            )
+    series: dict[str, list[tuple[int, str]]] = {"files": [], "bytes": []}
+    if series_name != "none":
+        for s in scenarios:
+            if s.series:
+                series[s.series[0]].append((s.series[1], s.name))
+    recorded = {
+        "mode": "smoke" if args.smoke else "full",
+        "reps": args.reps if not args.smoke else 1,
+        "small_files": small_n,
+        "large_bytes": large_size,
+        "series": series_name,
+        "scenarios": {s.name: {"groups": list(s.groups), "include": list(s.include)} for s in scenarios},
+    }
+    return scenarios, series, recorded
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny data, one repetition, for CI (timings meaningless)"
+    )
+    parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement (default 3)")
+    parser.add_argument("--files", type=int, default=2000, help="log files in the many-small-files run")
+    parser.add_argument("--large-mb", type=int, default=256, help="MiB of the large GIS file")
+    parser.add_argument(
+        "--series",
+        choices=sorted(SERIES),
+        default="default",
+        help="scaling series: default 1k/2k/10k files and 100M/256M/1G; full adds 50k files (slow)",
+    )
+    parser.add_argument(
+        "--data-dir", default=str(RESULTS_DIR / "data"), help="where generated data is cached"
+    )
+    parser.add_argument(
+        "--json", type=Path, default=None, help="results JSON (default bench/results/latest.json)"
+    )
+    parser.add_argument(
+        "--markdown",
+        type=Path,
+        default=None,
+        help="results Markdown (default bench/RESULTS.md; none in smoke)",
+    )
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds any one tool may run")
+    args = parser.parse_args(argv)
+    if args.json is None:
+        args.json = RESULTS_DIR / ("smoke.json" if args.smoke else "latest.json")
+    if args.markdown is None and not args.smoke:
+        args.markdown = BENCH_DIR / "RESULTS.md"
+    if args.reps < 1:
+        parser.error("--reps must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    started = time.monotonic()
+    started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    print("generating data (cached between runs) ...", flush=True)
+    scenarios, series, recorded = plan(args)
+    print("machine ...", flush=True)
+    host = machine()
+    warm_up(tool_environment())
+    with tempfile.TemporaryDirectory(prefix="bench-") as work, CountingS3Server() as server:
+        print(f"S3 server on {server.endpoint_url}", flush=True)
+        bench = Bench(server, Path(work), args.timeout, progress=lambda line: print(line, flush=True))
+        log = bench.run(scenarios, recorded["reps"])
+    summary = summarize(log.measurements)
+    one_gb = next((s.name for s in scenarios if s.series == ("bytes", 1024 * MiB)), None)
+    results = {
+        "schema": 1,
+        "command": "python -m bench" + (" " + " ".join(argv if argv is not None else sys.argv[1:])).rstrip(),
+        "started": started_at,
+        "duration_s": time.monotonic() - started,
+        "machine": host,
+        "plan": recorded,
+        "datasets": {s.name: data.describe(s.dataset) for s in scenarios},
+        "series": series,
+        "measurements": [m.as_dict() for m in log.measurements],
+        "summary": summary,
+        "targets": [t.as_dict() for t in targets(summary, series, "small", "large", one_gb)],
+        "errors": log.errors,
+    }
+    for d in results["datasets"].values():
+        d["project"] = (
+            str(Path(d["project"]).relative_to(REPO_ROOT))
+            if Path(d["project"]).is_relative_to(REPO_ROOT)
+            else d["project"]
+        )
+    print()
+    print(text(results))
+    write(results, args.json, args.markdown)
+    print(
+        f"\nwrote {args.json}"
+        + (f" and {args.markdown}" if args.markdown else "")
+        + f" in {results['duration_s']:.0f} s"
+    )
+    if log.errors:
+        print(f"{len(log.errors)} measurement(s) failed; see 'errors' in the JSON", file=sys.stderr)
+        return 1
+    return 0

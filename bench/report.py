@@ -1,0 +1,442 @@
+"""Medians, ratios, the targets, and the three outputs: the printed table, JSON and Markdown.
+
+Ratios read "how many times ours": for uploads, a tool's wall time over our upload's (``10.0x``
+means the tool took ten times as long); for filing, over our filer's. Memory targets use the
+largest peak seen over the repetitions, not the median: a limit is broken by the worst run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from .measure import Measurement
+from .runner import (
+    AWS_CP,
+    AWS_SYNC,
+    BOTO3,
+    OURS_E2E,
+    OURS_FILER,
+    OURS_UPLOAD,
+    S5CMD_COPY,
+    S5CMD_CP,
+    _executable,
+    s5cmd_executable,
+)
+
+#: Display order of the tools in a scenario's table.
+TOOL_ORDER = (OURS_UPLOAD, OURS_E2E, AWS_SYNC, AWS_CP, S5CMD_CP, BOTO3, OURS_FILER, S5CMD_COPY)
+_FILING = (OURS_FILER, S5CMD_COPY)
+#: Peak RSS may vary this much over a scaling series and still count as flat.
+FLAT_RSS_RATIO = 1.3
+#: The cost of one more unit at the top of a series may be at most this many times that at the bottom.
+LINEAR_MARGINAL_RATIO = 1.5
+
+
+def _median(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
+
+
+def summarize(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[str, Any]]]:
+    """``{scenario: {tool: medians}}`` over the repetitions."""
+    grouped: dict[tuple[str, str], list[Measurement]] = {}
+    for m in measurements:
+        grouped.setdefault((m.scenario, m.tool), []).append(m)
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for (scenario, tool), runs in grouped.items():
+        row: dict[str, Any] = {
+            "runs": len(runs),
+            "wall_s": _median(m.wall_s for m in runs),
+            "wall_s_min": min(m.wall_s for m in runs),
+            "wall_s_max": max(m.wall_s for m in runs),
+            "cpu_s": _median(m.cpu_s for m in runs),
+            "peak_rss_mb": _median(m.peak_rss_mb for m in runs),
+            "peak_rss_mb_max": max(m.peak_rss_mb for m in runs),
+            "requests": _median(m.requests for m in runs),
+            "bytes_sent": _median(m.bytes_sent for m in runs),
+            "server_cpu_s": _median(m.server_cpu_s for m in runs),
+        }
+        for key in ("handler_s", "upload_s", "import_s"):
+            values = [m.inner[key] for m in runs if key in m.inner]
+            if values:
+                row[key] = _median(values)
+        for key in ("filer_cpu_s", "filer_peak_rss_mb"):
+            values = [m.extra[key] for m in runs if key in m.extra]
+            if values:
+                row[key] = _median(values)
+        out.setdefault(scenario, {})[tool] = row
+    for rows in out.values():
+        for tool, row in rows.items():
+            reference = rows.get(OURS_FILER if tool in _FILING else OURS_UPLOAD)
+            row["ratio_vs_ours"] = row["wall_s"] / reference["wall_s"] if reference else None
+    return out
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of the benchmark and how this run measured against it."""
+
+    name: str
+    threshold: str
+    measured: str
+    met: bool | None
+    detail: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "threshold": self.threshold,
+            "measured": self.measured,
+            "met": self.met,
+            "detail": self.detail,
+        }
+
+
+def _get(summary: dict[str, Any], scenario: str, tool: str) -> dict[str, Any] | None:
+    return summary.get(scenario, {}).get(tool)
+
+
+def _missing(name: str, threshold: str, why: str) -> Target:
+    return Target(name, threshold, "not measured", None, why)
+
+
+def _speedup_target(summary: dict[str, Any], scenario: str, other: str) -> Target:
+    name = f"{scenario}: ours upload >= 10x faster than {other}"
+    ours, theirs = _get(summary, scenario, OURS_UPLOAD), _get(summary, scenario, other)
+    if not ours or not theirs:
+        return _missing(name, ">= 10x", f"{OURS_UPLOAD} or {other} did not run")
+    ratio = theirs["wall_s"] / ours["wall_s"]
+    return Target(
+        name,
+        ">= 10x",
+        f"{ratio:.1f}x",
+        ratio >= 10,
+        f"{other} {theirs['wall_s']:.2f} s vs ours {ours['wall_s']:.2f} s (medians)",
+    )
+
+
+def _series_points(
+    summary: dict[str, Any], series: dict[str, list[tuple[int, str]]], kind: str, tool: str
+) -> list[tuple[int, dict[str, Any]]]:
+    points = []
+    for units, scenario in series.get(kind, []):
+        row = _get(summary, scenario, tool)
+        if row:
+            points.append((units, row))
+    return sorted(points, key=lambda p: p[0])
+
+
+def _linear(points: list[tuple[int, dict[str, Any]]], key: str, unit: str) -> tuple[bool | None, str]:
+    """Whether one more unit costs about the same at the top of the series as at the bottom.
+
+    Comparing marginal costs (the slope between the two smallest points against the slope between
+    the two largest) ignores the fixed start-up cost, which a per-unit average would not.
+    """
+    if len(points) < 3:
+        return None, "needs three points of the series"
+    (x0, a), (x1, b) = points[0], points[1]
+    (y0, c), (y1, d) = points[-2], points[-1]
+    low = (b[key] - a[key]) / (x1 - x0)
+    high = (d[key] - c[key]) / (y1 - y0)
+    if low <= 0:
+        return None, f"no growth measurable at the bottom of the series ({key} {a[key]:.2f} -> {b[key]:.2f})"
+    ratio = high / low
+    return ratio <= LINEAR_MARGINAL_RATIO, (
+        f"{key} per {unit}: {low * 1000:.3g} ms at the bottom, {high * 1000:.3g} ms at the top ({ratio:.2f}x)"
+    )
+
+
+def targets(
+    summary: dict[str, Any],
+    series: dict[str, list[tuple[int, str]]],
+    small: str,
+    large: str,
+    one_gb: str | None,
+) -> list[Target]:
+    """Evaluate every target the benchmark tracks against this run's medians."""
+    out = [_speedup_target(summary, small, S5CMD_CP), _speedup_target(summary, small, AWS_SYNC)]
+
+    ours = _get(summary, small, OURS_UPLOAD)
+    name = f"{small}: ours upload sends <= 10 requests"
+    out.append(
+        Target(name, "<= 10", f"{ours['requests']:.0f}", ours["requests"] <= 10, "counted at the server")
+        if ours
+        else _missing(name, "<= 10", "ours upload did not run")
+    )
+
+    ours, bare = _get(summary, large, OURS_UPLOAD), _get(summary, large, BOTO3)
+    name = f"{large}: ours upload (hashing included) <= 1.1x boto3 upload_file"
+    if ours and bare:
+        ratio = ours["wall_s"] / bare["wall_s"]
+        out.append(
+            Target(
+                name,
+                "<= 1.1x",
+                f"{ratio:.2f}x",
+                ratio <= 1.1,
+                f"ours {ours['wall_s']:.2f} s vs boto3 {bare['wall_s']:.2f} s",
+            )
+        )
+    else:
+        out.append(_missing(name, "<= 1.1x", "ours upload or boto3 did not run"))
+
+    filer, copy = _get(summary, small, OURS_FILER), _get(summary, small, S5CMD_COPY)
+    name = f"{small}: filer filing <= s5cmd server-side copy"
+    if filer and copy:
+        handler = filer.get("handler_s", filer["wall_s"])
+        out.append(
+            Target(
+                name,
+                "<= 1.0x",
+                f"{handler / copy['wall_s']:.2f}x",
+                handler <= copy["wall_s"],
+                f"filing (handler) {handler:.2f} s, filer process incl. start-up {filer['wall_s']:.2f} s "
+                f"({filer['wall_s'] / copy['wall_s']:.2f}x), s5cmd copy {copy['wall_s']:.2f} s",
+            )
+        )
+    else:
+        out.append(_missing(name, "<= 1.0x", "filer or s5cmd copy did not run"))
+
+    for tool, limit in ((OURS_UPLOAD, 120.0), (OURS_FILER, 256.0)):
+        who = "client" if tool == OURS_UPLOAD else "filer"
+        name = f"{who} peak RSS < {limit:.0f} MB on a 1 GB run"
+        row = _get(summary, one_gb, tool) if one_gb else None
+        if row:
+            peak = row["peak_rss_mb_max"]
+            out.append(
+                Target(
+                    name,
+                    f"< {limit:.0f} MB",
+                    f"{peak:.0f} MB",
+                    peak < limit,
+                    f"largest of {row['runs']} runs on {one_gb}",
+                )
+            )
+        else:
+            out.append(_missing(name, f"< {limit:.0f} MB", "no 1 GB run"))
+
+    for tool in (OURS_UPLOAD, OURS_FILER):
+        who = "client" if tool == OURS_UPLOAD else "filer"
+        peaks = [
+            row["peak_rss_mb_max"]
+            for kind in ("files", "bytes")
+            for _, row in _series_points(summary, series, kind, tool)
+        ]
+        name = f"{who} peak RSS flat across the scaling series"
+        if len(peaks) >= 2:
+            ratio = max(peaks) / min(peaks)
+            out.append(
+                Target(
+                    name,
+                    f"max/min <= {FLAT_RSS_RATIO}",
+                    f"{ratio:.2f}",
+                    ratio <= FLAT_RSS_RATIO,
+                    f"{min(peaks):.0f}-{max(peaks):.0f} MB over {len(peaks)} points",
+                )
+            )
+        else:
+            out.append(_missing(name, f"max/min <= {FLAT_RSS_RATIO}", "no scaling series"))
+
+    for kind, unit in (("files", "file"), ("bytes", "MiB")):
+        for tool in (OURS_UPLOAD, OURS_FILER):
+            points = _series_points(summary, series, kind, tool)
+            key = "handler_s" if tool == OURS_FILER and all("handler_s" in r for _, r in points) else "wall_s"
+            if kind == "bytes":
+                points = [(units // (1024 * 1024), row) for units, row in points]
+            met, detail = _linear(points, key, unit)
+            out.append(
+                Target(
+                    f"{tool}: cost linear in {kind}",
+                    f"top/bottom <= {LINEAR_MARGINAL_RATIO}",
+                    detail.split("(")[-1].rstrip(")") if met is not None else "n/a",
+                    met,
+                    detail,
+                )
+            )
+    return out
+
+
+def _version(argv: list[str]) -> str:
+    try:
+        out = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+        return (out.stdout or out.stderr).strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    """What the numbers were measured on: they mean little without it."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import psutil
+
+        ram_gb = psutil.virtual_memory().total / 1024**3
+    except ImportError:
+        ram_gb = float("nan")
+    packages = {}
+    for name in ("boto3", "botocore", "s3transfer", "moto", "awscli", "s5cmd", "psutil"):
+        try:
+            packages[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            packages[name] = "not installed"
+    commit = _version(
+        ["git", "-C", str(Path(__file__).resolve().parent.parent), "rev-parse", "--short", "HEAD"]
+    )
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "ram_gb": round(ram_gb, 1),
+        "os": f"{platform.system()} {platform.release()}",
+        "python": sys.version.split()[0],
+        "aws": _version([_executable("aws"), "--version"]),
+        "s5cmd": _version([s5cmd_executable(), "version"]),
+        "packages": packages,
+        "commit": commit,
+    }
+
+
+# -- rendering ------------------------------------------------------------------------------------
+
+_COLUMNS = (
+    "tool",
+    "wall s",
+    "(min-max)",
+    "vs ours",
+    "cpu s",
+    "peak RSS MB",
+    "requests",
+    "MB sent",
+    "server cpu s",
+)
+
+
+def _rows(rows: dict[str, dict[str, Any]]) -> list[list[str]]:
+    table = []
+    for tool in sorted(rows, key=lambda t: TOOL_ORDER.index(t) if t in TOOL_ORDER else 99):
+        r = rows[tool]
+        wall = f"{r['wall_s']:.2f}"
+        if "handler_s" in r:
+            wall += f" (filing {r['handler_s']:.2f})"
+        ratio = r.get("ratio_vs_ours")
+        table.append(
+            [
+                tool,
+                wall,
+                f"{r['wall_s_min']:.2f}-{r['wall_s_max']:.2f}",
+                f"{ratio:.2f}x" if ratio is not None else "-",
+                f"{r['cpu_s']:.2f}",
+                f"{r['peak_rss_mb']:.0f}",
+                f"{r['requests']:.0f}",
+                f"{r['bytes_sent'] / 1e6:.1f}",
+                f"{r['server_cpu_s']:.2f}",
+            ]
+        )
+    return table
+
+
+def _text_table(header: Sequence[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=False)]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True))]
+    lines.append("  ".join("-" * w for w in widths))
+    lines += ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(lines)
+
+
+def _md_table(header: Sequence[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _target_rows(results: dict[str, Any]) -> list[list[str]]:
+    mark = {True: "met", False: "NOT MET", None: "n/a"}
+    return [
+        [t["name"], t["threshold"], t["measured"], mark[t["met"]], t["detail"]] for t in results["targets"]
+    ]
+
+
+def _dataset_line(results: dict[str, Any], scenario: str) -> str:
+    d = results["datasets"].get(scenario)
+    if not d:
+        return scenario
+    types = ", ".join(f"{k} {v}" for k, v in d["by_type"].items())
+    return f"{scenario}: {d['files']} files, {d['bytes'] / 1e6:.1f} MB ({types})"
+
+
+def text(results: dict[str, Any]) -> str:
+    """The table printed at the end of a run."""
+    parts = []
+    for scenario, rows in results["summary"].items():
+        parts.append(_dataset_line(results, scenario))
+        parts.append(_text_table(_COLUMNS, _rows(rows)))
+        parts.append("")
+    parts.append("Targets")
+    parts.append(_text_table(("target", "threshold", "measured", "", "detail"), _target_rows(results)))
+    return "\n".join(parts)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """``bench/RESULTS.md``: the latest full run with the machine it ran on."""
+    m = results["machine"]
+    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Produced by `{results['command']}` on {results['started']} "
+        f"in {results['duration_s'] / 60:.1f} minutes "
+        f"(commit {m['commit']}); medians of {results['plan']['reps']} interleaved repetitions. "
+        "See [README.md](README.md) for what is measured and how.",
+        "",
+        "## Machine",
+        "",
+        f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gb']} GB; {m['os']}",
+        f"- Python {m['python']}; {m['aws']}; s5cmd {m['s5cmd']}",
+        f"- Packages: {packages}",
+        "",
+        "## Targets",
+        "",
+        _md_table(("target", "threshold", "measured", "", "detail"), _target_rows(results)),
+        "",
+        "## Measurements",
+        "",
+        "`wall s`: median wall time of the tool's process; for the filer, the process (start-up and imports "
+        "included) and, in brackets, the filing itself (the handler call). `vs ours`: wall time over our "
+        "upload's (filing rows: over our filer's). `peak RSS MB`: median peak resident set of the largest "
+        "process. `requests`, `MB sent`: counted at the server. `server cpu s`: CPU the S3 server spent "
+        "serving the tool.",
+        "",
+    ]
+    for scenario, rows in results["summary"].items():
+        lines += [f"### {_dataset_line(results, scenario)}", "", _md_table(_COLUMNS, _rows(rows)), ""]
+    if results.get("errors"):
+        lines += (
+            ["## Failures", ""]
+            + [f"- {e['scenario']} / {e['group']} rep {e['rep']}: {e['error']}" for e in results["errors"]]
+            + [""]
+        )
+    return "\n".join(lines)
+
+
+def write(results: dict[str, Any], json_path: Path | None, markdown_path: Path | None) -> None:
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
+    if markdown_path is not None:
+        markdown_path.write_text(markdown(results))

@@ -1,0 +1,92 @@
+"""The benchmark's smoke run, end to end: every tool runs and every number is collected.
+
+Timings are never asserted: on a shared CI machine they mean nothing. What breaks here is the
+harness itself, or a tool the benchmark can no longer drive (a renamed CLI option, say).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+TOOLS = {
+    "ours upload",
+    "ours upload+filing",
+    "ours filer",
+    "aws s3 sync",
+    "aws s3 cp",
+    "s5cmd cp",
+    "s5cmd server copy",
+    "boto3 upload_file",
+}
+
+
+def _bench_extra_missing() -> str | None:
+    for module in ("psutil", "s5cmd", "moto"):
+        if importlib.util.find_spec(module) is None:
+            return module
+    bindir = Path(sys.executable).parent
+    if not (bindir / "aws").exists() and shutil.which("aws") is None:
+        return "awscli"
+    return None
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    missing = _bench_extra_missing()
+    if missing:
+        pytest.skip(f"{missing} not installed: pip install -e '.[bench]'")
+    tmp = tmp_path_factory.mktemp("bench")
+    out = tmp / "smoke.json"
+    run = subprocess.run(
+        [sys.executable, "-m", "bench", "--smoke", "--json", str(out), "--data-dir", str(tmp / "data")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return json.loads(out.read_text())
+
+
+def test_every_tool_ran(smoke: dict) -> None:
+    ran = {m["tool"] for m in smoke["measurements"]}
+    assert ran == TOOLS
+    assert smoke["errors"] == []
+
+
+def test_json_has_the_fields(smoke: dict) -> None:
+    for key in ("machine", "plan", "datasets", "measurements", "summary", "targets", "duration_s"):
+        assert key in smoke
+    for key in ("cpu", "cores", "ram_gb", "python", "aws", "s5cmd"):
+        assert key in smoke["machine"]
+    fields = ("wall_s", "cpu_s", "peak_rss_mb", "requests", "bytes_sent", "server_cpu_s")
+    for m in smoke["measurements"]:
+        for key in fields:
+            assert key in m
+    for rows in smoke["summary"].values():
+        for row in rows.values():
+            assert "ratio_vs_ours" in row
+            for key in fields:
+                assert key in row
+    assert {t["met"] for t in smoke["targets"]} <= {True, False, None}
+
+
+def test_requests_and_resources_were_counted(smoke: dict) -> None:
+    for m in smoke["measurements"]:
+        assert m["requests"] > 0, m
+        assert m["wall_s"] > 0, m
+        assert m["peak_rss_mb"] > 0, m
+        if m["tool"] not in ("ours filer", "s5cmd server copy"):
+            assert m["body_bytes"] > 0, m
+    filer = [m for m in smoke["measurements"] if m["tool"] == "ours filer"]
+    assert all("handler_s" in m["inner"] for m in filer)
