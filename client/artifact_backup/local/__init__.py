@@ -3,6 +3,7 @@ runs the filer on the queue's events, so the whole pipeline runs on one machine 
 """
 
 from .server import LOCAL_CREDENTIALS, LOCAL_REGION, LocalS3Server
+from .session import LocalSession
 from .stack import LocalStack, LocalStackNames, provision
 from .worker import BatchOutcome, LambdaContext, LocalFilerWorker, load_filer_handler
 
@@ -13,6 +14,7 @@ __all__ = [
     "LambdaContext",
     "LocalFilerWorker",
     "LocalS3Server",
+    "LocalSession",
     "LocalStack",
     "LocalStackNames",
     "load_filer_handler",

@@ -52,9 +52,10 @@ class LocalStack:
             config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64),
         )
 
-    def filer_environment(self) -> dict[str, str]:
+    def filer_environment(self, log_level: str = "INFO") -> dict[str, str]:
         """The environment the filer function gets in AWS, pointed at the embedded server."""
         return {
+            "POWERTOOLS_LOG_LEVEL": log_level,
             "STAGING_BUCKET": self.names.staging_bucket,
             "ARCHIVE_BUCKET": self.names.archive_bucket,
             "AWS_ENDPOINT_URL": self.endpoint_url,

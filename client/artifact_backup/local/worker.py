@@ -56,12 +56,12 @@ class BatchOutcome:
     failed: int = 0
 
 
-def load_filer_handler(stack: LocalStack) -> Handler:
+def load_filer_handler(stack: LocalStack, log_level: str = "INFO") -> Handler:
     """Give the filer the environment it has in AWS, pointed at the stack, and return its handler.
 
     The environment is process-wide: one local stack per process, as one function per account.
     """
-    os.environ.update(stack.filer_environment())
+    os.environ.update(stack.filer_environment(log_level))
     try:
         from artifact_filer import handler as handler_module
     except ImportError as exc:
@@ -85,9 +85,10 @@ class LocalFilerWorker:
         batch_size: int = 10,
         wait_seconds: int = 1,
         retry_delay_seconds: int = 1,
+        log_level: str = "INFO",
     ) -> None:
         self.stack = stack
-        self.handler = handler or load_filer_handler(stack)
+        self.handler = handler or load_filer_handler(stack, log_level)
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         #: AWS waits out the queue's visibility timeout before a retry; locally a second will do.

@@ -1,0 +1,72 @@
+"""``artifact-backup local``: the backend on this machine, for trying the client against it."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+
+from ..exceptions import EXIT_OK
+from ._console import Console
+
+DESCRIPTION = """\
+Start the embedded S3 server (moto in server mode) on 127.0.0.1, create the staging and archive
+buckets, the filing queue with its dead-letter queue and the staging bucket's notification as the
+CDK stack does, and run the filer on the queue's events until interrupted (Ctrl-C). It prints the
+aws: block of config.yaml that points a client at it.
+"""
+
+EPILOG = """\
+Examples:
+  artifact-backup local --port 5000
+  # then, in another terminal, with the printed aws: block in config.yaml:
+  artifact-backup upload --config config.yaml --folder ./RMI25320 --project-key RMI25320 \\
+      --include logs --timestamp
+"""
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "local",
+        parents=[common],
+        help="run the backend (S3 server, queue, filer) on 127.0.0.1 until interrupted",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--port", type=int, default=5000, help="port on 127.0.0.1 (default: %(default)s; 0 = any)"
+    )
+    parser.add_argument("--archive-bucket", default="rmi-360-raw", help="default: %(default)s")
+    parser.add_argument("--staging-bucket", help="default: {archive bucket}-staging")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console, stop: threading.Event | None = None) -> int:
+    from ..local import LocalSession, LocalStackNames
+
+    names = LocalStackNames(
+        archive_bucket=args.archive_bucket,
+        staging_bucket=args.staging_bucket or f"{args.archive_bucket}-staging",
+    )
+    session = LocalSession(port=args.port, names=names)
+    stack = session.start()
+    try:
+        console.emit(
+            {
+                "command": "local",
+                "endpoint_url": stack.endpoint_url,
+                "archive_bucket": names.archive_bucket,
+                "staging_bucket": names.staging_bucket,
+                "region": stack.region,
+            },
+            "Local backend running. Put this in config.yaml:\n\n"
+            + stack.config_block()
+            + "\nPress Ctrl-C to stop (everything is kept in memory only).",
+        )
+        console.stdout.flush()
+        (stop or threading.Event()).wait()
+    except KeyboardInterrupt:
+        console.say("stopped")
+    finally:
+        session.stop()
+    return EXIT_OK
