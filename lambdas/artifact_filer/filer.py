@@ -495,9 +495,15 @@ class Filer:
             written = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
             if written is not None and written != sha256_b64(entry.sha256):
                 # The source changed under a server that ignored CopySourceIfMatch: undo, refuse.
-                self.client.delete_object(Bucket=self.archive_bucket, Key=key)
+                self._undo_copy(key)
                 raise PieceChangedError(f"blob {piece.id} was replaced after it was verified")
         self._step("object-filed")
+
+    def _undo_copy(self, key: str) -> None:
+        try:
+            self.client.delete_object(Bucket=self.archive_bucket, Key=key)
+        except Exception as exc:  # the filer's role may not delete in the archive: leave it, say so
+            self.log.error("could not remove a copy of a changed blob", extra={"key": key, "error": str(exc)})
 
     def _confirm_existing(self, manifest: Manifest, entry: FileEntry, key: str) -> None:
         """A timestamped key already exists: only an earlier attempt of this run may have written it."""
