@@ -84,7 +84,7 @@ class Calls:
     def __init__(self, client) -> None:
         self.counts: collections.Counter[str] = collections.Counter()
         self.put_keys: list[str] = []
-        client.meta.events.register("before-call.s3", self._count)
+        client.meta.events.register("before-parameter-build.s3", self._count)
 
     def _count(self, model, params, **kwargs) -> None:
         self.counts[model.name] += 1
