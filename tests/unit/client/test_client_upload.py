@@ -234,7 +234,8 @@ def test_receipt_already_there_on_resume(tmp_path, s3, calls, make_uploader):
 
 
 def test_refused_run_raises_with_the_filers_reason(project, s3, make_uploader, journal):
-    filer = Filer(s3, status="refused", code="timestamp-taken", reason="20251030_1200 is taken by another run")
+    reason = "20251030_1200 is taken by another run"
+    filer = Filer(s3, status="refused", code="timestamp-taken", reason=reason)
     with pytest.raises(RunRefusedError) as err:
         make_uploader(subscribers=[filer]).backup(request(project, timestamp="20251030_1200"))
     assert err.value.exit_code == 6
@@ -274,7 +275,9 @@ def test_missing_staging_bucket_is_the_guides_failure(project, s3, make_uploader
     s3.delete_bucket(Bucket=STAGING)
     with pytest.raises(BucketNotFoundError) as err:
         make_uploader().backup(request(project))
-    assert str(err.value).startswith("Failed to upload artifacts to S3: s3://rmi-360-raw-staging does not exist")
+    assert str(err.value).startswith(
+        "Failed to upload artifacts to S3: s3://rmi-360-raw-staging does not exist"
+    )
     assert "1. AWS credentials are configured" in err.value.hint
     assert err.value.exit_code == 5
 
