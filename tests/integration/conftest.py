@@ -52,3 +52,36 @@ def list_keys(s3):
         return keys
 
     return list_keys
+
+
+@pytest.fixture(scope="session")
+def fresh_server():
+    """A second server whose state each ``fresh_stack`` test wipes, so the session stack is untouched."""
+    with LocalS3Server() as server:
+        yield server
+
+
+@pytest.fixture
+def fresh_stack(fresh_server):
+    """A local stack of the test's own, for tests that need the guide's exact bucket and project
+    names without meeting earlier tests' runs: the server's state is reset (moto's reset API) and
+    provisioned anew. The filer's environment is process-wide, so it is restored afterwards for
+    the session's stack."""
+    import os
+    import urllib.request
+
+    from artifact_filer.handler import reset_filer
+
+    request = urllib.request.Request(f"{fresh_server.endpoint_url}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
+    saved = dict(os.environ)
+    stack = provision(fresh_server.endpoint_url)
+    worker = LocalFilerWorker(stack, log_level="WARNING").start()
+    try:
+        yield stack
+    finally:
+        worker.stop()
+        os.environ.clear()
+        os.environ.update(saved)
+        reset_filer()
