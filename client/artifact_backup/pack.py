@@ -152,7 +152,8 @@ def write_pack(
     shas: list[str] = []
     ordered = sorted(files, key=lambda f: f.member_name)
     gz = gzip.GzipFile(filename="", mode="wb", fileobj=writer, compresslevel=compress_level, mtime=0)  # type: ignore[arg-type]
-    with gz, tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT, bufsize=chunksize) as tar:
+    # Stream mode with its default record-sized buffer: a large bufsize makes tarfile copy quadratically.
+    with gz, tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
         for f in ordered:
             info = tarfile.TarInfo(f.member_name)
             info.size = f.size
