@@ -13,6 +13,7 @@ Library use::
     # at the end of the orchestrator:
     upload_after_workflow("config.yaml", project_folder, workflow_succeeded=ok)
 
+``collect_files`` is :func:`artifact_backup.collect.collect` (the module keeps the short name).
 Names are imported on first use, so ``import artifact_backup`` (and the CLI's ``--help``) stays fast
 and boto3 is loaded only when S3 is actually used.
 """
@@ -33,7 +34,7 @@ _EXPORTS = {
     "LocalFile": "collect",
     "DroppedFile": "collect",
     "Selection": "collect",
-    "collect": "collect",
+    "collect_files": "collect:collect",
     "resolve_types": "collect",
     # packing and tuning
     "PiecePlan": "pack",
@@ -85,7 +86,8 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'artifact_backup' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    module, _, attribute = module.partition(":")
+    value = getattr(importlib.import_module(f".{module}", __name__), attribute or name)
     globals()[name] = value
     return value
 
@@ -96,7 +98,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from .aws import make_s3_client, translate_error
-    from .collect import DroppedFile, LocalFile, Selection, collect, resolve_types
+    from .collect import DroppedFile, LocalFile, Selection, resolve_types
+    from .collect import collect as collect_files
     from .config import Settings, load_config, settings_from_mapping
     from .exceptions import (
         AccessDeniedError,
