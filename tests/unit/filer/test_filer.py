@@ -80,7 +80,8 @@ def test_good_run_is_filed_exactly(s3, filer, steps):
         }
         tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=ARCHIVE, Key=key_)["TagSet"]}
         assert tags == {"artifact-backup:managed": "true", "artifact-backup:retention": "standard"}
-    assert s3.head_object(Bucket=ARCHIVE, Key=f"{PROJECT}/report/{TS}/report.html")["ContentType"] == "text/html"
+    html = s3.head_object(Bucket=ARCHIVE, Key=f"{PROJECT}/report/{TS}/report.html")
+    assert html["ContentType"] == "text/html"
 
     record = RunRecord.from_json(s3.get_object(Bucket=ARCHIVE, Key=record_key)["Body"].read())
     assert record.run_id == run.run_id
@@ -88,8 +89,10 @@ def test_good_run_is_filed_exactly(s3, filer, steps):
         k: (len(d), sha(d)) for k, d in expected.items()
     }
 
-    assert receipt is not None and receipt.filed
-    stored = Receipt.from_json(s3.get_object(Bucket=STAGING, Key=receipt_key(PROJECT, run.run_id))["Body"].read())
+    assert receipt is not None
+    assert receipt.filed
+    stored_raw = s3.get_object(Bucket=STAGING, Key=receipt_key(PROJECT, run.run_id))["Body"].read()
+    stored = Receipt.from_json(stored_raw)
     assert stored.status == "filed"
     assert stored.files == len(expected)
     assert stored.bytes == sum(map(len, expected.values()))
@@ -125,7 +128,8 @@ def test_same_manifest_filed_twice_leaves_archive_unchanged(s3, filer):
     s3.delete_object(Bucket=STAGING, Key=receipt_key(PROJECT, run.run_id))
     run.upload(s3)
     again = filer.file(key)
-    assert again.filed and again.files == first.files
+    assert again.filed
+    assert again.files == first.files
     assert archive_snapshot(s3) == before
 
 
@@ -156,7 +160,9 @@ def assert_refused(s3, run: StagedRun, exc_info, code: str) -> Receipt:
     assert exc_info.value.code == code
     receipt = Receipt.from_json(s3.get_object(Bucket=STAGING, Key=receipt_key(run.project_key, run.run_id))
                                 ["Body"].read())
-    assert receipt.status == "refused" and receipt.code == code and receipt.reason
+    assert receipt.status == "refused"
+    assert receipt.code == code
+    assert receipt.reason
     staged = [run.manifest_key, *(run.piece_key(p) for p in run.pieces)]
     quarantined = list_keys(s3, STAGING, f"quarantine/{run.project_key}/{run.run_id}/")
     assert not list_keys(s3, STAGING, f"incoming/{run.project_key}/{run.run_id}/")
@@ -175,8 +181,8 @@ def test_different_run_at_same_timestamp_is_refused(s3, filer):
         filer.file(other.upload(s3))
     assert_refused(s3, other, exc_info, RefusalCode.TIMESTAMP_TAKEN)
     assert archive_snapshot(s3) == before
-    assert first.run_id in json.loads(s3.get_object(Bucket=ARCHIVE, Key=claim_key(PROJECT, TS))["Body"].read())[
-        "run_id"]
+    claim = json.loads(s3.get_object(Bucket=ARCHIVE, Key=claim_key(PROJECT, TS))["Body"].read())
+    assert claim["run_id"] == first.run_id
 
     # Delivered again, the refusal stands and nothing moves.
     with pytest.raises(RunRefusedError) as again:
@@ -190,7 +196,8 @@ def _refused_before_archive(s3, filer, steps, run: StagedRun, code: str, **uploa
         filer.file(run.upload(s3, **upload))
     assert_refused(s3, run, exc_info, code)
     assert list_keys(s3, ARCHIVE) == []
-    assert "verified" not in steps and "object-filed" not in steps
+    assert "verified" not in steps
+    assert "object-filed" not in steps
 
 
 def test_missing_piece_is_refused(s3, filer, steps):
@@ -350,10 +357,66 @@ def test_non_manifest_key_and_vanished_manifest_do_nothing(s3, filer):
     assert filer.file("incoming/RMI25320/" + "a" * 32 + "/packs/x.tar.gz") is None
     assert filer.file("receipts/RMI25320/x.json") is None
     assert filer.file("incoming/RMI25320/" + "b" * 32 + "/manifest.json") is None
-    assert list_keys(s3, ARCHIVE) == [] and list_keys(s3, STAGING) == []
+    assert list_keys(s3, ARCHIVE) == []
+    assert list_keys(s3, STAGING) == []
 
 
 def test_manifest_key_breaking_the_layout_is_refused_without_receipt(s3, filer):
     with pytest.raises(FilerRefusedError):
         filer.file("incoming/_bad/" + "a" * 32 + "/manifest.json")
     assert list_keys(s3, STAGING) == []
+
+
+class Killed(Exception):
+    pass
+
+
+def _kill_at(step: str, nth: int = 1):
+    seen = []
+
+    def hook(name: str) -> None:
+        seen.append(name)
+        if name == step and seen.count(step) == nth:
+            raise Killed(step)
+
+    return hook
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_killed_after_any_step_then_redelivered_ends_as_undisturbed(s3, filer, step):
+    run = StagedRun(PROJECT, sample_files(), timestamp=TS)
+    key = run.upload(s3)
+    filer.config = type(filer.config)(concurrency=2, on_step=_kill_at(step, nth=2 if step == "object-filed"
+                                                                       else 1))
+    with pytest.raises(Killed):
+        filer.file(key)
+
+    filer.config = type(filer.config)(concurrency=8)
+    receipt = filer.file(key)
+    assert receipt is not None
+    assert receipt.filed
+    assert receipt.files == len(run.files)
+    expected = {f"{PROJECT}/{t}/{TS}/{p}": d for (t, p), d in run.files.items()}
+    assert set(list_keys(s3, ARCHIVE)) == set(expected) | {run_record_key(PROJECT, TS, run.run_id),
+                                                            claim_key(PROJECT, TS)}
+    for k, data in expected.items():
+        assert s3.get_object(Bucket=ARCHIVE, Key=k)["Body"].read() == data
+        assert s3.head_object(Bucket=ARCHIVE, Key=k)["Metadata"][META_RUN_ID] == run.run_id
+    assert list_keys(s3, STAGING) == [receipt_key(PROJECT, run.run_id)]
+
+
+@pytest.mark.parametrize("step", ["refusal-receipted", "quarantined"])
+def test_killed_while_refusing_then_redelivered_finishes_the_refusal(s3, filer, step):
+    run = StagedRun(PROJECT, sample_files())
+    run.build()
+    blob = next(p.id for p in run.manifest.pieces if p.kind == "blob")
+    key = run.upload(s3, skip=[blob])
+    filer.config = type(filer.config)(concurrency=2, on_step=_kill_at(step))
+    with pytest.raises(Killed):
+        filer.file(key)
+
+    filer.config = type(filer.config)(concurrency=2)
+    with pytest.raises(RunRefusedError) as exc_info:
+        filer.file(key)
+    assert_refused(s3, run, exc_info, RefusalCode.PIECE_MISSING)
+    assert list_keys(s3, ARCHIVE) == []

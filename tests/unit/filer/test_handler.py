@@ -7,7 +7,8 @@ from urllib.parse import quote_plus
 import pytest
 
 from artifact_contract import receipt_key
-from artifact_filer import FilerConfigError, handler as handler_module
+from artifact_filer import FilerConfigError
+from artifact_filer import handler as handler_module
 
 from .conftest import list_keys
 from .helpers import ARCHIVE, STAGING, TEST_EVENT, StagedRun, s3_event, sqs_batch
@@ -89,7 +90,8 @@ def test_filer_is_built_lazily_and_needs_its_buckets(monkeypatch, s3, lambda_con
     assert run_batch([TEST_EVENT], lambda_context) == {"batchItemFailures": []}
     with pytest.raises(FilerConfigError, match="STAGING_BUCKET"):
         handler_module.get_filer()
-    result = run_batch([s3_event(STAGING, "incoming/RMI25320/" + "c" * 32 + "/manifest.json")], lambda_context)
+    manifest = "incoming/RMI25320/" + "c" * 32 + "/manifest.json"
+    result = run_batch([s3_event(STAGING, manifest)], lambda_context)
     assert result == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
 
     monkeypatch.setenv("STAGING_BUCKET", STAGING)
