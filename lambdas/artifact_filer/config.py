@@ -32,8 +32,9 @@ class FilerConfig:
 
     #: Parallel S3 requests (puts, copies, deletes); also sizes botocore's connection pool.
     concurrency: int = 64
-    #: Packed files held in memory at once while waiting for their put; bounds memory use.
-    max_in_flight_bytes: int = 256 * MiB
+    #: Packed files held in memory at once while waiting for their put (at most twice
+    #: ``concurrency`` of them, too); bounds memory use.
+    max_in_flight_bytes: int = 128 * MiB
     #: A packed file larger than this is refused: the filer holds each packed file in memory once.
     max_packed_file_bytes: int = 128 * MiB
     #: Blobs up to this size are copied by one CopyObject (full-object SHA-256 checksum); larger

@@ -381,7 +381,7 @@ class Filer:
         """Copy blobs and stream packs into parallel puts; the first failure stops new work."""
         grouped = manifest.files_by_piece()
         packs = [p for p in manifest.pieces if p.kind == "pack"]
-        budget = ByteBudget(self.config.max_in_flight_bytes)
+        budget = ByteBudget(self.config.max_in_flight_bytes, 2 * self.config.concurrency)
         work = _Futures()
         pool = ThreadPoolExecutor(self.config.concurrency, "file")
         try:

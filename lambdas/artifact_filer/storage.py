@@ -86,24 +86,32 @@ def same_run(metadata: Mapping[str, str], manifest: Manifest, entry: FileEntry) 
 
 
 class ByteBudget:
-    """Bound the bytes of packed files waiting for their put, so memory stays flat as runs grow.
+    """Bound the packed files waiting for their put, in bytes and in number.
 
-    One item larger than the whole budget is still let through when nothing else is in flight, so a
-    large file can never deadlock the filer.
+    Puts, not unpacking, are the slow side, so without a bound the pack readers would run ahead and
+    hold a whole run in memory; the number bound keeps them just ahead of the workers (memory stays
+    flat as runs grow), the byte bound caps it when the files are large. One item larger than the
+    byte bound is still let through when nothing else is in flight, so it can never deadlock.
     """
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, max_items: int) -> None:
         self._limit = limit
+        self._max_items = max_items
         self._used = 0
+        self._items = 0
         self._cond = threading.Condition()
 
     def acquire(self, size: int) -> None:
         with self._cond:
-            while self._used > 0 and self._used + size > self._limit:
+            while self._items > 0 and (
+                self._used + size > self._limit or self._items >= self._max_items
+            ):
                 self._cond.wait()
             self._used += size
+            self._items += 1
 
     def release(self, size: int) -> None:
         with self._cond:
             self._used -= size
+            self._items -= 1
             self._cond.notify_all()
