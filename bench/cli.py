@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sys
 import tempfile
 import time
@@ -157,6 +158,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"S3 server on {server.endpoint_url}", flush=True)
         bench = Bench(server, Path(work), args.timeout, progress=lambda line: print(line, flush=True))
         log = bench.run(scenarios, recorded["reps"])
+    if hasattr(os, "getloadavg"):
+        host["load_average_1m_end"] = round(os.getloadavg()[0], 2)
     summary = summarize(log.measurements)
     one_gb = next((s.name for s in scenarios if s.series == ("bytes", 1024 * MiB)), None)
     results = {

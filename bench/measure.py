@@ -49,6 +49,7 @@ class Measurement:
     sys_s: float
     peak_rss_mb: float
     requests: int
+    connections: int
     bytes_sent: int
     body_bytes: int
     server_cpu_s: float
@@ -166,6 +167,7 @@ class Meter:
             sys_s=child.sys_s,
             peak_rss_mb=child.peak_rss_mb,
             requests=after["requests"] - before["requests"],
+            connections=after.get("connections", 0) - before.get("connections", 0),
             bytes_sent=(after["body_bytes"] + after["header_bytes"])
             - (before["body_bytes"] + before["header_bytes"]),
             body_bytes=after["body_bytes"] - before["body_bytes"],

@@ -63,6 +63,7 @@ def summarize(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[s
             "peak_rss_mb": _median(m.peak_rss_mb for m in runs),
             "peak_rss_mb_max": max(m.peak_rss_mb for m in runs),
             "requests": _median(m.requests for m in runs),
+            "connections": _median(m.connections for m in runs),
             "bytes_sent": _median(m.bytes_sent for m in runs),
             "server_cpu_s": _median(m.server_cpu_s for m in runs),
         }
@@ -296,6 +297,7 @@ def machine() -> dict[str, Any]:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             packages[name] = "not installed"
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
     commit = _version(
         ["git", "-C", str(Path(__file__).resolve().parent.parent), "rev-parse", "--short", "HEAD"]
     )
@@ -309,6 +311,8 @@ def machine() -> dict[str, Any]:
         "s5cmd": _version([s5cmd_executable(), "version"]),
         "packages": packages,
         "commit": commit,
+        #: Other work on the machine distorts wall times: recorded at the start and end of a run.
+        "load_average_1m": round(load[0], 2),
     }
 
 
@@ -408,6 +412,8 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gb']} GB; {m['os']}",
         f"- Python {m['python']}; {m['aws']}; s5cmd {m['s5cmd']}",
+        f"- Load average (1 min) at the start of the run: {m.get('load_average_1m')}, at the end: "
+        f"{m.get('load_average_1m_end')} (other work on the machine inflates wall times)",
         f"- Packages: {packages}",
         "",
         "## Targets",
@@ -419,8 +425,8 @@ def markdown(results: dict[str, Any]) -> str:
         "`wall s`: median wall time of the tool's process; for the filer, the process (start-up and imports "
         "included) and, in brackets, the filing itself (the handler call). `vs ours`: wall time over our "
         "upload's (filing rows: over our filer's). `peak RSS MB`: median peak resident set of the largest "
-        "process. `requests`, `MB sent`: counted at the server. `server cpu s`: CPU the S3 server spent "
-        "serving the tool.",
+        "process. `requests`, `conns` (TCP connections opened), `MB sent`: counted at the server. "
+        "`server cpu s`: CPU the S3 server spent serving the tool.",
         "",
     ]
     for scenario, rows in results["summary"].items():

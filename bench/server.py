@@ -39,6 +39,7 @@ class Counters:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self.requests = 0
+        self.connections = 0
         self.body_bytes = 0
         self.header_bytes = 0
         self.by_service: dict[str, int] = {}
@@ -52,6 +53,10 @@ class Counters:
             self.by_service[service] = self.by_service.get(service, 0) + 1
             self.by_method[method] = self.by_method.get(method, 0) + 1
 
+    def add_connection(self) -> None:
+        with self._lock:
+            self.connections += 1
+
     def add_body(self, n: int) -> None:
         with self._lock:
             self.body_bytes += n
@@ -60,6 +65,7 @@ class Counters:
         with self._lock:
             return {
                 "requests": self.requests,
+                "connections": self.connections,
                 "body_bytes": self.body_bytes,
                 "header_bytes": self.header_bytes,
                 "by_service": dict(self.by_service),
@@ -147,14 +153,21 @@ def serve(host: str, port: int) -> None:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
     from werkzeug.serving import WSGIRequestHandler, make_server
 
+    counters = Counters()
+
     class QuietHandler(WSGIRequestHandler):
+        def setup(self) -> None:
+            # Once per TCP connection: tells how well a tool reuses its connections.
+            counters.add_connection()
+            super().setup()
+
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             return
 
     app = DomainDispatcherApplication(create_backend_app)
     app.debug = True  # as moto_server sets it
     server = make_server(
-        host, port, CountingMiddleware(app, Counters()), threaded=True, request_handler=QuietHandler
+        host, port, CountingMiddleware(app, counters), threaded=True, request_handler=QuietHandler
     )
     os.environ["MOTO_PORT"] = str(server.port)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))

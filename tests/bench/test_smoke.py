@@ -69,7 +69,7 @@ def test_json_has_the_fields(smoke: dict) -> None:
         assert key in smoke
     for key in ("cpu", "cores", "ram_gb", "python", "aws", "s5cmd"):
         assert key in smoke["machine"]
-    fields = ("wall_s", "cpu_s", "peak_rss_mb", "requests", "bytes_sent", "server_cpu_s")
+    fields = ("wall_s", "cpu_s", "peak_rss_mb", "requests", "connections", "bytes_sent", "server_cpu_s")
     for m in smoke["measurements"]:
         for key in fields:
             assert key in m
