@@ -38,7 +38,7 @@ def sample_files() -> dict[tuple[str, str], bytes]:
         ("logs", "sub dir/exiftool log+1.txt"): b"exif\n" * 50,
         ("report", "report.html"): b"<html>report</html>",
         ("report", "assets/chart \u00e9t\u00e9.png"): bytes(range(256)) * 10,
-        # Above the helper's 64 KiB pack threshold: travels as a blob, copied server-side.
+        # Above StagedRun's 64 KiB pack threshold: travels as a blob, copied server-side.
         ("report", "report_data_RMI25320.json"): json.dumps({"x": list(range(20000))}).encode(),
         ("gis_data", "centerline.gdb/a00000001.gdbtable"): b"\x00gdb" * 30000,
     }
