@@ -31,6 +31,7 @@ from .filing import (
 )
 from .layout import (
     INCOMING_PREFIX,
+    INDEX_PREFIX,
     MANIFEST_NAME,
     QUARANTINE_PREFIX,
     RECEIPTS_PREFIX,
@@ -46,6 +47,7 @@ from .layout import (
     piece_key,
     quarantine_key,
     receipt_key,
+    reuse_index_key,
     run_record_key,
     runs_prefix,
     staging_run_prefix,
@@ -56,11 +58,13 @@ from .layout import (
 from .manifest import (
     MANIFEST_SCHEMA,
     MANIFEST_VERSION,
+    MANIFEST_VERSIONS,
     MAX_FILES,
     MAX_MANIFEST_BYTES,
     FileEntry,
     Manifest,
     Piece,
+    Reuse,
     build_manifest,
 )
 from .records import (
@@ -81,6 +85,12 @@ from .records import (
     Receipt,
     dumps_record,
 )
+from .reuse import (
+    REUSE_INDEX_SCHEMA,
+    IndexedFile,
+    ReuseIndex,
+    ReuseIndexInvalidError,
+)
 from .timestamps import TIMESTAMP_FORMAT, format_timestamp, parse_timestamp, validate_timestamp
 
 __all__ = [
@@ -93,9 +103,12 @@ __all__ = [
     "DEFAULT_ARTIFACT_TYPES",
     "FileEntry",
     "INCOMING_PREFIX",
+    "INDEX_PREFIX",
+    "IndexedFile",
     "MANIFEST_NAME",
     "MANIFEST_SCHEMA",
     "MANIFEST_VERSION",
+    "MANIFEST_VERSIONS",
     "MAX_FILES",
     "MAX_MANIFEST_BYTES",
     "META_ARTIFACT_TYPE",
@@ -113,6 +126,7 @@ __all__ = [
     "RECEIPTS_PREFIX",
     "RECEIPT_SCHEMA",
     "RECORD_VERSION",
+    "REUSE_INDEX_SCHEMA",
     "RETENTION_PINNED",
     "RETENTION_STANDARD",
     "RUN_RECORD_SCHEMA",
@@ -120,6 +134,9 @@ __all__ = [
     "ReceiptInvalidError",
     "RecordInvalidError",
     "RecordedFile",
+    "Reuse",
+    "ReuseIndex",
+    "ReuseIndexInvalidError",
     "RefusalCode",
     "RunIdInvalidError",
     "RunRecord",
@@ -144,6 +161,7 @@ __all__ = [
     "piece_key",
     "quarantine_key",
     "receipt_key",
+    "reuse_index_key",
     "run_record_key",
     "runs_prefix",
     "staging_run_prefix",

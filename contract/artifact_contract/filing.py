@@ -52,6 +52,9 @@ class RefusalCode:
     TIMESTAMP_TAKEN = "timestamp-taken"
     #: An archive key of this run already holds an object another run wrote.
     ARCHIVE_CONFLICT = "archive-conflict"
+    #: A file listed for reuse has no usable earlier copy in the archive (gone, changed, in Glacier):
+    #: the client sends the run again with the file itself.
+    REUSE_UNAVAILABLE = "reuse-unavailable"
 
     @classmethod
     def all(cls) -> frozenset[str]:

@@ -15,6 +15,7 @@ Staging layout::
     incoming/{project_key}/{run_id}/manifest.json           the commit: written last
     receipts/{project_key}/{run_id}.json                    the filer's answer
     quarantine/{project_key}/{run_id}/...                   what a refused run sent, kept for inspection
+    index/{project_key}/reuse.json                          large files the archive holds (reuse.py)
 
 Every validator here is the one gate both sides use, so nothing built from a manifest can leave its
 ``{project_key}/{artifact_type}/`` prefix.
@@ -33,6 +34,7 @@ from .timestamps import validate_timestamp
 INCOMING_PREFIX = "incoming/"
 RECEIPTS_PREFIX = "receipts/"
 QUARANTINE_PREFIX = "quarantine/"
+INDEX_PREFIX = "index/"
 MANIFEST_NAME = "manifest.json"
 RUNS_FOLDER = "_runs"
 UNTIMESTAMPED_FOLDER = "untimestamped"
@@ -170,6 +172,11 @@ def quarantine_key(staging_key: str) -> str:
     if not staging_key.startswith(INCOMING_PREFIX):
         raise PathInvalidError(f"{staging_key!r} is not a staging key")
     return QUARANTINE_PREFIX + staging_key[len(INCOMING_PREFIX):]
+
+
+def reuse_index_key(project_key: str) -> str:
+    """The project's reuse index in staging: written by the filer, read by the uploader."""
+    return f"{INDEX_PREFIX}{validate_project_key(project_key)}/reuse.json"
 
 
 @dataclass(frozen=True)
