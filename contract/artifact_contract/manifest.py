@@ -135,10 +135,29 @@ class Manifest:
                 f"manifest is {len(raw)} bytes, more than the {MAX_MANIFEST_BYTES} allowed"
             )
         try:
-            data = json.loads(raw)
+            data = json.loads(raw, object_pairs_hook=_unique_keys)
+        except ManifestInvalidError:
+            raise
         except (ValueError, UnicodeDecodeError) as exc:
             raise ManifestInvalidError(f"manifest is not valid JSON: {exc}") from None
+        except RecursionError:
+            # json's C scanner recurses per nesting level: a few kilobytes of brackets would
+            # otherwise escape as a RecursionError, which the filer treats as a transient failure.
+            raise ManifestInvalidError(
+                "manifest is not valid JSON: nested too deeply"
+            ) from None
         return cls.from_dict(data)
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """Refuse an object that names a key twice: JSON parsers disagree on which value wins, so such a
+    manifest could mean one run to one reader and another run to the next."""
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise ManifestInvalidError(f"manifest names the key {key!r} twice in one object")
+        data[key] = value
+    return data
 
 
 def _require(data: Mapping[str, Any], key: str, kinds: type | tuple[type, ...], where: str) -> Any:
