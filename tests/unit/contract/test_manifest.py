@@ -58,7 +58,7 @@ def mutate(fn):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(version=2), "version 2 is not supported"),
+        (lambda d: d.update(version=3), "version 3 is not supported"),
         (lambda d: d.update(schema="other"), "schema"),
         (lambda d: d.update(run_id="xyz"), "run id"),
         (lambda d: d.update(project_key="a/b"), "slash"),
