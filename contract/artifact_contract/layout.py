@@ -126,7 +126,14 @@ def archive_prefix(project_key: str, artifact_type: str, timestamp: str | None) 
 
 
 def archive_key(project_key: str, artifact_type: str, timestamp: str | None, path: str) -> str:
-    return archive_prefix(project_key, artifact_type, timestamp) + validate_relative_path(path)
+    """The file's archive key; refused when it would exceed S3's key length (a project key may be
+    128 non-ASCII characters, up to 512 bytes, so the path's own limit is not enough)."""
+    key = archive_prefix(project_key, artifact_type, timestamp) + validate_relative_path(path)
+    if len(key.encode("utf-8")) > MAX_KEY_BYTES:
+        raise PathInvalidError(
+            f"path {path[:60]!r}... is too long: its archive key would exceed {MAX_KEY_BYTES} bytes"
+        )
+    return key
 
 
 def runs_prefix(project_key: str) -> str:

@@ -42,3 +42,34 @@ def test_duplicate_keys_are_refused_at_any_depth():
     assert inner != raw
     with pytest.raises(ManifestInvalidError, match="'size' twice"):
         Manifest.from_json(inner)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"created_at": "\ud800"}, "created_at"),
+        ({"created_at": "yesterday"}, "ISO 8601"),
+        ({"created_at": "2025-10-30T14:30:00Z" + " " * 300}, "longer than"),
+        ({"uploader": {"host": "ws\udcff"}}, "unencodable"),
+        ({"uploader": {"host\x1b[2J": "ws"}}, "control"),
+        ({"uploader": {f"k{i}": "v" for i in range(33)}}, "more than 32"),
+    ],
+)
+def test_free_text_that_would_break_the_records_is_refused(change, message):
+    data = good()
+    data.update(change)
+    with pytest.raises(ManifestInvalidError, match=message):
+        Manifest.from_json(json.dumps(data))
+
+
+def test_free_text_survives_the_round_trip_into_utf8():
+    manifest = Manifest.from_json(json.dumps(good(uploader={"host": "poste-\u00e9t\u00e9"})))
+    assert manifest.to_json().decode("utf-8")
+
+
+def test_archive_key_longer_than_s3_allows_is_refused():
+    data = good()
+    data["project_key"] = "\u00e9" * 128  # a valid project key of 256 bytes
+    data["files"][0]["path"] = "a" * 800 + ".log"  # a valid path on its own
+    with pytest.raises(ManifestInvalidError, match="exceed 1024 bytes"):
+        Manifest.from_json(json.dumps(data))
