@@ -10,14 +10,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any, Literal
 
 from .artifact_types import get_artifact_type
 from .exceptions import ContractError, ManifestInvalidError
 from .layout import (
-    _has_control,
-    archive_key,
     blob_piece_id,
     is_sha256_hex,
     pack_piece_id,
@@ -28,13 +25,17 @@ from .layout import (
 from .timestamps import validate_timestamp
 
 MANIFEST_SCHEMA = "artifact-backup.manifest"
-MANIFEST_VERSION = 1
+#: The newest version this package writes and reads. Version 2 adds files that travel by reuse
+#: (``piece`` null, ``reuse`` set); a manifest without such files is still written as version 1, so
+#: a filer that predates reuse keeps accepting every run that does not need it.
+MANIFEST_VERSION = 2
+#: Every version :meth:`Manifest.from_json` accepts.
+MANIFEST_VERSIONS = (1, 2)
+#: The version that introduced reuse references.
+REUSE_MANIFEST_VERSION = 2
 #: Larger manifests are refused unread: a run of 100,000 files needs about 25 MB.
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 MAX_FILES = 200_000
-#: Bounds on the free-text fields, which are copied into the claim and the run record.
-MAX_UPLOADER_ENTRIES = 32
-MAX_TEXT_LENGTH = 256
 
 PieceKind = Literal["pack", "blob"]
 
@@ -53,14 +54,34 @@ class Piece:
 
 
 @dataclass(frozen=True)
+class Reuse:
+    """A file the client does not send: the filer copies it from the archive's earlier copy.
+
+    Only the checksum travels; which archive object holds it is the filer's own knowledge (its reuse
+    index), so a client can never point the filer at an object of its choosing.
+    """
+
+    sha256: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sha256": self.sha256}
+
+
+@dataclass(frozen=True)
 class FileEntry:
-    """One file of the run, where it is filed and which piece carries it."""
+    """One file of the run, where it is filed and which piece carries it.
+
+    ``piece`` is None exactly when ``reuse`` is set: the file is not in staging, the filer copies it
+    from an earlier run's copy in the archive.
+    """
+
 
     type: str
     path: str
     size: int
     sha256: str
-    piece: str
+    piece: str | None
+    reuse: Reuse | None = None
 
     @property
     def member_name(self) -> str:
@@ -68,13 +89,16 @@ class FileEntry:
         return f"{self.type}/{self.path}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "type": self.type,
             "path": self.path,
             "size": self.size,
             "sha256": self.sha256,
             "piece": self.piece,
         }
+        if self.reuse is not None:
+            data["reuse"] = self.reuse.to_dict()
+        return data
 
 
 @dataclass(frozen=True)
@@ -101,15 +125,27 @@ class Manifest:
         return {p.id: p for p in self.pieces}
 
     def files_by_piece(self) -> dict[str, list[FileEntry]]:
+        """Files grouped by the piece carrying them; reused files travel in none and are left out."""
         grouped: dict[str, list[FileEntry]] = {p.id: [] for p in self.pieces}
         for entry in self.files:
-            grouped[entry.piece].append(entry)
+            if entry.piece is not None:
+                grouped[entry.piece].append(entry)
         return grouped
+
+    @property
+    def reused(self) -> tuple[FileEntry, ...]:
+        """The files the filer copies from the archive instead of receiving them."""
+        return tuple(f for f in self.files if f.reuse is not None)
+
+    @property
+    def version(self) -> int:
+        """The oldest schema version that can say everything this manifest says."""
+        return REUSE_MANIFEST_VERSION if self.reused else 1
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": MANIFEST_SCHEMA,
-            "version": MANIFEST_VERSION,
+            "version": self.version,
             "run_id": self.run_id,
             "project_key": self.project_key,
             "timestamp": self.timestamp,
@@ -191,17 +227,27 @@ def _sha(data: Mapping[str, Any], where: str) -> str:
     return sha
 
 
-def _text(value: str, where: str) -> str:
-    """Free text that ends up in the archive's JSON records: short, printable, encodable.
+def _reuse(raw: Mapping[str, Any], version: int, sha: str, where: str) -> Reuse | None:
+    """The file's reuse reference, checked as strictly as a piece: it is the whole of its transport.
 
-    A lone surrogate (``"\\ud800"`` is valid JSON) passes every type check but cannot be encoded as
-    UTF-8, so it would break the claim or run record after files were already filed.
+    A file either names a piece (and has no ``reuse``, or a null one) or has a null ``piece`` and a
+    ``reuse`` object holding exactly its own ``sha256``; version 1 knows no reuse at all.
     """
-    if len(value) > MAX_TEXT_LENGTH:
-        raise ManifestInvalidError(f"{where} is longer than {MAX_TEXT_LENGTH} characters")
-    if _has_control(value):
-        raise ManifestInvalidError(f"{where} {value!r} contains control or unencodable characters")
-    return value
+    if raw.get("reuse") is None:
+        return None
+    if version < REUSE_MANIFEST_VERSION:
+        raise ManifestInvalidError(
+            f"{where} has 'reuse', which manifest version {version} does not know: "
+            f"reuse needs version {REUSE_MANIFEST_VERSION}"
+        )
+    reuse = raw["reuse"]
+    if not isinstance(reuse, dict) or set(reuse) != {"sha256"}:
+        raise ManifestInvalidError(f"{where} reuse must be an object holding only 'sha256'")
+    if "piece" not in raw or raw["piece"] is not None:
+        raise ManifestInvalidError(f"{where} is reused, so its piece must be null")
+    if _sha(reuse, f"{where} reuse") != sha:
+        raise ManifestInvalidError(f"{where} reuse sha256 is not the file's own sha256")
+    return Reuse(sha)
 
 
 def _parse_manifest(data: Any) -> Manifest:
@@ -209,10 +255,11 @@ def _parse_manifest(data: Any) -> Manifest:
         raise ManifestInvalidError("manifest is not a JSON object")
     if data.get("schema") != MANIFEST_SCHEMA:
         raise ManifestInvalidError(f"manifest schema is {data.get('schema')!r}, not {MANIFEST_SCHEMA!r}")
-    if data.get("version") != MANIFEST_VERSION:
+    version = data.get("version")
+    if isinstance(version, bool) or version not in MANIFEST_VERSIONS:
         raise ManifestInvalidError(
-            f"manifest version {data.get('version')!r} is not supported (this filer reads "
-            f"version {MANIFEST_VERSION}): upgrade the filer or the client so they match"
+            f"manifest version {version!r} is not supported (this filer reads versions "
+            f"{', '.join(map(str, MANIFEST_VERSIONS))}): upgrade the filer or the client so they match"
         )
     run_id = validate_run_id(_require(data, "run_id", str, "manifest"))
     project_key = validate_project_key(_require(data, "project_key", str, "manifest"))
@@ -222,23 +269,12 @@ def _parse_manifest(data: Any) -> Manifest:
     archive_bucket = _require(data, "archive_bucket", str, "manifest")
     if not archive_bucket:
         raise ManifestInvalidError("manifest archive_bucket is empty")
-    created_at = _text(_require(data, "created_at", str, "manifest"), "manifest created_at")
-    try:
-        datetime.fromisoformat(created_at)
-    except ValueError:
-        raise ManifestInvalidError(
-            f"manifest created_at {created_at!r} is not an ISO 8601 date and time"
-        ) from None
+    created_at = _require(data, "created_at", str, "manifest")
     uploader = data.get("uploader") or {}
     if not isinstance(uploader, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in uploader.items()
     ):
         raise ManifestInvalidError("manifest uploader must map strings to strings")
-    if len(uploader) > MAX_UPLOADER_ENTRIES:
-        raise ManifestInvalidError(f"manifest uploader has more than {MAX_UPLOADER_ENTRIES} entries")
-    for name, value in uploader.items():
-        _text(name, "manifest uploader key")
-        _text(value, f"manifest uploader {name!r}")
     config_sha = data.get("config_sha256")
     if config_sha is not None and not is_sha256_hex(config_sha):
         raise ManifestInvalidError("manifest config_sha256 is not a SHA-256 hex digest")
@@ -281,17 +317,20 @@ def _parse_manifest(data: Any) -> Manifest:
             raise ManifestInvalidError(
                 f"{where} {path!r} has an extension the {type_name!r} type does not keep"
             )
-        # The whole key must fit S3's 1,024 bytes: a long non-ASCII project key leaves less room for
-        # the path, and S3 would refuse the put halfway through filing.
-        archive_key(project_key, type_name, timestamp, path)
         if (type_name, path) in seen:
             raise ManifestInvalidError(f"file {type_name}/{path} is listed twice")
         seen.add((type_name, path))
+        size, sha = _size(raw, where), _sha(raw, where)
+        reuse = _reuse(raw, version, sha, where)
+        if reuse is not None:
+            files.append(FileEntry(type_name, path, size, sha, None, reuse))
+            continue
         piece_id = _require(raw, "piece", str, where)
+
         piece = pieces.get(piece_id)
         if piece is None:
             raise ManifestInvalidError(f"{where} refers to piece {piece_id!r}, which is not listed")
-        entry = FileEntry(type_name, path, _size(raw, where), _sha(raw, where), piece_id)
+        entry = FileEntry(type_name, path, size, sha, piece_id)
         if piece.kind == "blob" and (piece.sha256 != entry.sha256 or piece.size != entry.size):
             raise ManifestInvalidError(f"{where} does not match the blob that carries it")
         used.add(piece_id)
