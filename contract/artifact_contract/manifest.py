@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Literal
 
 from .artifact_types import get_artifact_type
 from .exceptions import ContractError, ManifestInvalidError
 from .layout import (
+    _has_control,
+    archive_key,
     blob_piece_id,
     is_sha256_hex,
     pack_piece_id,
@@ -36,6 +39,9 @@ REUSE_MANIFEST_VERSION = 2
 #: Larger manifests are refused unread: a run of 100,000 files needs about 25 MB.
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 MAX_FILES = 200_000
+#: Bounds on the free-text fields, which are copied into the claim and the run record.
+MAX_UPLOADER_ENTRIES = 32
+MAX_TEXT_LENGTH = 256
 
 PieceKind = Literal["pack", "blob"]
 
@@ -74,7 +80,6 @@ class FileEntry:
     ``piece`` is None exactly when ``reuse`` is set: the file is not in staging, the filer copies it
     from an earlier run's copy in the archive.
     """
-
 
     type: str
     path: str
@@ -250,6 +255,19 @@ def _reuse(raw: Mapping[str, Any], version: int, sha: str, where: str) -> Reuse 
     return Reuse(sha)
 
 
+def _text(value: str, where: str) -> str:
+    """Free text that ends up in the archive's JSON records: short, printable, encodable.
+
+    A lone surrogate (``"\\ud800"`` is valid JSON) passes every type check but cannot be encoded as
+    UTF-8, so it would break the claim or run record after files were already filed.
+    """
+    if len(value) > MAX_TEXT_LENGTH:
+        raise ManifestInvalidError(f"{where} is longer than {MAX_TEXT_LENGTH} characters")
+    if _has_control(value):
+        raise ManifestInvalidError(f"{where} {value!r} contains control or unencodable characters")
+    return value
+
+
 def _parse_manifest(data: Any) -> Manifest:
     if not isinstance(data, dict):
         raise ManifestInvalidError("manifest is not a JSON object")
@@ -269,12 +287,23 @@ def _parse_manifest(data: Any) -> Manifest:
     archive_bucket = _require(data, "archive_bucket", str, "manifest")
     if not archive_bucket:
         raise ManifestInvalidError("manifest archive_bucket is empty")
-    created_at = _require(data, "created_at", str, "manifest")
+    created_at = _text(_require(data, "created_at", str, "manifest"), "manifest created_at")
+    try:
+        datetime.fromisoformat(created_at)
+    except ValueError:
+        raise ManifestInvalidError(
+            f"manifest created_at {created_at!r} is not an ISO 8601 date and time"
+        ) from None
     uploader = data.get("uploader") or {}
     if not isinstance(uploader, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in uploader.items()
     ):
         raise ManifestInvalidError("manifest uploader must map strings to strings")
+    if len(uploader) > MAX_UPLOADER_ENTRIES:
+        raise ManifestInvalidError(f"manifest uploader has more than {MAX_UPLOADER_ENTRIES} entries")
+    for name, value in uploader.items():
+        _text(name, "manifest uploader key")
+        _text(value, f"manifest uploader {name!r}")
     config_sha = data.get("config_sha256")
     if config_sha is not None and not is_sha256_hex(config_sha):
         raise ManifestInvalidError("manifest config_sha256 is not a SHA-256 hex digest")
@@ -317,6 +346,9 @@ def _parse_manifest(data: Any) -> Manifest:
             raise ManifestInvalidError(
                 f"{where} {path!r} has an extension the {type_name!r} type does not keep"
             )
+        # The whole key must fit S3's 1,024 bytes: a long non-ASCII project key leaves less room for
+        # the path, and S3 would refuse the put halfway through filing.
+        archive_key(project_key, type_name, timestamp, path)
         if (type_name, path) in seen:
             raise ManifestInvalidError(f"file {type_name}/{path} is listed twice")
         seen.add((type_name, path))
@@ -326,7 +358,6 @@ def _parse_manifest(data: Any) -> Manifest:
             files.append(FileEntry(type_name, path, size, sha, None, reuse))
             continue
         piece_id = _require(raw, "piece", str, where)
-
         piece = pieces.get(piece_id)
         if piece is None:
             raise ManifestInvalidError(f"{where} refers to piece {piece_id!r}, which is not listed")
