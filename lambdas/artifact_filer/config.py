@@ -6,6 +6,8 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
+from artifact_contract.reuse import DEFAULT_REUSE_MAX_AGE_DAYS
+
 from .exceptions import FilerConfigError
 
 MiB = 1024 * 1024
@@ -23,6 +25,7 @@ ENV_TUNING: Mapping[str, str] = {
     "FILER_MULTIPART_COPY_THRESHOLD_BYTES": "multipart_copy_threshold_bytes",
     "FILER_MULTIPART_COPY_CHUNK_BYTES": "multipart_copy_chunk_bytes",
     "FILER_MAX_ATTEMPTS": "max_attempts",
+    "FILER_REUSE_MAX_AGE_DAYS": "reuse_max_age_days",
 }
 
 
@@ -48,6 +51,9 @@ class FilerConfig:
     pack_overhead_bytes: int = 1 * MiB
     #: botocore attempts per request (``standard`` retry mode) before an error is transient.
     max_attempts: int = 8
+    #: Days an archived large file stays offered for reuse in the project's reuse index. Keep it
+    #: well below the archive's Glacier transition (90 days): a Glacier object cannot be copied.
+    reuse_max_age_days: int = DEFAULT_REUSE_MAX_AGE_DAYS
     on_step: StepHook | None = None
 
     def __post_init__(self) -> None:

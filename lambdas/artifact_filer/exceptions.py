@@ -100,6 +100,20 @@ class ArchiveConflictError(FilerRefusedError):
     code = RefusalCode.ARCHIVE_CONFLICT
 
 
+class ReuseUnavailableError(FilerRefusedError):
+    """A file listed for reuse has no usable copy in the archive; the client must send it.
+
+    ``shas`` are the checksums whose copies failed, so the filer can drop them from its reuse index
+    and no later run offers them again.
+    """
+
+    code = RefusalCode.REUSE_UNAVAILABLE
+
+    def __init__(self, reason: str, shas: tuple[str, ...] = ()) -> None:
+        super().__init__(reason)
+        self.shas = shas
+
+
 class RunRefusedError(FilerRefusedError):
     """The run was refused on an earlier delivery; its receipt already says why."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +23,7 @@ from artifact_contract import (
     Claim,
     ContractError,
     FileEntry,
+    IndexedFile,
     Manifest,
     ManifestInvalidError,
     ManifestLocation,
@@ -55,11 +56,22 @@ from .exceptions import (
     StagingCleanError,
     TimestampTakenError,
 )
+from .reuse import (
+    UNCOPYABLE_CODES,
+    copy_problem,
+    index_problem,
+    indexed_files,
+    now_iso,
+    read_index,
+    unavailable,
+    update_index,
+)
 from .storage import (
     ARCHIVE_TAGGING,
     ByteBudget,
     archive_metadata,
     content_type,
+    error_code,
     is_missing,
     is_precondition_failed,
     same_run,
@@ -82,6 +94,7 @@ STEPS = (
     "object-filed",
     "filed",
     "recorded",
+    "indexed",
     "cleaned",
     "receipted",
     "manifest-deleted",
@@ -92,6 +105,14 @@ REFUSAL_STEPS = ("refusal-receipted", "quarantined")
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _reuse_counts(manifest: Manifest) -> dict[str, int]:
+    """What the receipt says about files copied from earlier runs rather than received."""
+    reused = manifest.reused
+    if not reused:
+        return {}
+    return {"reused_files": len(reused), "reused_bytes": sum(f.size for f in reused)}
 
 
 class _Futures:
@@ -205,15 +226,18 @@ class Filer:
             self.log.info("run record exists: finishing an earlier attempt", extra=self._identity(location))
         else:
             etags = self._verify(manifest)
+            sources = self._verify_reused(manifest)
             self._step("verified")
             if manifest.timestamp is not None:
                 self._claim(manifest)
                 self._step("claimed")
-            self._file_all(manifest, etags)
+            self._file_all(manifest, etags, sources)
             self._step("filed")
             self._write_record(manifest, record_key)
             self._step("recorded")
 
+        self._index(manifest)
+        self._step("indexed")
         self._clean(location)
         self._step("cleaned")
         receipt = self._filed_receipt(manifest, record_key)
@@ -285,6 +309,8 @@ class Filer:
             )
         pieces = manifest.pieces_by_id()
         for entry in manifest.files:
+            if entry.piece is None:
+                continue
             if pieces[entry.piece].kind == "pack" and entry.size > self.config.max_packed_file_bytes:
                 raise ManifestRefusedError(
                     f"{entry.member_name} ({entry.size} bytes) travels in a pack, but packed files "
@@ -329,6 +355,50 @@ class Filer:
                                    keep=False):
                     pass
         return response["ETag"]
+
+    def _verify_reused(self, manifest: Manifest) -> dict[str, tuple[str, str]]:
+        """Check every reused file's archived copy; return its key and ETag by SHA-256.
+
+        Part of the verify pass: a missing, changed or Glacier copy refuses the run before anything
+        is claimed or written, so the client's re-send can take the same timestamp. Copies that
+        failed are dropped from the reuse index, so no later run offers them again.
+        """
+        wanted = {f.sha256: f for f in manifest.reused}
+        if not wanted:
+            return {}
+        index, _ = read_index(self.client, self.staging_bucket, manifest.project_key)
+        with ThreadPoolExecutor(self._workers(len(wanted)), "reuse") as pool:
+            futures = _Futures()
+            for entry in wanted.values():
+                futures.add(pool.submit(self._check_reused, manifest, entry, index.entries.get(entry.sha256)))
+            checked = futures.wait()
+        sources = {sha: found for sha, found in zip(wanted, checked, strict=True) if isinstance(found, tuple)}
+        problems = {sha: found for sha, found in zip(wanted, checked, strict=True) if isinstance(found, str)}
+        if problems:
+            self._forget_reused(manifest.project_key, problems)
+            raise unavailable(manifest, problems)
+        return sources
+
+    def _check_reused(
+        self, manifest: Manifest, entry: FileEntry, indexed: IndexedFile | None
+    ) -> tuple[str, str] | str:
+        """The copy's key and ETag, or why there is none."""
+        problem = index_problem(manifest.project_key, entry, indexed)
+        if problem is not None or indexed is None:
+            return problem or "no earlier copy is known"
+        head = self._head(self.archive_bucket, indexed.key)
+        problem = copy_problem(manifest.project_key, entry, indexed.key, head)
+        if problem is not None or head is None:
+            return problem or "no copy"
+        return indexed.key, head["ETag"]
+
+    def _forget_reused(self, project_key: str, problems: dict[str, str]) -> None:
+        try:
+            update_index(self.client, self.staging_bucket, project_key,
+                         lambda index: index.without(problems, updated_at=now_iso()))
+        except Exception as exc:  # the refusal matters, the index is only a hint
+            self.log.warning("could not drop unusable copies from the reuse index",
+                             extra={"project_key": project_key, "error": str(exc)})
 
     def _get_piece(self, manifest: Manifest, piece: Piece, etag: str | None) -> dict[str, Any]:
         key = piece_key(manifest.project_key, manifest.run_id, piece.id)
@@ -377,8 +447,11 @@ class Filer:
 
     # --- file
 
-    def _file_all(self, manifest: Manifest, etags: dict[str, str]) -> None:
-        """Copy blobs and stream packs into parallel puts; the first failure stops new work."""
+    def _file_all(
+        self, manifest: Manifest, etags: dict[str, str], sources: dict[str, tuple[str, str]]
+    ) -> None:
+        """Copy blobs and reused files, stream packs into parallel puts; the first failure stops new
+        work."""
         grouped = manifest.files_by_piece()
         packs = [p for p in manifest.pieces if p.kind == "pack"]
         budget = ByteBudget(self.config.max_in_flight_bytes, 2 * self.config.concurrency)
@@ -389,6 +462,9 @@ class Filer:
                 if piece.kind == "blob":
                     for entry in grouped[piece.id]:
                         work.add(pool.submit(self._copy_blob, manifest, piece, etags[piece.id], entry))
+            for entry in manifest.reused:
+                key, etag = sources[entry.sha256]
+                work.add(pool.submit(self._copy_reused, manifest, entry, key, etag))
             with ThreadPoolExecutor(self._workers(len(packs), cap=4), "unpack") as unpack:
                 for piece in packs:
                     work.add(unpack.submit(
@@ -450,11 +526,50 @@ class Filer:
         self._step("object-filed")
 
     def _copy_blob(self, manifest: Manifest, piece: Piece, etag: str, entry: FileEntry) -> None:
-        key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
         source = {
             "Bucket": self.staging_bucket,
             "Key": piece_key(manifest.project_key, manifest.run_id, piece.id),
         }
+
+        def changed() -> FilerRefusedError:
+            return PieceChangedError(f"blob {piece.id} was replaced after it was verified")
+
+        self._copy(manifest, entry, source, etag, changed)
+
+    def _copy_reused(self, manifest: Manifest, entry: FileEntry, source_key: str, etag: str) -> None:
+        """Copy an earlier run's archived copy to this run's key, as a blob from staging is copied."""
+
+        def changed() -> FilerRefusedError:
+            problem = f"the copy {source_key} changed after it was checked"
+            return unavailable(manifest, {entry.sha256: problem})
+
+        try:
+            self._copy(manifest, entry, {"Bucket": self.archive_bucket, "Key": source_key}, etag, changed)
+        except FilerRefusedError:
+            raise
+        except Exception as exc:
+            # The copy vanished or went to Glacier between the check and the copy: the run is
+            # refused like a blob replaced in staging, and the client sends it again in full.
+            if is_missing(exc) or error_code(exc) in UNCOPYABLE_CODES:
+                raise unavailable(
+                    manifest, {entry.sha256: f"the copy {source_key} could not be copied ({error_code(exc)})"}
+                ) from None
+            raise
+
+    def _copy(
+        self,
+        manifest: Manifest,
+        entry: FileEntry,
+        source: dict[str, str],
+        etag: str,
+        changed: Callable[[], FilerRefusedError],
+    ) -> None:
+        """Copy ``source`` server-side to the entry's archive key with this run's metadata and tags.
+
+        ``CopySourceIfMatch`` holds the source to what was verified; a source that changed anyway
+        raises ``changed()``.
+        """
+        key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
         args: dict[str, Any] = {
             "CopySourceIfMatch": etag,
             "MetadataDirective": "REPLACE",
@@ -465,7 +580,7 @@ class Filer:
             "ChecksumAlgorithm": "SHA256",
         }
         timestamped = manifest.timestamp is not None
-        if piece.size > min(self.config.multipart_copy_threshold_bytes, _MAX_SINGLE_COPY):
+        if entry.size > min(self.config.multipart_copy_threshold_bytes, _MAX_SINGLE_COPY):
             # s3transfer cannot pass IfNoneMatch; the claim keeps other runs out, so a HEAD will do.
             if timestamped and self._head(self.archive_bucket, key) is not None:
                 self._confirm_existing(manifest, entry, key)
@@ -474,8 +589,7 @@ class Filer:
                     self.client.copy(source, self.archive_bucket, key, ExtraArgs=args, Config=self._transfer)
                 except Exception as exc:
                     if is_precondition_failed(exc):
-                        raise PieceChangedError(f"blob {piece.id} was replaced after it was verified") \
-                            from None
+                        raise changed() from None
                     raise
             self._step("object-filed")
             return
@@ -489,14 +603,14 @@ class Filer:
                 raise
             # Either the key exists (an earlier attempt) or the source changed: tell which.
             if self._head(self.archive_bucket, key) is None:
-                raise PieceChangedError(f"blob {piece.id} was replaced after it was verified") from None
+                raise changed() from None
             self._confirm_existing(manifest, entry, key)
         else:
             written = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
             if written is not None and written != sha256_b64(entry.sha256):
                 # The source changed under a server that ignored CopySourceIfMatch: undo, refuse.
                 self._undo_copy(key)
-                raise PieceChangedError(f"blob {piece.id} was replaced after it was verified")
+                raise changed()
         self._step("object-filed")
 
     def _undo_copy(self, key: str) -> None:
@@ -515,7 +629,25 @@ class Filer:
                 f"archive key {key} already holds an object that run {manifest.run_id} did not write"
             )
 
-    # --- record, clean, receipt
+    # --- record, index, clean, receipt
+
+    def _index(self, manifest: Manifest) -> None:
+        """Offer the run's large files for reuse by the project's next runs (best effort).
+
+        Runs again on a redelivery that finds the run already recorded, so a filer killed before this
+        step still indexes the run; merging the same files twice changes nothing but the dates.
+        """
+        blob_ids = [p.id for p in manifest.pieces if p.kind == "blob"]
+        files = indexed_files(manifest, blob_ids, now_iso())
+        if not files:
+            return
+        try:
+            update_index(self.client, self.staging_bucket, manifest.project_key,
+                         lambda index: index.merged(files, updated_at=now_iso(),
+                                                    max_age_days=self.config.reuse_max_age_days))
+        except Exception as exc:  # a missing entry costs the next run a re-send, never a filing
+            self.log.warning("could not update the reuse index",
+                             extra={"project_key": manifest.project_key, "error": str(exc)})
 
     def _write_record(self, manifest: Manifest, key: str) -> None:
         record = RunRecord.for_manifest(manifest)
@@ -549,6 +681,7 @@ class Filer:
             files=len(record.files),
             bytes=record.bytes,
             at=_now(),
+            extra=_reuse_counts(manifest),
         )
 
     def _put_receipt(self, receipt: Receipt) -> None:

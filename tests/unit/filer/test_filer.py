@@ -20,6 +20,7 @@ from artifact_contract import (
     RunRecord,
     claim_key,
     receipt_key,
+    reuse_index_key,
     run_record_key,
 )
 from artifact_filer import STEPS, FilerRefusedError, RunRefusedError, TimestampTakenError
@@ -98,8 +99,8 @@ def test_good_run_is_filed_exactly(s3, filer, steps):
     assert stored.bytes == sum(map(len, expected.values()))
     assert stored.run_record == record_key
     assert set(stored.prefixes) == {f"{PROJECT}/{t}/{TS}/" for t in ("config", "logs", "report", "gis_data")}
-    # Staging keeps the receipt only.
-    assert list_keys(s3, STAGING) == [receipt_key(PROJECT, run.run_id)]
+    # Staging keeps the receipt, and the reuse index offering the run's large files.
+    assert list_keys(s3, STAGING) == [reuse_index_key(PROJECT), receipt_key(PROJECT, run.run_id)]
     assert [s for s in steps if s != "object-filed"] == [s for s in STEPS if s != "object-filed"]
     assert steps.count("object-filed") == len(expected)
 
@@ -153,7 +154,7 @@ def test_rerun_after_crash_before_record_completes_the_same_archive(s3, filer, s
     assert receipt.filed
     for (t, p), data in run.files.items():
         assert s3.get_object(Bucket=ARCHIVE, Key=f"{PROJECT}/{t}/{TS}/{p}")["Body"].read() == data
-    assert list_keys(s3, STAGING) == [receipt_key(PROJECT, run.run_id)]
+    assert list_keys(s3, STAGING) == [reuse_index_key(PROJECT), receipt_key(PROJECT, run.run_id)]
 
 
 def assert_refused(s3, run: StagedRun, exc_info, code: str) -> Receipt:
@@ -402,7 +403,7 @@ def test_killed_after_any_step_then_redelivered_ends_as_undisturbed(s3, filer, s
     for k, data in expected.items():
         assert s3.get_object(Bucket=ARCHIVE, Key=k)["Body"].read() == data
         assert s3.head_object(Bucket=ARCHIVE, Key=k)["Metadata"][META_RUN_ID] == run.run_id
-    assert list_keys(s3, STAGING) == [receipt_key(PROJECT, run.run_id)]
+    assert list_keys(s3, STAGING) == [reuse_index_key(PROJECT), receipt_key(PROJECT, run.run_id)]
 
 
 @pytest.mark.parametrize("step", ["refusal-receipted", "quarantined"])
