@@ -26,6 +26,13 @@ Keys (defaults in brackets)::
         pack_threshold_mb: 8
         pack_max_mb: 64
         wait_timeout_seconds: 900
+    cost:                                  # prices for `artifact-backup cost` (see archive/prices.py)
+      currency: USD
+      download_gb: 0.09                    # [the guide's price]
+      storage_gb_month: {STANDARD: 0.023, GLACIER: 0.0036}   # merged over the defaults
+      transition_days: 90                  # [90] as the archive's lifecycle rule
+      transition_storage_class: GLACIER
+      min_transition_kb: 128
 
 Precedence for the AWS settings follows the AWS tools: command line, then environment variables,
 then this file.
@@ -43,13 +50,14 @@ from typing import Any
 
 from artifact_contract import ARTIFACT_TYPES, DEFAULT_ARTIFACT_TYPES, ContractError, validate_project_key
 
+from .archive.prices import SCALAR_KEYS, STORAGE_CLASSES, TABLE_KEYS, Prices
 from .exceptions import (
     ArgumentInvalidError,
     ConfigInvalidError,
     ConfigKeyMissingError,
     ConfigNotFoundError,
 )
-from .transfer import MB, UploadConfig
+from .transfer import KB, MB, UploadConfig
 
 _BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 _CHOICES = ", ".join(ARTIFACT_TYPES)
@@ -80,6 +88,7 @@ class Settings:
     endpoint_url: str | None = None
     profile: str | None = None
     transfer: UploadConfig = field(default_factory=UploadConfig)
+    cost: Prices = field(default_factory=Prices)
 
     def type_folder(self, artifact_type: str) -> str:
         """The type's folder relative to the project folder (or absolute), as configured."""
@@ -231,6 +240,58 @@ def _transfer(section: Mapping[str, Any]) -> UploadConfig:
         raise ConfigInvalidError(f"aws.transfer: {exc}", key="aws.transfer") from None
 
 
+def _price(value: Any, key: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigInvalidError(f"{key} must be a price (a number, 0 or more), not {value!r}", key=key)
+    return float(value)
+
+
+def _cost(data: Mapping[str, Any]) -> Prices:
+    """``cost:``: prices and lifecycle assumptions for cost estimates, each over the defaults."""
+    raw = _section(data, "cost")
+    defaults = Prices()
+    changes: dict[str, Any] = {}
+    known = {*SCALAR_KEYS, *TABLE_KEYS, "currency", "transition_days", "transition_storage_class",
+             "min_transition_kb"}
+    for key, value in raw.items():
+        name = f"cost.{key}"
+        if key not in known:
+            raise ConfigInvalidError(f"{name} is not a known setting", key=name,
+                                     hint="known settings: " + ", ".join(sorted(known)))
+        if key in SCALAR_KEYS:
+            changes[key] = _price(value, name)
+        elif key in TABLE_KEYS:
+            if not isinstance(value, Mapping):
+                raise ConfigInvalidError(f"{name} must map storage classes to prices", key=name,
+                                         hint=f"for example\n\ncost:\n  {key}:\n    GLACIER: 0.0036")
+            table = dict(getattr(defaults, key))
+            for storage_class, price in value.items():
+                if storage_class not in STORAGE_CLASSES:
+                    raise ConfigInvalidError(f"{name} names unknown storage class {storage_class!r}",
+                                             key=name, hint="choose from " + ", ".join(STORAGE_CLASSES))
+                table[storage_class] = _price(price, f"{name}.{storage_class}")
+            changes[key] = table
+        elif key == "currency":
+            changes[key] = _string(raw, "cost", key) or defaults.currency
+        elif key == "transition_storage_class":
+            if value not in STORAGE_CLASSES or value == "STANDARD":
+                raise ConfigInvalidError(f"{name} must be a storage class to move to, not {value!r}",
+                                         key=name, hint="for example GLACIER or DEEP_ARCHIVE")
+            changes[key] = value
+        else:
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigInvalidError(f"{name} must be a whole number, 0 or more, not {value!r}",
+                                         key=name)
+            if key == "min_transition_kb":
+                changes["min_transition_bytes"] = value * KB
+            else:
+                changes[key] = value
+    if not changes:
+        return defaults
+    changes["source"] = f"cost: in config.yaml ({', '.join(sorted(raw))}) over {defaults.source}"
+    return dataclasses.replace(defaults, **changes)
+
+
 def settings_from_mapping(
     data: Mapping[str, Any],
     *,
@@ -309,6 +370,7 @@ def settings_from_mapping(
         endpoint_url=endpoint,
         profile=profile,
         transfer=_transfer(aws),
+        cost=_cost(data),
     )
 
 

@@ -15,6 +15,9 @@ Exit codes:
 5     S3 could not be used: credentials, permissions, bucket, network ("Failed to upload ...")
 6     the filer refused the run (its reason and code are reported)
 7     the run is committed but its receipt did not arrive in time (re-run the same command)
+8     the archive holds no such run (or no such file in it)
+9     a downloaded file does not match the SHA-256 its run record lists (it is not kept)
+10    files are in Glacier or Deep Archive: ``artifact-backup restore ...`` first, or wait for it
 130   interrupted
 ====  ==========================================================================================
 """
@@ -31,6 +34,9 @@ EXIT_INPUT = 4
 EXIT_S3 = 5
 EXIT_REFUSED = 6
 EXIT_TIMEOUT = 7
+EXIT_NOT_FOUND = 8
+EXIT_CORRUPT = 9
+EXIT_RESTORE_NEEDED = 10
 EXIT_INTERRUPTED = 130
 
 #: The user guide's checklist for "Failed to upload artifacts to S3".
@@ -228,4 +234,81 @@ class ReceiptTimeoutError(ArtifactBackupError):
         data = super().to_dict()
         data["run_id"] = self.run_id
         data["project_key"] = self.project_key
+        return data
+
+
+# -- reading the archive (exit 5, 8, 9, 10) -----------------------------------------------------
+
+#: What to check when the archive cannot be read: the reader's counterpart of :data:`S3_CHECKLIST`.
+READ_CHECKLIST = (
+    "AWS credentials are configured",
+    "IAM role/user has the artifact-backup reader policy",
+    "aws.s3_bucket_raw names the archive bucket, in the configured region",
+    "Network connectivity to AWS",
+)
+
+
+class ArchiveReadError(ArtifactBackupError):
+    """S3 could not be used while reading the archive; ``code`` keeps the specific cause
+    (``access-denied``, ``bucket-not-found``...) so scripts branch the same way as for uploads."""
+
+    exit_code = EXIT_S3
+    code = "archive-read-failed"
+
+    def __init__(self, cause: str, *, code: str | None = None, hint: str | None = None) -> None:
+        checklist = "Check:\n" + "\n".join(f"  {i}. {item}" for i, item in enumerate(READ_CHECKLIST, 1))
+        super().__init__(f"Failed to read the archive: {cause}",
+                         hint=f"{hint}\n{checklist}" if hint else checklist)
+        self.cause = cause
+        if code:
+            self.code = code
+
+
+class RunNotFoundError(ArtifactBackupError):
+    """The archive has no run record for the run named (or the run lacks the file named)."""
+
+    exit_code = EXIT_NOT_FOUND
+    code = "run-not-found"
+
+
+class ChecksumMismatchError(ArtifactBackupError):
+    """Downloaded bytes differ from the run record's SHA-256: the archive copy is damaged or was
+    replaced. ``files`` lists ``{"file", "expected", "actual"}``; none is left under its real name."""
+
+    exit_code = EXIT_CORRUPT
+    code = "checksum-mismatch"
+
+    def __init__(self, message: str, *, files: list[dict[str, Any]], result: Any = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
+        self.result = result
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["files"] = self.files
+        return data
+
+
+class RestoreRequiredError(ArtifactBackupError):
+    """Files sit in Glacier or Deep Archive and must be restored before they can be read.
+
+    ``command`` is the exact ``artifact-backup restore ...`` line to run; ``files`` lists
+    ``{"file", "storage_class", "restore"}`` (``restore`` is ``"in-progress"`` once one was asked for).
+    """
+
+    exit_code = EXIT_RESTORE_NEEDED
+    code = "restore-required"
+
+    def __init__(self, message: str, *, command: str, files: list[dict[str, Any]], result: Any = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.command = command
+        self.files = files
+        self.result = result
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["command"] = self.command
+        data["files"] = self.files
         return data

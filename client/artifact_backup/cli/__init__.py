@@ -47,7 +47,10 @@ from ..exceptions import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ArtifactBacku
 from ._console import Console
 
 #: Commands in the order ``--help`` lists them; modules not present are skipped.
-COMMAND_MODULES: tuple[str, ...] = ("upload", "local", "demo", "runs", "ls", "download", "verify")
+COMMAND_MODULES: tuple[str, ...] = (
+    "upload", "local", "demo", "runs", "show", "download", "restore", "diff", "pin", "unpin", "cost",
+    "ls", "verify",
+)
 
 DESCRIPTION = """\
 Back up every processing run's artifacts (config, logs, report, GIS data) to S3 in the user
@@ -62,7 +65,8 @@ Examples:
   artifact-backup <command> --help
 
 Exit codes: 0 ok, 1 error, 2 bad arguments or config, 3 local stack, 4 nothing usable to upload,
-5 S3 failure, 6 run refused by the filer, 7 no receipt in time, 130 interrupted.
+5 S3 failure, 6 run refused by the filer, 7 no receipt in time, 8 no such run or file in the archive,
+9 downloaded file does not match its checksum, 10 restore from Glacier needed, 130 interrupted.
 """
 
 

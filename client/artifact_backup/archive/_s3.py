@@ -1,0 +1,138 @@
+"""What every read of the archive shares: error translation, listing, bounded parallelism, events."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ..aws import error_code, translate_error
+from ..exceptions import ArchiveReadError, ArtifactBackupError, UploadFailedError
+
+log = logging.getLogger("artifact_backup.archive")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+def is_aws_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith(("botocore", "boto3", "s3transfer", "urllib3"))
+
+
+def is_missing(exc: BaseException) -> bool:
+    return error_code(exc) in _MISSING
+
+
+def read_error(exc: BaseException, *, bucket: str, action: str) -> ArtifactBackupError:
+    """The upload side's translation, reworded for a reader: same cause codes, reader's checklist."""
+    error = translate_error(exc, bucket=bucket, action=action)
+    if not isinstance(error, UploadFailedError):
+        return error
+    hint = None
+    if error.code == "bucket-not-found":
+        hint = "check aws.s3_bucket_raw (or --bucket) and the region"
+    elif error.code == "access-denied":
+        hint = f"bucket: {bucket}"
+    elif error.hint and "Check:" in error.hint:
+        first = error.hint.split("Check:")[0].strip()
+        hint = first or None
+    return ArchiveReadError(error.cause, code=error.code, hint=hint)
+
+
+@dataclass(frozen=True)
+class ListedObject:
+    """One key of a ``ListObjectsV2`` page: enough to tell presence, size and storage class."""
+
+    key: str
+    size: int
+    storage_class: str
+
+
+def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[ListedObject]:
+    """Every object under ``prefix``, one request per 1,000 keys."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
+    while True:
+        try:
+            page = client.list_objects_v2(**kwargs)
+        except Exception as exc:
+            if is_aws_error(exc):
+                raise read_error(exc, bucket=bucket, action=f"listing {prefix}") from None
+            raise
+        for obj in page.get("Contents", []):
+            yield ListedObject(obj["Key"], int(obj.get("Size", 0)), obj.get("StorageClass") or "STANDARD")
+        token = page.get("NextContinuationToken")
+        if not page.get("IsTruncated") or not token:
+            return
+        kwargs["ContinuationToken"] = token
+
+
+class ObjectArchivedError(Exception):
+    """A GET met an object in Glacier or Deep Archive that is not restored (``InvalidObjectState``)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def get_bytes(client: Any, bucket: str, key: str, *, action: str) -> bytes | None:
+    """A small object's bytes, or None when it does not exist."""
+    try:
+        response = client.get_object(Bucket=bucket, Key=key)
+        with response["Body"] as body:
+            return body.read()
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        if error_code(exc) == "InvalidObjectState":
+            raise ObjectArchivedError(key) from None
+        if is_aws_error(exc):
+            raise read_error(exc, bucket=bucket, action=action) from None
+        raise
+
+
+def head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+    try:
+        return client.head_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        if is_missing(exc):
+            return None
+        if is_aws_error(exc):
+            raise read_error(exc, bucket=bucket, action=f"reading {key}") from None
+        raise
+
+
+def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
+    """``fn`` over ``items`` on up to ``workers`` threads, results in input order; the first
+    exception propagates (S3 reads are I/O bound, and one slow record must not serialise a listing)."""
+    items = list(items)
+    if len(items) <= 1 or workers <= 1:
+        return [fn(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)),
+                            thread_name_prefix="artifact-backup-read") as pool:
+        return list(pool.map(fn, items))
+
+
+class Notifier:
+    """Calls subscribers one at a time, from whichever worker thread reports."""
+
+    def __init__(self, subscribers: Iterable[Any]) -> None:
+        self.subscribers = list(subscribers)
+        self._lock = threading.Lock()
+
+    def __call__(self, method: str, **kwargs: Any) -> None:
+        if not self.subscribers:
+            return
+        with self._lock:
+            for sub in self.subscribers:
+                handler = getattr(sub, method, None)
+                if handler is None:
+                    continue
+                try:
+                    handler(**kwargs)
+                except Exception:  # a progress display must never break a download
+                    log.exception("progress subscriber %r failed in %s", sub, method)

@@ -1,0 +1,310 @@
+"""Getting runs back onto disk, verified against the checksums their run records list.
+
+Each file is streamed by s3transfer (ranged parts in parallel for large files, many files at once)
+into a temporary name beside its destination, hashed, and only then renamed to its real name, so a
+damaged or replaced archive object never appears under a name a person or a script would trust.
+Files in Glacier or Deep Archive are not attempted: they are reported together, with the
+``artifact-backup restore`` command that makes them readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import shlex
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from artifact_contract import RecordedFile
+
+from ..aws import error_code
+from ..exceptions import (
+    ChecksumMismatchError,
+    FileUnreadableError,
+    RestoreRequiredError,
+    RunNotFoundError,
+)
+from ._s3 import Notifier, head, is_aws_error, read_error
+from .config import ReadConfig
+from .prices import ARCHIVE_CLASSES
+from .runs import MISSING, RunSummary, select_files
+
+#: Suffix of the temporary name a file is written under until its checksum is confirmed.
+PART_SUFFIX = ".artifact-backup-part"
+
+
+def restore_command(project_key: str, run: str, *, include: Iterable[str] | None = None,
+                    files: Iterable[str] | None = None, options: Sequence[str] = ()) -> str:
+    """The command line that restores what a download could not read."""
+    argv = ["artifact-backup", "restore", project_key, run]
+    if include:
+        argv += ["--include", *include]
+    for name in files or ():
+        argv += ["--file", name]
+    argv += list(options)
+    return shlex.join(argv)
+
+
+def restore_state(response: dict[str, Any] | None) -> str:
+    """``none``, ``in-progress`` or ``restored`` from a HEAD's ``Restore`` header."""
+    header = (response or {}).get("Restore") or ""
+    if 'ongoing-request="true"' in header:
+        return "in-progress"
+    if 'ongoing-request="false"' in header:
+        return "restored"
+    return "none"
+
+
+def sha256_of(path: Path, chunk: int) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class FileOutcome:
+    run: str
+    file: RecordedFile
+    local_path: Path
+    status: str  # downloaded | present | restore-needed | restore-in-progress | corrupt | missing
+    storage_class: str | None = None
+    actual_sha256: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"{self.file.type}/{self.file.path}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"run": self.run, "file": self.name, "key": self.file.key, "path": str(self.local_path),
+                "size": self.file.size, "sha256": self.file.sha256, "status": self.status,
+                "storage_class": self.storage_class, "actual_sha256": self.actual_sha256}
+
+
+@dataclass
+class DownloadResult:
+    project_key: str
+    run: str
+    destination: Path
+    files: list[FileOutcome] = field(default_factory=list)
+    bytes_downloaded: int = 0
+    elapsed: float = 0.0
+
+    def count(self, status: str) -> int:
+        return sum(1 for f in self.files if f.status == status)
+
+    @property
+    def bytes(self) -> int:
+        return sum(f.file.size for f in self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        statuses = ("downloaded", "present", "restore-needed", "restore-in-progress", "corrupt", "missing")
+        return {
+            "project_key": self.project_key,
+            "run": self.run,
+            "destination": str(self.destination),
+            "counts": {s: self.count(s) for s in statuses},
+            "bytes": self.bytes,
+            "bytes_downloaded": self.bytes_downloaded,
+            "elapsed": round(self.elapsed, 3),
+            "files": [f.to_dict() for f in self.files],
+        }
+
+
+@functools.cache
+def _progress_class() -> type:
+    """s3transfer subscriber: hands S3 the size the run record already knows (no HEAD per file)
+    and forwards received bytes to our own subscribers. Built on first use: s3transfer loads late."""
+    from s3transfer.subscribers import BaseSubscriber
+
+    class Progress(BaseSubscriber):
+        def __init__(self, size: int, notify: Notifier) -> None:
+            self.size = size
+            self.notify = notify
+
+        def on_queued(self, future: Any, **kwargs: Any) -> None:
+            future.meta.provide_transfer_size(self.size)
+
+        def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
+            self.notify("on_bytes_received", amount=bytes_transferred)
+
+    return Progress
+
+
+def _local_path(root: Path, file: RecordedFile) -> Path:
+    path = root.joinpath(file.type, *file.path.split("/"))
+    # The contract already refuses '..' and absolute paths; this guards the join itself.
+    if not path.resolve().is_relative_to(root.resolve()):
+        raise FileUnreadableError(f"{file.type}/{file.path} would be written outside {root}")
+    return path
+
+
+def download(
+    client: Any,
+    bucket: str,
+    runs: Sequence[RunSummary],
+    destination: str | os.PathLike[str],
+    *,
+    run_argument: str,
+    include: Iterable[str] | None = None,
+    files: Iterable[str] | None = None,
+    per_run_folders: bool = False,
+    config: ReadConfig | None = None,
+    subscribers: Iterable[Any] = (),
+    restore_options: Sequence[str] = (),
+) -> DownloadResult:
+    """Download the chosen files of ``runs`` (their storage already surveyed) under ``destination``
+    as ``{type}/{path}`` (``{run}/{type}/{path}`` with ``per_run_folders``).
+
+    Files already there with the right checksum are kept (a second attempt after a restore fetches
+    only the rest). Raises :class:`ChecksumMismatchError`, then :class:`RunNotFoundError` (files gone
+    from the archive), then :class:`RestoreRequiredError`, after downloading everything it could.
+    """
+    config = config or ReadConfig()
+    notify = Notifier(subscribers)
+    include = list(include or ())
+    names = list(files or ())
+    root = Path(destination)
+    started = time.monotonic()
+    project_key = runs[0].record.project_key if runs else ""
+    result = DownloadResult(project_key, run_argument, root)
+
+    todo: list[FileOutcome] = []
+    for summary in runs:
+        base = root / summary.label if per_run_folders else root
+        for file in select_files(summary.record, include=include, files=names):
+            outcome = FileOutcome(summary.label, file, _local_path(base, file), "pending",
+                                  summary.storage_class_of(file))
+            result.files.append(outcome)
+            todo.append(outcome)
+
+    notify("on_download_planned", files=len(todo), bytes=sum(o.file.size for o in todo))
+    fetch: list[FileOutcome] = []
+    for outcome in todo:
+        path = outcome.local_path
+        if path.is_file() and path.stat().st_size == outcome.file.size and \
+                sha256_of(path, config.hash_chunksize) == outcome.file.sha256:
+            outcome.status = "present"
+            notify("on_file_downloaded", path=outcome.name, size=outcome.file.size, skipped=True)
+            continue
+        if outcome.storage_class == MISSING:
+            outcome.status = "missing"
+            continue
+        if outcome.storage_class in ARCHIVE_CLASSES:
+            state = restore_state(head(client, bucket, outcome.file.key))
+            if state != "restored":
+                outcome.status = "restore-in-progress" if state == "in-progress" else "restore-needed"
+                continue
+        fetch.append(outcome)
+
+    if fetch:
+        _transfer(client, bucket, fetch, config, notify, result)
+    result.elapsed = time.monotonic() - started
+    _raise_for(result, run_argument, include, names, restore_options)
+    return result
+
+
+def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadConfig, notify: Notifier,
+              result: DownloadResult) -> None:
+    from s3transfer.manager import TransferManager
+
+    pending: list[tuple[FileOutcome, Path, Any]] = []
+    manager = TransferManager(client, config.transfer_config())
+    try:
+        for outcome in fetch:
+            outcome.local_path.parent.mkdir(parents=True, exist_ok=True)
+            name = outcome.local_path.name
+            temp = outcome.local_path.with_name(f".{name}.{uuid.uuid4().hex[:8]}{PART_SUFFIX}")
+            future = manager.download(bucket, outcome.file.key, str(temp),
+                                      subscribers=[_progress_class()(outcome.file.size, notify)])
+            pending.append((outcome, temp, future))
+        for outcome, temp, future in pending:
+            try:
+                future.result()
+            except Exception as exc:
+                _discard(temp)
+                if error_code(exc) == "InvalidObjectState":  # archived since the survey
+                    outcome.status = "restore-needed"
+                    continue
+                if error_code(exc) in ("NoSuchKey", "404"):
+                    outcome.status = "missing"
+                    continue
+                if is_aws_error(exc):
+                    raise read_error(exc, bucket=bucket, action=f"downloading {outcome.file.key}") from None
+                raise
+            actual = sha256_of(temp, config.hash_chunksize)
+            if actual != outcome.file.sha256:
+                _discard(temp)
+                outcome.status, outcome.actual_sha256 = "corrupt", actual
+                continue
+            os.replace(temp, outcome.local_path)
+            outcome.status = "downloaded"
+            result.bytes_downloaded += outcome.file.size
+            notify("on_file_downloaded", path=outcome.name, size=outcome.file.size, skipped=False)
+    except BaseException:
+        manager.shutdown(cancel=True)
+        for _outcome, temp, _future in pending:
+            _discard(temp)
+        raise
+    manager.shutdown()
+
+
+def _discard(path: Path) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def _raise_for(result: DownloadResult, run: str, include: list[str], names: list[str],
+               restore_options: Sequence[str]) -> None:
+    corrupt = [f for f in result.files if f.status == "corrupt"]
+    if corrupt:
+        first = corrupt[0]
+        more = f" and {len(corrupt) - 1} more" if len(corrupt) > 1 else ""
+        raise ChecksumMismatchError(
+            f"{first.name} of run {first.run} does not match its checksum{more}: the archive copy "
+            f"({first.file.key}) is damaged or was replaced; it was not kept",
+            files=[{"file": f.name, "run": f.run, "key": f.file.key, "expected": f.file.sha256,
+                    "actual": f.actual_sha256} for f in corrupt],
+            result=result,
+            hint="\n".join(f"  {f.file.key}: expected sha256 {f.file.sha256}, got {f.actual_sha256}"
+                           for f in corrupt)
+            + "\nan earlier version may be intact: the archive bucket is versioned",
+        )
+    missing = [f for f in result.files if f.status == "missing"]
+    if missing:
+        raise RunNotFoundError(
+            f"{len(missing)} file(s) of run {run} are no longer in the archive "
+            f"(expired or deleted), e.g. {missing[0].file.key}",
+            hint="pin runs that must be kept: artifact-backup pin PROJECT RUN --note TEXT",
+        )
+    waiting = [f for f in result.files if f.status in ("restore-needed", "restore-in-progress")]
+    if waiting:
+        command = restore_command(result.project_key, run, include=include, files=names,
+                                  options=restore_options)
+        started = [f for f in waiting if f.status == "restore-in-progress"]
+        if len(started) == len(waiting):
+            message = (f"{len(waiting)} file(s) of run {run} are being restored from Glacier: "
+                       "run the download again once the restore has finished")
+            hint = f"restores take minutes (Expedited) to hours (Standard, Bulk); status: {command}"
+        else:
+            message = (f"{len(waiting)} file(s) of run {run} are in Glacier and must be restored "
+                       f"before they can be downloaded: {command}")
+            hint = (f"run:\n  {command}\nthen this download again when the restore is done "
+                    "(files already downloaded are kept)")
+        raise RestoreRequiredError(
+            message,
+            command=command,
+            files=[{"file": f.name, "run": f.run, "key": f.file.key, "storage_class": f.storage_class,
+                    "restore": "in-progress" if f.status == "restore-in-progress" else "needed"}
+                   for f in waiting],
+            result=result,
+            hint=hint,
+        )
+

@@ -1,0 +1,417 @@
+"""Finding runs: run records (the filer's list of what a run filed), pin notes, and where each file
+is stored now.
+
+A run exists for a reader once its record exists (the filer writes it last), so every command starts
+from records: one paginated LIST of ``{project}/_runs/`` and one GET per record, never a listing of
+the project's artifact folders, which may hold millions of raw files (the guide's ``reels/``).
+Storage classes come from a LIST of each of the run's own prefixes (a HEAD per file for
+untimestamped uploads, which share their folder with every other upload of the type).
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from artifact_contract import (
+    ContractError,
+    RecordedFile,
+    RecordInvalidError,
+    RunRecord,
+    archive_prefix,
+    dumps_record,
+    get_artifact_type,
+    run_record_key,
+    runs_prefix,
+    validate_project_key,
+    validate_relative_path,
+    validate_timestamp,
+)
+
+from ..exceptions import ArgumentInvalidError, RunNotFoundError
+from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
+
+PIN_SCHEMA = "artifact-backup.pin"
+PIN_VERSION = 1
+PIN_NAME = "pin.json"
+RUN_NAME = "run.json"
+UNTIMESTAMPED = "untimestamped"
+#: The RUN argument that names the newest timestamped run.
+LATEST = "latest"
+#: Storage "class" of a recorded file that is no longer in the archive (expired or deleted).
+MISSING = "MISSING"
+
+_TS_RE = re.compile(r"\d{8}_\d{4}")
+_HEX_RE = re.compile(r"[0-9a-f]{4,32}")
+
+
+def project_key_argument(project_key: str) -> str:
+    try:
+        return validate_project_key(project_key)
+    except ContractError as exc:
+        raise ArgumentInvalidError(f"PROJECT: {exc}") from None
+
+
+def run_label(record: RunRecord) -> str:
+    """How commands name a run: its timestamp, or the run id of an untimestamped upload."""
+    return record.timestamp or record.run_id
+
+
+def pin_key(record: RunRecord) -> str:
+    """Where a run's pin note lives: beside its record, outside every artifact folder."""
+    prefix = runs_prefix(record.project_key)
+    if record.timestamp:
+        return f"{prefix}{validate_timestamp(record.timestamp)}/{PIN_NAME}"
+    return f"{prefix}{UNTIMESTAMPED}/{record.run_id}/{PIN_NAME}"
+
+
+def safe_file(file: RecordedFile) -> RecordedFile:
+    """A recorded file whose type and path are checked by the contract before they name a local path."""
+    try:
+        get_artifact_type(file.type)
+        validate_relative_path(file.path)
+    except ContractError as exc:
+        raise RecordInvalidError(f"run record lists an unsafe file {file.type}/{file.path}: {exc}") from None
+    return file
+
+
+@dataclass(frozen=True)
+class PinNote:
+    """Why a run is pinned (or was unpinned), by whom and when: the tags only say *that* it is."""
+
+    pinned: bool
+    note: str
+    at: str
+    run_id: str
+    by: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def now(cls, record: RunRecord, *, pinned: bool, note: str) -> PinNote:
+        return cls(
+            pinned=pinned,
+            note=note,
+            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            run_id=record.run_id,
+            by={"host": platform.node() or "unknown"},
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"schema": PIN_SCHEMA, "version": PIN_VERSION, "pinned": self.pinned, "note": self.note,
+                "at": self.at, "run_id": self.run_id, "by": dict(self.by)}
+
+    def to_json(self) -> bytes:
+        return dumps_record(self.to_dict())
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> PinNote:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise RecordInvalidError(f"pin note is not valid JSON: {exc}") from None
+        if not isinstance(data, dict) or data.get("schema") != PIN_SCHEMA:
+            raise RecordInvalidError("document is not a pin note")
+        return cls(pinned=bool(data.get("pinned")), note=str(data.get("note") or ""),
+                   at=str(data.get("at") or ""), run_id=str(data.get("run_id") or ""),
+                   by=dict(data.get("by") or {}))
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One run as ``runs`` and ``show`` see it.
+
+    ``objects`` maps each recorded file's key to what the archive holds there now (None: missing);
+    it is None when storage was not looked at.
+    """
+
+    record: RunRecord
+    record_key: str
+    pin: PinNote | None = None
+    objects: Mapping[str, ListedObject | None] | None = None
+
+    @property
+    def label(self) -> str:
+        return run_label(self.record)
+
+    @property
+    def pinned(self) -> bool:
+        return bool(self.pin and self.pin.pinned)
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        return tuple(sorted({f.type for f in self.record.files}))
+
+    def storage_class_of(self, file: RecordedFile) -> str | None:
+        if self.objects is None:
+            return None
+        found = self.objects.get(file.key)
+        return found.storage_class if found is not None else MISSING
+
+    @property
+    def storage(self) -> dict[str, int] | None:
+        """Files per storage class (``MISSING`` for files no longer there)."""
+        if self.objects is None:
+            return None
+        counts = Counter(self.storage_class_of(f) or MISSING for f in self.record.files)
+        return dict(sorted(counts.items()))
+
+    def files_per_type(self) -> dict[str, int]:
+        return dict(sorted(Counter(f.type for f in self.record.files).items()))
+
+    def bytes_per_type(self) -> dict[str, int]:
+        totals: Counter[str] = Counter()
+        for f in self.record.files:
+            totals[f.type] += f.size
+        return dict(sorted(totals.items()))
+
+    def to_dict(self, *, files: bool = False) -> dict[str, Any]:
+        record = self.record
+        data: dict[str, Any] = {
+            "run": self.label,
+            "run_id": record.run_id,
+            "project_key": record.project_key,
+            "timestamp": record.timestamp,
+            "created_at": record.created_at,
+            "types": list(self.types),
+            "files": len(record.files),
+            "bytes": record.bytes,
+            "files_per_type": self.files_per_type(),
+            "bytes_per_type": self.bytes_per_type(),
+            "storage": self.storage,
+            "pinned": self.pinned,
+            "pin": self.pin.to_dict() if self.pin else None,
+            "record_key": self.record_key,
+        }
+        if files:
+            data["config_sha256"] = record.config_sha256
+            data["uploader"] = dict(record.uploader)
+            data["archive_bucket"] = record.archive_bucket
+            data["prefixes"] = list(record.prefixes)
+            data["file_list"] = [
+                {**f.to_dict(), "storage_class": self.storage_class_of(f)} for f in record.files
+            ]
+        return data
+
+
+@dataclass(frozen=True)
+class RunListing:
+    project_key: str
+    runs: tuple[RunSummary, ...]
+    warnings: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"project_key": self.project_key, "runs": [r.to_dict() for r in self.runs],
+                "warnings": list(self.warnings)}
+
+
+# -- reading -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _RunsFolder:
+    """The keys under ``{project}/_runs/``, sorted by what they are."""
+
+    records: tuple[str, ...]
+    pins: frozenset[str]
+    claims: frozenset[str]
+
+
+def _scan(client: Any, bucket: str, project_key: str) -> _RunsFolder:
+    prefix = runs_prefix(project_key)
+    records: list[str] = []
+    pins: set[str] = set()
+    claims: set[str] = set()
+    for obj in list_objects(client, bucket, prefix):
+        rest = obj.key[len(prefix):]
+        parts = rest.split("/")
+        if len(parts) == 2 and _TS_RE.fullmatch(parts[0]):
+            if parts[1] == RUN_NAME:
+                records.append(obj.key)
+            elif parts[1] == PIN_NAME:
+                pins.add(obj.key)
+            elif parts[1] == "claim.json":
+                claims.add(parts[0])
+        elif len(parts) == 2 and parts[0] == UNTIMESTAMPED and parts[1].endswith(".json"):
+            records.append(obj.key)
+        elif len(parts) == 3 and parts[0] == UNTIMESTAMPED and parts[2] == PIN_NAME:
+            pins.add(obj.key)
+    return _RunsFolder(tuple(records), frozenset(pins), frozenset(claims))
+
+
+def read_record(client: Any, bucket: str, key: str) -> RunRecord | None:
+    raw = get_bytes(client, bucket, key, action=f"reading run record {key}")
+    return None if raw is None else RunRecord.from_json(raw)
+
+
+def read_pin(client: Any, bucket: str, record: RunRecord) -> PinNote | None:
+    key = pin_key(record)
+    raw = get_bytes(client, bucket, key, action=f"reading pin note {key}")
+    if raw is None:
+        return None
+    try:
+        return PinNote.from_json(raw)
+    except RecordInvalidError:
+        return None
+
+
+def survey(client: Any, bucket: str, record: RunRecord, workers: int) -> dict[str, ListedObject | None]:
+    """What the archive holds now at each of the run's keys (None: gone)."""
+    wanted = {f.key for f in record.files}
+    found: dict[str, ListedObject | None] = dict.fromkeys(wanted)
+    if record.timestamp:
+        prefixes = set(record.prefixes) or {
+            archive_prefix(record.project_key, t, record.timestamp) for t in {f.type for f in record.files}
+        }
+        listings = parallel_map(lambda p: list(list_objects(client, bucket, p)), sorted(prefixes), workers)
+        for listed in listings:
+            for obj in listed:
+                if obj.key in wanted:
+                    found[obj.key] = obj
+        return found
+
+    def one(key: str) -> tuple[str, ListedObject | None]:
+        response = head(client, bucket, key)
+        if response is None:
+            return key, None
+        return key, ListedObject(key, int(response.get("ContentLength", 0)),
+                                 response.get("StorageClass") or "STANDARD")
+
+    found.update(parallel_map(one, sorted(wanted), workers))
+    return found
+
+
+def _order(summary: RunSummary) -> tuple[int, str]:
+    record = summary.record
+    return (0, record.timestamp) if record.timestamp else (1, record.created_at)
+
+
+def list_runs(
+    client: Any, bucket: str, project_key: str, *, storage: bool = True, workers: int = 10
+) -> RunListing:
+    """Every run of a project, oldest first (untimestamped uploads after the timestamped runs)."""
+    project_key = project_key_argument(project_key)
+    folder = _scan(client, bucket, project_key)
+    warnings: list[str] = []
+
+    def load(key: str) -> RunSummary | None:
+        try:
+            record = read_record(client, bucket, key)
+        except RecordInvalidError as exc:
+            warnings.append(f"{key}: {exc}")
+            return None
+        if record is None:  # deleted between the LIST and the GET
+            return None
+        pin = read_pin(client, bucket, record) if pin_key(record) in folder.pins else None
+        objects = survey(client, bucket, record, workers=2) if storage else None
+        return RunSummary(record, key, pin, objects)
+
+    summaries = [s for s in parallel_map(load, folder.records, workers) if s is not None]
+    return RunListing(project_key, tuple(sorted(summaries, key=_order)), tuple(sorted(warnings)))
+
+
+def _not_found(project_key: str, run: str, folder: _RunsFolder | None = None) -> RunNotFoundError:
+    hint = f"artifact-backup runs {project_key} lists the project's runs"
+    if folder is not None and run in folder.claims:
+        hint = (f"run {run} claimed its timestamp but has no run record: it is still being filed, or "
+                f"the filer refused it; {hint}")
+    return RunNotFoundError(f"no run {run} of project {project_key} in the archive", hint=hint)
+
+
+def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[RunRecord, str]:
+    """The record of the run named ``run``: a timestamp, ``latest``, a run id, or its first characters."""
+    project_key = project_key_argument(project_key)
+    run = run.strip()
+    if _TS_RE.fullmatch(run):
+        try:
+            key = run_record_key(project_key, run, "0" * 32)
+        except ContractError as exc:
+            raise ArgumentInvalidError(f"RUN: {exc}") from None
+        record = read_record(client, bucket, key)
+        if record is None:
+            raise _not_found(project_key, run, _scan(client, bucket, project_key))
+        return record, key
+    folder = _scan(client, bucket, project_key)
+    if run == LATEST:
+        stamped = sorted(k for k in folder.records if k.endswith("/" + RUN_NAME))
+        if not stamped:
+            raise RunNotFoundError(f"project {project_key} has no timestamped run in the archive",
+                                   hint=f"artifact-backup runs {project_key} lists the project's runs")
+        record = read_record(client, bucket, stamped[-1])
+        if record is None:
+            raise _not_found(project_key, run)
+        return record, stamped[-1]
+    if not _HEX_RE.fullmatch(run):
+        raise ArgumentInvalidError(
+            f"RUN {run!r} is not a run: give its timestamp (YYYYMMDD_HHMM), its run id, or 'latest'",
+            hint=f"artifact-backup runs {project_key} lists the project's runs",
+        )
+    direct = f"{runs_prefix(project_key)}{UNTIMESTAMPED}/{run}.json"
+    if len(run) == 32 and direct in folder.records:
+        record = read_record(client, bucket, direct)
+        if record is not None:
+            return record, direct
+    records = [(r, k) for r, k in zip(parallel_map(lambda k: read_record(client, bucket, k), folder.records,
+                                                   10), folder.records, strict=True) if r is not None]
+    matches = [(r, k) for r, k in records if r.run_id.startswith(run)]
+    if len(matches) > 1:
+        raise ArgumentInvalidError(
+            f"RUN {run!r} matches {len(matches)} runs: "
+            + ", ".join(run_label(r) for r, _ in matches[:5]),
+            hint="give more characters of the run id",
+        )
+    if not matches:
+        raise _not_found(project_key, run)
+    return matches[0]
+
+
+def load_run(client: Any, bucket: str, project_key: str, run: str, *, storage: bool = True,
+             workers: int = 10) -> RunSummary:
+    """One run with its pin note and, with ``storage``, where each of its files is stored now."""
+    record, key = find_record(client, bucket, project_key, run)
+    pin = read_pin(client, bucket, record)
+    objects = survey(client, bucket, record, workers) if storage else None
+    return RunSummary(record, key, pin, objects)
+
+
+def select_files(
+    record: RunRecord, *, include: Iterable[str] | None = None, files: Iterable[str] | None = None
+) -> list[RecordedFile]:
+    """The run's files of the chosen types and/or named files (``{type}/{path}`` or a path unique in
+    the run); every one checked by the contract, since its type and path become local paths."""
+    chosen = [safe_file(f) for f in record.files]
+    types = list(include or ())
+    for name in types:
+        try:
+            get_artifact_type(name)
+        except ContractError as exc:
+            raise ArgumentInvalidError(f"--include: {exc}") from None
+    if types:
+        chosen = [f for f in chosen if f.type in types]
+    names = list(files or ())
+    if names:
+        picked: list[RecordedFile] = []
+        for name in names:
+            clean = name.strip().lstrip("/")
+            hits = [f for f in chosen if f"{f.type}/{f.path}" == clean]
+            hits = hits or [f for f in chosen if f.path == clean]
+            if not hits:
+                raise RunNotFoundError(
+                    f"run {run_label(record)} of {record.project_key} has no file {name}",
+                    hint=f"artifact-backup show {record.project_key} {run_label(record)} lists its files "
+                         "(name one as TYPE/PATH, e.g. config/config.yaml)",
+                )
+            if len(hits) > 1:
+                raise ArgumentInvalidError(
+                    f"--file {name} matches {len(hits)} files: "
+                    + ", ".join(f"{f.type}/{f.path}" for f in hits),
+                    hint="name it as TYPE/PATH",
+                )
+            if hits[0] not in picked:
+                picked.append(hits[0])
+        chosen = picked
+    return chosen

@@ -1,0 +1,67 @@
+"""``artifact-backup runs``: every run of a project, read from the run records."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from ..exceptions import EXIT_OK
+from ._archive import add_archive_options, open_reader, shorten, size_text, storage_text, table
+from ._console import Console, plural
+
+DESCRIPTION = """\
+List every run of a project: its timestamp (or run id, for an upload without one), artifact types,
+file count, size, where its files are stored now (STANDARD, GLACIER...), and whether it is pinned,
+with the pin note.
+
+Runs are read from the run records the filer writes last ({project}/_runs/): a run is listed once it
+is complete, and the project's other folders (e.g. reels/) are never listed.
+"""
+
+EPILOG = """\
+Examples:
+  artifact-backup runs RMI25320
+  artifact-backup runs RMI25320 --bucket rmi-360-raw          # without a config.yaml
+  artifact-backup runs RMI25320 --json | jq -r '.runs[] | select(.pinned) | .run'
+  artifact-backup runs RMI25320 --no-storage                  # records only: fewest requests
+"""
+
+
+def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = commands.add_parser(
+        "runs", parents=[common], help="list a project's runs (types, files, size, storage, pins)",
+        description=DESCRIPTION, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("project", metavar="PROJECT", help="the project key, e.g. RMI25320")
+    parser.add_argument("--no-storage", action="store_true",
+                        help="skip looking up where each run's files are stored (one LIST per type and run)")
+    add_archive_options(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace, console: Console) -> int:
+    reader, _ = open_reader(args)
+    listing = reader.runs(args.project, storage=not args.no_storage)
+    for warning in listing.warnings:
+        console.warn(warning)
+    console.emit({"command": "runs", "bucket": reader.bucket, **listing.to_dict()},
+                 lambda: format_runs(listing, reader.bucket))
+    return EXIT_OK
+
+
+def pin_text(summary: Any, width: int = 60) -> str:
+    if not summary.pinned:
+        return "-"
+    return f"yes: {shorten(summary.pin.note, width)}" if summary.pin.note else "yes"
+
+
+def format_runs(listing: Any, bucket: str) -> str:
+    if not listing.runs:
+        return (f"No runs of {listing.project_key} in s3://{bucket} "
+                f"(nothing under {listing.project_key}/_runs/).")
+    rows = [[s.label, ",".join(s.types), len(s.record.files), size_text(s.record.bytes),
+             storage_text(s.storage), pin_text(s)] for s in listing.runs]
+    total = sum(s.record.bytes for s in listing.runs)
+    head = (f"{plural(len(listing.runs), 'run')} of {listing.project_key} in s3://{bucket}, "
+            f"{size_text(total)} in all:")
+    return head + "\n" + table(["RUN", "TYPES", "FILES", "SIZE", "STORAGE", "PINNED"], rows, right=(2, 3))
