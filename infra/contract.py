@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover - depends on how the checkout was instal
 from artifact_contract.layout import RUNS_FOLDER  # noqa: E402
 
 INCOMING_PREFIX: str = artifact_contract.INCOMING_PREFIX
+INDEX_PREFIX: str = artifact_contract.INDEX_PREFIX
 RECEIPTS_PREFIX: str = artifact_contract.RECEIPTS_PREFIX
 QUARANTINE_PREFIX: str = artifact_contract.QUARANTINE_PREFIX
 MANIFEST_NAME: str = artifact_contract.MANIFEST_NAME
@@ -32,6 +33,7 @@ RETENTION_PINNED: str = artifact_contract.RETENTION_PINNED
 
 __all__ = [
     "INCOMING_PREFIX",
+    "INDEX_PREFIX",
     "MANIFEST_NAME",
     "QUARANTINE_PREFIX",
     "RECEIPTS_PREFIX",

@@ -13,6 +13,7 @@ from constructs import Construct
 
 from ..contract import (
     INCOMING_PREFIX,
+    INDEX_PREFIX,
     RECEIPTS_PREFIX,
     RETENTION_PINNED,
     RETENTION_STANDARD,
@@ -24,7 +25,8 @@ from ._nag import object_wildcard, wildcard_suppression
 
 
 class AccessPolicies(Construct):
-    """``uploader`` can write a run into staging and read its receipt; ``reader`` works the archive.
+    """``uploader`` can write a run into staging and read its receipt and the project's reuse index;
+    ``reader`` works the archive.
 
     The uploader policy names nothing in the archive, so with it alone the client can neither read,
     change nor delete an archived object. There is deliberately no explicit Deny on the archive:
@@ -52,10 +54,15 @@ class AccessPolicies(Construct):
                     actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
                     resources=[incoming],
                 ),
+                # The reuse index lists checksums, sizes and keys of large files already archived, so
+                # an unchanged file is not sent again; it is written by the filer alone.
                 iam.PolicyStatement(
-                    sid="ReadReceipts",
+                    sid="ReadReceiptsAndReuseIndex",
                     actions=["s3:GetObject"],
-                    resources=[staging_bucket.arn_for_objects(RECEIPTS_PREFIX + "*")],
+                    resources=[
+                        staging_bucket.arn_for_objects(RECEIPTS_PREFIX + "*"),
+                        staging_bucket.arn_for_objects(INDEX_PREFIX + "*"),
+                    ],
                 ),
                 # Without ListBucket a receipt that is not there yet answers 403 instead of 404, and a
                 # resumed upload cannot see which pieces already arrived. Key names are not contents.
@@ -111,10 +118,12 @@ class AccessPolicies(Construct):
             [
                 wildcard_suppression(
                     "Each run uploads under its own incoming/{project}/{run_id}/ and its receipt is "
-                    "receipts/{project}/{run_id}.json, chosen by the client at upload time.",
+                    "receipts/{project}/{run_id}.json, chosen by the client at upload time; the reuse "
+                    "index is index/{project}/reuse.json for any project.",
                     [
                         object_wildcard(staging_bucket, INCOMING_PREFIX + "*"),
                         object_wildcard(staging_bucket, RECEIPTS_PREFIX + "*"),
+                        object_wildcard(staging_bucket, INDEX_PREFIX + "*"),
                     ],
                 )
             ],

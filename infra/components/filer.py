@@ -13,7 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from ..contract import INCOMING_PREFIX, QUARANTINE_PREFIX, RECEIPTS_PREFIX, REPO_ROOT
+from ..contract import INCOMING_PREFIX, INDEX_PREFIX, QUARANTINE_PREFIX, RECEIPTS_PREFIX, REPO_ROOT
 from ..settings import Settings
 from ._logs import retention
 from ._nag import object_wildcard, wildcard_suppression
@@ -28,7 +28,8 @@ class Filer(Construct):
     """``function`` files runs; ``role`` and ``s3_policy`` are what it may do, and no more.
 
     The S3 statements follow docs/protocol.md step by step: read a run's pieces and receipts, delete
-    the pieces once filed, write receipts and quarantine copies; on the archive, read back its own
+    the pieces once filed, write receipts and quarantine copies, read and write the projects' reuse
+    indexes; on the archive, read back its own
     writes, claims and run records (idempotency), write and tag artifacts. It can delete nothing in
     the archive, and has no wildcard action.
     """
@@ -71,12 +72,13 @@ class Filer(Construct):
             [
                 wildcard_suppression(
                     "Object keys are per run (incoming/{project}/{run_id}/..., receipts/{project}/..., "
-                    "quarantine/{project}/...): the prefixes of docs/protocol.md are the narrowest "
-                    "resource that still names every run.",
+                    "quarantine/{project}/...) or per project (index/{project}/reuse.json): the "
+                    "prefixes of docs/protocol.md are the narrowest resource that still names every run.",
                     [
                         object_wildcard(staging_bucket, INCOMING_PREFIX + "*"),
                         object_wildcard(staging_bucket, RECEIPTS_PREFIX + "*"),
                         object_wildcard(staging_bucket, QUARANTINE_PREFIX + "*"),
+                        object_wildcard(staging_bucket, INDEX_PREFIX + "*"),
                     ],
                 ),
                 wildcard_suppression(
@@ -133,19 +135,20 @@ class Filer(Construct):
         incoming = staging.arn_for_objects(INCOMING_PREFIX + "*")
         receipts = staging.arn_for_objects(RECEIPTS_PREFIX + "*")
         quarantine = staging.arn_for_objects(QUARANTINE_PREFIX + "*")
+        index = staging.arn_for_objects(INDEX_PREFIX + "*")
         return [
             iam.PolicyStatement(
-                sid="StagingReadRunsAndReceipts",
+                sid="StagingReadRunsReceiptsAndIndex",
                 actions=["s3:GetObject"],
-                resources=[incoming, receipts],
+                resources=[incoming, receipts, index],
             ),
             iam.PolicyStatement(
                 sid="StagingCleanFiledRuns", actions=["s3:DeleteObject"], resources=[incoming]
             ),
             iam.PolicyStatement(
-                sid="StagingWriteReceiptsAndQuarantine",
+                sid="StagingWriteReceiptsQuarantineAndIndex",
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[receipts, quarantine],
+                resources=[receipts, quarantine, index],
             ),
             # Listing lets a missing receipt read as 404 rather than 403, and finds a run's pieces
             # when a refused run is moved to quarantine.

@@ -15,6 +15,7 @@ from infra_support import as_list, resources, statements
 from infra.components import AccessPolicies, Alarms, ArchiveBucket, Filer, FilerQueue, StagingBucket
 from infra.contract import (
     INCOMING_PREFIX,
+    INDEX_PREFIX,
     MANIFEST_NAME,
     QUARANTINE_PREFIX,
     RECEIPTS_PREFIX,
@@ -416,6 +417,12 @@ def test_filer_may_write_and_tag_archive_objects(filer: Template) -> None:
     }
 
 
+def test_filer_reads_and_writes_the_reuse_index_but_never_deletes_it(filer: Template) -> None:
+    touching = [s for s in filer_statements(filer) if f"/{INDEX_PREFIX}*" in _targets(s)]
+    actions = {a for s in touching for a in as_list(s["Action"])}
+    assert actions == {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"}
+
+
 # --- access ----------------------------------------------------------------------------------------
 
 
@@ -457,6 +464,23 @@ def test_uploader_names_nothing_in_the_archive(access: Template) -> None:
     (put,) = [s for s in uploader if "s3:PutObject" in as_list(s["Action"])]
     assert f"/{INCOMING_PREFIX}*" in _targets(put)
     assert RECEIPTS_PREFIX not in _targets(put)
+
+
+def test_uploader_reads_the_reuse_index_and_cannot_write_it(access: Template) -> None:
+    uploader = managed_policy(access, "Uploader")
+    (read,) = [s for s in uploader if "s3:GetObject" in as_list(s["Action"])]
+    assert f"/{INDEX_PREFIX}*" in _targets(read)
+    for statement in uploader:
+        if set(as_list(statement["Action"])) & {"s3:PutObject", "s3:DeleteObject"}:
+            assert INDEX_PREFIX not in _targets(statement)
+
+
+def test_the_reuse_index_does_not_expire_with_the_receipts(staging: Template) -> None:
+    rules = next(iter(resources(staging.to_json(), "AWS::S3::Bucket").values()))["Properties"][
+        "LifecycleConfiguration"
+    ]["Rules"]
+    assert all(not (r.get("Prefix") or "-").startswith(INDEX_PREFIX) for r in rules)
+    assert all("ExpirationInDays" not in r for r in rules if not r.get("Prefix"))
 
 
 def test_reader_lists_downloads_restores_and_pins_only_filed_artifacts(access: Template) -> None:

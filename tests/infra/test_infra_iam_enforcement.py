@@ -300,3 +300,39 @@ def test_filer_stays_inside_the_staging_protocol(enforced: Enforced) -> None:
     denied(s3.get_object, Bucket=STAGING, Key=QUARANTINED)
     denied(s3.put_bucket_notification_configuration, Bucket=STAGING, NotificationConfiguration={})
     denied(s3.get_object_tagging, Bucket=ARCHIVE, Key=ARTIFACT)
+
+
+# --- reuse index -----------------------------------------------------------------------------------
+
+INDEX = "index/RMI25320/reuse.json"
+
+
+def test_uploader_reads_the_reuse_index_but_cannot_write_it(enforced: Enforced) -> None:
+    enforced.s3("admin").put_object(Bucket=STAGING, Key=INDEX, Body=b"{}")
+    s3 = enforced.s3("uploader")
+    assert s3.get_object(Bucket=STAGING, Key=INDEX)["Body"].read() == b"{}"
+    denied(s3.put_object, Bucket=STAGING, Key=INDEX, Body=b"forged index")
+    denied(s3.delete_object, Bucket=STAGING, Key=INDEX)
+
+
+def test_filer_keeps_the_reuse_index_and_copies_within_the_archive(enforced: Enforced) -> None:
+    s3 = enforced.s3("filer")
+    key = "index/RMI25320-reuse/reuse.json"
+    with pytest.raises(ClientError, match="404|NoSuchKey|Not Found"):
+        s3.get_object(Bucket=STAGING, Key=key)
+    s3.put_object(Bucket=STAGING, Key=key, Body=b"{}", IfNoneMatch="*")
+    etag = s3.head_object(Bucket=STAGING, Key=key)["ETag"]
+    s3.put_object(Bucket=STAGING, Key=key, Body=b'{"files": {}}', IfMatch=etag)
+    assert s3.get_object(Bucket=STAGING, Key=key)["Body"].read() == b'{"files": {}}'
+    # A reused file: HEAD of the earlier copy, then a server-side copy under the new run's key.
+    s3.head_object(Bucket=ARCHIVE, Key=ARTIFACT)
+    s3.copy_object(
+        Bucket=ARCHIVE,
+        Key="RMI25320/logs/20251101_0900/process_log.txt",
+        CopySource={"Bucket": ARCHIVE, "Key": ARTIFACT},
+        MetadataDirective="REPLACE",
+        Metadata={"run-id": "0" * 32},
+        TaggingDirective="REPLACE",
+        Tagging=TAGS,
+    )
+    denied(s3.delete_object, Bucket=STAGING, Key=key)
