@@ -133,9 +133,13 @@ def read_pack(
                         if stream is None:  # pragma: no cover - regular files always have a stream
                             raise MemberRefusedError(f"pack {piece.id} member {info.name!r} is unreadable")
                         yield entry, _read_member(stream, entry, piece, chunk, keep)
-                # Past the tar's end marker: the rest must still fit the cap and end the gzip stream.
-                while capped.read(chunk):
-                    pass
+                # Past the tar's end marker only the zero padding of its last record may follow,
+                # within the cap: anything else (a second tar, a payload) is data no listing shows.
+                while rest := capped.read(chunk):
+                    if rest.count(0) != len(rest):
+                        raise PieceCorruptError(
+                            f"pack {piece.id} holds data after its tar end marker: packs hold one tar"
+                        )
         except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
             raise PieceCorruptError(f"pack {piece.id} is not a readable tar.gz: {exc}") from None
     except FilerRefusedError:
