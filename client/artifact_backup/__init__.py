@@ -55,6 +55,9 @@ _EXPORTS = {
     "Journal": "journal",
     "NullJournal": "journal",
     "make_s3_client": "aws",
+    # reading the archive
+    "ArchiveReader": "archive.reader",
+    "ReadConfig": "archive.config",
     "translate_error": "aws",
     # errors
     "ArtifactBackupError": "exceptions",
@@ -77,6 +80,10 @@ _EXPORTS = {
     "RunRefusedError": "exceptions",
     "ReceiptTimeoutError": "exceptions",
     "LocalStackError": "exceptions",
+    "ArchiveReadError": "exceptions",
+    "RunNotFoundError": "exceptions",
+    "ChecksumMismatchError": "exceptions",
+    "RestoreRequiredError": "exceptions",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -97,15 +104,19 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
+    from .archive.config import ReadConfig
+    from .archive.reader import ArchiveReader
     from .aws import make_s3_client, translate_error
     from .collect import DroppedFile, LocalFile, Selection, resolve_types
     from .collect import collect as collect_files
     from .config import Settings, load_config, settings_from_mapping
     from .exceptions import (
         AccessDeniedError,
+        ArchiveReadError,
         ArgumentInvalidError,
         ArtifactBackupError,
         BucketNotFoundError,
+        ChecksumMismatchError,
         ConfigInvalidError,
         ConfigKeyMissingError,
         ConfigNotFoundError,
@@ -119,6 +130,8 @@ if TYPE_CHECKING:
         LocalStackError,
         ReceiptTimeoutError,
         ReceiptUnreadableError,
+        RestoreRequiredError,
+        RunNotFoundError,
         RunRefusedError,
         SelectionEmptyError,
         UploadFailedError,

@@ -295,7 +295,7 @@ def _raise_for(result: DownloadResult, run: str, include: list[str], names: list
             hint = f"restores take minutes (Expedited) to hours (Standard, Bulk); status: {command}"
         else:
             message = (f"{len(waiting)} file(s) of run {run} are in Glacier and must be restored "
-                       f"before they can be downloaded: {command}")
+                       "before they can be downloaded")
             hint = (f"run:\n  {command}\nthen this download again when the restore is done "
                     "(files already downloaded are kept)")
         raise RestoreRequiredError(

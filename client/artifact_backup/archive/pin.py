@@ -21,9 +21,9 @@ from artifact_contract import (
     TAG_RETENTION,
 )
 
-from ..exceptions import ArgumentInvalidError
+from ..exceptions import ArchiveReadError, ArgumentInvalidError
 from ._s3 import is_aws_error, is_missing, parallel_map, read_error
-from .runs import PinNote, RunSummary, pin_key
+from .runs import PIN_NAME, PinNote, RunSummary, pin_key
 
 MAX_NOTE_CHARS = 2000
 
@@ -83,9 +83,19 @@ def set_retention(client: Any, bucket: str, summary: RunSummary, *, pinned: bool
     try:
         client.put_object(Bucket=bucket, Key=key, Body=pin.to_json(), ContentType="application/json")
     except Exception as exc:
-        if is_aws_error(exc):
-            raise read_error(exc, bucket=bucket, action=f"writing the pin note {key}") from None
-        raise
+        if not is_aws_error(exc):
+            raise
+        error = read_error(exc, bucket=bucket, action=f"writing the pin note {key}")
+        if error.code == "access-denied":
+            state = RETENTION_PINNED if pinned else RETENTION_STANDARD
+            error = ArchiveReadError(
+                f"all {len(keys)} objects of run {summary.label} are tagged retention={state}, but the "
+                f"note could not be stored at {key}: access denied",
+                code="access-denied",
+                hint=f"the reader policy must allow s3:PutObject on arn:aws:s3:::{bucket}/*/_runs/*/"
+                     f"{PIN_NAME}; until then 'runs' does not show this change",
+            )
+        raise error from None
     return PinResult(
         project_key=record.project_key,
         run=summary.label,

@@ -207,3 +207,28 @@ def test_progress_stays_quiet_off_a_terminal_and_with_json():
 
     assert isinstance(Console(stderr=Tty()).progress(), ProgressLine)
     assert Console(json_output=True, stderr=Tty()).progress() is None
+
+
+def test_pin_names_the_missing_permission_when_the_note_cannot_be_written():
+    from botocore.exceptions import ClientError
+
+    from artifact_backup.archive.pin import set_retention
+    from artifact_backup.exceptions import ArchiveReadError
+
+    class Client:
+        tagged: list[str] = []
+
+        def put_object_tagging(self, *, Bucket, Key, Tagging):  # noqa: N803 - boto3's names
+            self.tagged.append(Key)
+
+        def put_object(self, **kwargs):
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "PutObject")
+
+    files = [rfile("logs", "a.log", 1, 1), rfile("logs", "b.log", 1, 2)]
+    with pytest.raises(ArchiveReadError) as info:
+        set_retention(Client(), "rmi-360-raw", RunSummary(record(files), "k"), pinned=True, note="keep")
+    assert sorted(Client.tagged) == sorted(f.key for f in files)
+    assert info.value.code == "access-denied"
+    assert info.value.exit_code == 5
+    assert "arn:aws:s3:::rmi-360-raw/*/_runs/*/pin.json" in info.value.hint
+    assert "2 objects of run 20251030_1430 are tagged retention=pinned" in info.value.message
