@@ -8,6 +8,7 @@ any.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -31,6 +32,10 @@ from artifact_contract import (
     Piece,
     Receipt,
     ReceiptInvalidError,
+    RefusalCode,
+    Reuse,
+    ReuseIndex,
+    ReuseIndexInvalidError,
     archive_prefix,
     blob_piece_id,
     build_manifest,
@@ -39,6 +44,7 @@ from artifact_contract import (
     pack_piece_id,
     piece_key,
     receipt_key,
+    reuse_index_key,
     staging_run_prefix,
     validate_timestamp,
 )
@@ -114,6 +120,12 @@ class UploadResult:
     pieces_sent: int = 0
     pieces_skipped: int = 0
     bytes_sent: int = 0
+    #: Large files not sent because the archive already holds them (skip-unchanged).
+    files_reused: int = 0
+    bytes_reused: int = 0
+    #: The filer could not reuse an earlier copy, so the run was sent again with every file;
+    #: ``bytes_sent`` counts both attempts.
+    resent: bool = False
     resumed: bool = False
     already_committed: bool = False
     receipt: Receipt | None = None
@@ -156,6 +168,9 @@ class UploadResult:
             "pieces_sent": self.pieces_sent,
             "pieces_skipped": self.pieces_skipped,
             "bytes_sent": self.bytes_sent,
+            "files_reused": self.files_reused,
+            "bytes_reused": self.bytes_reused,
+            "resent": self.resent,
             "resumed": self.resumed,
             "already_committed": self.already_committed,
             "archive_urls": self.archive_urls(),
@@ -193,6 +208,8 @@ class _SendOutcome:
     sent: int = 0
     skipped: int = 0
     bytes_sent: int = 0
+    reused: int = 0
+    reused_bytes: int = 0
 
 
 class Uploader:
@@ -249,13 +266,21 @@ class Uploader:
         wait: bool = True,
         dry_run: bool = False,
         wait_timeout: float | None = None,
+        skip_unchanged: bool | None = None,
     ) -> UploadResult:
         """Collect, send, commit and (by default) wait until the filer has filed the run.
 
         Raises :class:`RunRefusedError` when the filer refuses it and :class:`ReceiptTimeoutError`
         when its receipt does not come in time (the run stays committed; re-running the same command
         waits again without re-sending).
+
+        :param skip_unchanged: large files the archive already holds (same SHA-256 and size, by the
+            project's reuse index) are not sent; the filer copies its earlier copy into this run.
+            Default: ``config.skip_unchanged``. If the filer finds an earlier copy gone, the run is
+            sent again in full, automatically, under the same timestamp.
         """
+        if skip_unchanged is None:
+            skip_unchanged = self.config.skip_unchanged
         started = self._clock()
         project_key = self.settings.resolve_project_key(request.project_key)
         mode, custom = request.timestamp_choice()
@@ -313,7 +338,10 @@ class Uploader:
             receipt = None
             committed = entry.committed
             if result.resumed:
-                receipt = self._get_receipt(staging, project_key, entry.run_id)
+                try:
+                    receipt = self._get_receipt(staging, project_key, entry.run_id)
+                except _PollCutOff:
+                    receipt = None  # looked for again while waiting
             if receipt is None and not committed:
                 existing = self._list_run(staging, project_key, entry.run_id) if result.resumed else {}
                 committed = manifest_key(project_key, entry.run_id) in existing
@@ -321,7 +349,10 @@ class Uploader:
                     result.already_committed = True
                     self._notify("on_committed", run_id=entry.run_id, already=True)
                 else:
-                    outcome = self._send_pieces(staging, project_key, entry.run_id, plan, existing)
+                    reusable = self._reuse_index(staging, project_key) if skip_unchanged and plan.blobs \
+                        else None
+                    outcome = self._send_pieces(staging, project_key, entry.run_id, plan, existing, reusable)
+                    result.files_reused, result.bytes_reused = outcome.reused, outcome.reused_bytes
                     result.pieces = len(outcome.pieces)
                     result.pieces_sent, result.pieces_skipped = outcome.sent, outcome.skipped
                     result.bytes_sent = outcome.bytes_sent
@@ -365,6 +396,8 @@ class Uploader:
             if receipt.timestamp:
                 result.timestamp = receipt.timestamp
             return result
+        if receipt.code == RefusalCode.REUSE_UNAVAILABLE and skip_unchanged:
+            return self._send_again_in_full(request, result, started, wait=wait, wait_timeout=wait_timeout)
         result.status = "refused"
         result.reason = receipt.reason
         raise RunRefusedError(
@@ -374,6 +407,54 @@ class Uploader:
             result=result,
             hint=_refusal_hint(receipt),
         )
+
+    def _send_again_in_full(
+        self,
+        request: BackupRequest,
+        refused: UploadResult,
+        started: float,
+        *,
+        wait: bool,
+        wait_timeout: float | None,
+    ) -> UploadResult:
+        """The filer could not copy a file this run skipped (its earlier copy was deleted, changed or
+        moved to Glacier): send the run again, every file included, as a new run under the same
+        timestamp. The refusal came from the verify pass, before the timestamp was claimed, so the
+        user sees one complete run and no failure."""
+        log.info(
+            "run %s of %s: the archive no longer holds an earlier copy of a skipped file (%s); "
+            "sending the run again in full",
+            refused.run_id, refused.project_key, refused.receipt.reason if refused.receipt else "",
+        )
+        again = dataclasses.replace(request, project_key=refused.project_key,
+                                    timestamp=refused.timestamp or False)
+        result = self.backup(again, wait=wait, wait_timeout=wait_timeout, skip_unchanged=False)
+        result.resent = True
+        result.bytes_sent += refused.bytes_sent
+        result.elapsed = self._clock() - started
+        return result
+
+    def _reuse_index(self, bucket: str, project_key: str) -> ReuseIndex | None:
+        """The project's reuse index (one GET); None when there is none or it cannot be read.
+
+        Skipping unchanged files only saves time, so nothing here ever fails an upload: an index
+        that is missing, unreadable or not permitted (an uploader policy from before the index)
+        just means every file is sent.
+        """
+        key = reuse_index_key(project_key)
+        try:
+            response = self.client.get_object(Bucket=bucket, Key=key)
+            raw = response["Body"].read()
+        except Exception as exc:
+            if error_code(exc) not in _MISSING | _DENIED:
+                log.warning("the reuse index s3://%s/%s cannot be read (%s): sending every file",
+                            bucket, key, exc)
+            return None
+        try:
+            return ReuseIndex.from_json(raw, project_key)
+        except ReuseIndexInvalidError as exc:
+            log.warning("the reuse index s3://%s/%s is unreadable (%s): sending every file", bucket, key, exc)
+            return None
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -401,8 +482,17 @@ class Uploader:
             kwargs["ContinuationToken"] = page["NextContinuationToken"]
 
     def _send_pieces(
-        self, bucket: str, project_key: str, run_id: str, plan: PiecePlan, existing: dict[str, int]
+        self,
+        bucket: str,
+        project_key: str,
+        run_id: str,
+        plan: PiecePlan,
+        existing: dict[str, int],
+        reusable: ReuseIndex | None = None,
     ) -> _SendOutcome:
+        """Build and send the packs, send the blobs; a blob whose content ``reusable`` lists (same
+        SHA-256 and size) is not sent but listed for reuse, unless a resumed attempt already sent
+        it."""
         from s3transfer.manager import TransferConfig, TransferManager
         from s3transfer.subscribers import BaseSubscriber as S3Subscriber
 
@@ -433,6 +523,9 @@ class Uploader:
                 with lock:
                     outcome.sent += 1
                 notify("on_piece_done", piece=self.piece, skipped=False)
+
+        def in_staging(piece: Piece) -> bool:
+            return existing.get(piece_key(project_key, run_id, piece.id)) == piece.size
 
         def already_there(piece: Piece) -> bool:
             if existing.get(piece_key(project_key, run_id, piece.id)) == piece.size:
@@ -507,6 +600,17 @@ class Uploader:
                 for f, fut in blob_hashes:
                     sha = fut.result()
                     piece = Piece(blob_piece_id(sha), "blob", f.size, sha)
+                    if (
+                        reusable is not None
+                        and piece.id not in outcome.pieces
+                        and not in_staging(piece)
+                        and reusable.lookup(sha, f.size) is not None
+                    ):
+                        outcome.files.append(FileEntry(f.type, f.path, f.size, sha, None, Reuse(sha)))
+                        outcome.reused += 1
+                        outcome.reused_bytes += f.size
+                        notify("on_file_reused", path=f.member_name, size=f.size)
+                        continue
                     outcome.files.append(FileEntry(f.type, f.path, f.size, sha, piece.id))
                     if piece.id in outcome.pieces:
                         continue
@@ -582,6 +686,8 @@ class Uploader:
                 # Without s3:ListBucket on receipts/, S3 answers 403 for a key that does not exist yet.
                 self._receipt_denied = True
                 return None
+            if _cut_off(exc):
+                raise _PollCutOff(exc) from exc
             raise translate_error(exc, bucket=bucket, action="reading the receipt") from None
         try:
             receipt = Receipt.from_json(raw)
@@ -603,9 +709,21 @@ class Uploader:
         start = self._clock()
         deadline = start + timeout
         delay = self.config.poll_initial
+        cut_off = 0
         while True:
             self._sleep(max(0.0, min(delay, deadline - self._clock())))
-            receipt = self._get_receipt(bucket, project_key, run_id)
+            try:
+                receipt = self._get_receipt(bucket, project_key, run_id)
+                cut_off = 0
+            except _PollCutOff as exc:
+                # One answer cut off is no reason to give up on a committed run; a network that
+                # keeps failing is reported as the S3 failure it is.
+                cut_off += 1
+                if cut_off > _MAX_CUT_OFF_POLLS:
+                    raise translate_error(exc.cause, bucket=bucket, action="reading the receipt") from None
+                log.warning("reading the receipt of run %s was cut off (%s); polling again",
+                            run_id, exc.cause)
+                receipt = None
             if receipt is not None:
                 return receipt
             now = self._clock()
@@ -624,6 +742,26 @@ class Uploader:
                 )
             self._notify("on_waiting", elapsed=now - start)
             delay = min(delay * self.config.poll_multiplier, self.config.poll_max)
+
+
+#: Receipt polls in a row whose answer may be cut off before the wait gives up.
+_MAX_CUT_OFF_POLLS = 3
+
+
+class _PollCutOff(Exception):
+    """A receipt poll lost its connection after botocore's retries, or mid-answer: botocore retries
+    a request, but neither the streamed body of an answer nor a truncated error body."""
+
+    def __init__(self, cause: BaseException) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _cut_off(exc: BaseException) -> bool:
+    """A connection-level failure (not an answer from S3), which the next poll may not meet."""
+    if getattr(exc, "response", None) is not None:
+        return False
+    return _is_aws_error(exc) or isinstance(exc, OSError)
 
 
 def _committed(entry: JournalEntry) -> JournalEntry:
