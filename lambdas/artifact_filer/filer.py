@@ -8,14 +8,17 @@ record, and the receipt comes last.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import IncompleteReadError, ResponseStreamingError
+from urllib3.exceptions import ProtocolError
 
 from artifact_contract import (
     MANIFEST_NAME,
@@ -54,6 +57,7 @@ from .exceptions import (
     PieceMissingError,
     RunRefusedError,
     StagingCleanError,
+    StagingReadError,
     TimestampTakenError,
 )
 from .reuse import (
@@ -101,6 +105,15 @@ STEPS = (
 )
 #: Step names of a refusal.
 REFUSAL_STEPS = ("refusal-receipted", "quarantined")
+
+#: Reads of an answer that was cut off, before the message is failed. botocore retries a request,
+#: but neither the reading of a streamed body nor a truncated error body: without this, one dropped
+#: connection would cost a whole SQS delivery, and three would send a good run to the dead letters.
+_READ_ATTEMPTS = 3
+_CUT_OFF = (StagingReadError, ResponseStreamingError, IncompleteReadError, ProtocolError,
+            http.client.IncompleteRead)
+
+_T = TypeVar("_T")
 
 
 def _now() -> str:
@@ -273,6 +286,9 @@ class Filer:
             return None
 
     def _read_manifest(self, location: ManifestLocation, key: str) -> Manifest | None:
+        return self._reread(lambda: self._read_manifest_once(location, key))
+
+    def _read_manifest_once(self, location: ManifestLocation, key: str) -> Manifest | None:
         try:
             response = self.client.get_object(Bucket=self.staging_bucket, Key=key)
         except Exception as exc:
@@ -340,6 +356,9 @@ class Filer:
         return {piece.id: etag for piece, etag in zip(manifest.pieces, etags, strict=True)}
 
     def _verify_piece(self, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry]) -> str:
+        return self._reread(lambda: self._verify_piece_once(manifest, piece, entries))
+
+    def _verify_piece_once(self, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry]) -> str:
         response = self._get_piece(manifest, piece, None)
         with response["Body"] as body:
             if response["ContentLength"] != piece.size:
@@ -743,7 +762,21 @@ class Filer:
     def _workers(self, items: int, cap: int | None = None) -> int:
         return max(1, min(items, cap or self.config.concurrency, self.config.concurrency))
 
+    def _reread(self, read: Callable[[], _T]) -> _T:
+        """Run ``read`` again (from the start) when its answer was cut off, a few times."""
+        for attempt in range(1, _READ_ATTEMPTS + 1):
+            try:
+                return read()
+            except _CUT_OFF as exc:
+                if attempt == _READ_ATTEMPTS:
+                    raise
+                self.log.warning("a read was cut off, reading again", extra={"error": str(exc)})
+        raise AssertionError("unreachable")
+
     def _get_small(self, bucket: str, key: str) -> bytes | None:
+        return self._reread(lambda: self._get_small_once(bucket, key))
+
+    def _get_small_once(self, bucket: str, key: str) -> bytes | None:
         try:
             response = self.client.get_object(Bucket=bucket, Key=key)
         except Exception as exc:
