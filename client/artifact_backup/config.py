@@ -26,6 +26,7 @@ Keys (defaults in brackets)::
         pack_threshold_mb: 8
         pack_max_mb: 64
         wait_timeout_seconds: 900
+        skip_unchanged: true               # [true] large files the archive holds are not sent again
     cost:                                  # prices for `artifact-backup cost` (see archive/prices.py)
       currency: USD
       download_gb: 0.09                    # [the guide's price]
@@ -71,6 +72,8 @@ _TRANSFER_KEYS: dict[str, tuple[str, float, bool]] = {
     "pack_max_mb": ("pack_max_bytes", MB, True),
     "wait_timeout_seconds": ("wait_timeout", 1, False),
 }
+#: ``aws.transfer`` switches (true/false): UploadConfig field.
+_TRANSFER_SWITCHES: dict[str, str] = {"skip_unchanged": "skip_unchanged"}
 
 
 @dataclass(frozen=True)
@@ -220,12 +223,21 @@ def _transfer(section: Mapping[str, Any]) -> UploadConfig:
     raw = _section(section, "transfer") if "transfer" in section else {}
     changes: dict[str, Any] = {}
     for key, value in raw.items():
+        if key in _TRANSFER_SWITCHES:
+            if not isinstance(value, bool):
+                raise ConfigInvalidError(
+                    f"aws.transfer.{key} must be true or false, not {value!r}",
+                    key=f"aws.transfer.{key}",
+                    hint=f"write {key}: false (no quotes)",
+                )
+            changes[_TRANSFER_SWITCHES[key]] = value
+            continue
         spec = _TRANSFER_KEYS.get(key)
         if spec is None:
             raise ConfigInvalidError(
                 f"aws.transfer.{key} is not a known setting",
                 key=f"aws.transfer.{key}",
-                hint="known settings: " + ", ".join(_TRANSFER_KEYS),
+                hint="known settings: " + ", ".join([*_TRANSFER_KEYS, *_TRANSFER_SWITCHES]),
             )
         attr, unit, integer = spec
         if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:

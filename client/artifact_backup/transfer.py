@@ -33,6 +33,9 @@ class UploadConfig:
     :param poll_max: ...up to this pause.
     :param resume_max_age: seconds after which an interrupted run is not resumed but started anew.
     :param temp_dir: where packs are built (default: the system's temporary folder).
+    :param skip_unchanged: large files (those sent alone, at least ``pack_threshold``) that the
+        archive already holds, same SHA-256 and size, are not sent again: the filer copies its
+        earlier copy into the new run. Small files are packed and cheap to send, so always travel.
     """
 
     pack_threshold: int = 8 * MB
@@ -50,6 +53,7 @@ class UploadConfig:
     poll_max: float = 5.0
     resume_max_age: float = 7 * 24 * 3600.0
     temp_dir: str | None = None
+    skip_unchanged: bool = True
 
     def __post_init__(self) -> None:
         if self.pack_threshold > self.pack_max_bytes:
@@ -83,6 +87,9 @@ class BaseSubscriber:
 
     def on_bytes_sent(self, *, amount: int, **kwargs: Any) -> None:
         """``amount`` more bytes went to S3 (negative when a retried request starts over)."""
+
+    def on_file_reused(self, *, path: str, size: int, **kwargs: Any) -> None:
+        """A large file is not sent: the archive holds it unchanged and the filer copies it."""
 
     def on_piece_done(self, *, piece: Any, skipped: bool, **kwargs: Any) -> None:
         """A pack or blob is in staging; ``skipped`` when an earlier attempt had already sent it."""

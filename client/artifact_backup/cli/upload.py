@@ -73,6 +73,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--wait-timeout", type=float, metavar="SECONDS", help="how long to wait for the filer (default: 900)"
     )
     parser.add_argument("--dry-run", action="store_true", help="show what would be sent; send nothing")
+    parser.add_argument(
+        "--no-skip-unchanged",
+        dest="skip_unchanged",
+        action="store_false",
+        default=None,
+        help="send every large file, even one the archive already holds unchanged "
+        "(default: aws.transfer.skip_unchanged, true)",
+    )
     parser.add_argument("--cache-dir", metavar="PATH", help="where resume journals are kept")
 
 
@@ -108,7 +116,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     )
     try:
         result = uploader.backup(
-            request, wait=not args.no_wait, dry_run=args.dry_run, wait_timeout=args.wait_timeout
+            request, wait=not args.no_wait, dry_run=args.dry_run, wait_timeout=args.wait_timeout,
+            skip_unchanged=args.skip_unchanged,
         )
     finally:
         if progress:
@@ -171,6 +180,13 @@ def format_result(result: Any, console: Console) -> str:
             f"({per_type})"
         )
     lines += [f"  {url}" for url in result.archive_urls()]
+    if result.files_reused:
+        lines.append(
+            f"  {plural(result.files_reused, 'large file')} ({human_bytes(result.bytes_reused)}) unchanged "
+            "since an earlier run: copied in the archive, not sent"
+        )
+    if result.resent:
+        lines.append("  an earlier copy of an unchanged file was no longer usable: the run was sent in full")
     if console.verbose:
         lines.append(
             f"run id {result.run_id}; pieces sent {result.pieces_sent}, already in staging "
