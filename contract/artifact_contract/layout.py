@@ -174,16 +174,16 @@ def receipt_key(project_key: str, run_id: str) -> str:
     return f"{RECEIPTS_PREFIX}{validate_project_key(project_key)}/{validate_run_id(run_id)}.json"
 
 
+def reuse_index_key(project_key: str) -> str:
+    """The project's reuse index in staging: written by the filer, read by the uploader."""
+    return f"{INDEX_PREFIX}{validate_project_key(project_key)}/reuse.json"
+
+
 def quarantine_key(staging_key: str) -> str:
     """Where a refused run's staging object is moved, keeping its path for inspection."""
     if not staging_key.startswith(INCOMING_PREFIX):
         raise PathInvalidError(f"{staging_key!r} is not a staging key")
     return QUARANTINE_PREFIX + staging_key[len(INCOMING_PREFIX):]
-
-
-def reuse_index_key(project_key: str) -> str:
-    """The project's reuse index in staging: written by the filer, read by the uploader."""
-    return f"{INDEX_PREFIX}{validate_project_key(project_key)}/reuse.json"
 
 
 @dataclass(frozen=True)
