@@ -134,6 +134,12 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         default=None,
         help="results Markdown (default bench/RESULTS.md; none in smoke)",
     )
+    parser.add_argument(
+        "--render",
+        type=Path,
+        metavar="JSON",
+        help="only re-evaluate the targets of a results JSON and rewrite its reports",
+    )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds any one tool may run")
     args = parser.parse_args(argv)
     if args.json is None:
@@ -145,8 +151,27 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def render(args: argparse.Namespace) -> int:
+    """Recompute summary and targets from the measurements of an earlier run and rewrite its reports."""
+    import json
+
+    from .measure import Measurement
+
+    results = json.loads(args.render.read_text())
+    measurements = [Measurement(**m) for m in results["measurements"]]
+    results["summary"] = summarize(measurements)
+    series = {k: [tuple(p) for p in v] for k, v in results["series"].items()}
+    one_gb = next((name for units, name in series.get("bytes", []) if units == 1024 * MiB), None)
+    results["targets"] = [t.as_dict() for t in targets(results["summary"], series, "small", "large", one_gb)]
+    print(text(results))
+    write(results, args.json if args.json != RESULTS_DIR / "latest.json" else args.render, args.markdown)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse(argv)
+    if args.render is not None:
+        return render(args)
     started = time.monotonic()
     started_at = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     print("generating data (cached between runs) ...", flush=True)
