@@ -236,7 +236,8 @@ class Bench:
             "--include",
             *scenario.include,
             "--timestamp",
-            "--cache-dir", str(config.parent / "cache"),
+            "--cache-dir",
+            str(config.parent / "cache"),
         ]
         if not wait:
             argv.append("--no-wait")
