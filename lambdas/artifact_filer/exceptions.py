@@ -39,8 +39,12 @@ class FilerRefusedError(FilerError):
     """The run breaks the protocol and is refused; ``code`` is one of :class:`RefusalCode`."""
 
     code: str = RefusalCode.MANIFEST_INVALID
+    #: Reasons quote what the client sent; a 30 MB path must not become a 30 MB receipt and log line.
+    MAX_REASON = 1000
 
     def __init__(self, reason: str, code: str | None = None) -> None:
+        if len(reason) > self.MAX_REASON:
+            reason = f"{reason[: self.MAX_REASON]}... ({len(reason)} characters, cut)"
         super().__init__(reason)
         self.reason = reason
         if code is not None:

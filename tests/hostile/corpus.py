@@ -336,6 +336,7 @@ CASES: tuple[Case, ...] = (
     Case("manifest-path-absolute", C.MANIFEST_INVALID, manifest_edit(lambda m: _set_path(m, "/etc/x.log"))),
     Case("manifest-path-drive", C.MANIFEST_INVALID, manifest_edit(lambda m: _set_path(m, "D:/Process360_Data/x.log"))),
     Case("manifest-path-backslash", C.MANIFEST_INVALID, manifest_edit(lambda m: _set_path(m, "sub\\x.log"))),
+    Case("manifest-path-huge", C.MANIFEST_INVALID, manifest_edit(lambda m: _set_path(m, "a\\" * 1_000_000 + ".log"))),
     Case("manifest-path-nul", C.MANIFEST_INVALID, manifest_edit(lambda m: _set_path(m, "x\x00.log"))),
     Case("manifest-path-not-utf8", C.MANIFEST_INVALID, manifest_edit(lambda m: _set_path(m, "\udcff.log"))),
     Case("manifest-created-at-surrogate", C.MANIFEST_INVALID,

@@ -45,3 +45,11 @@ def test_zeros_beyond_the_cap_are_still_a_bomb():
     body, piece, entries = _pack(tar_bytes([regular("logs/a.log", DATA)]), bytes(4 << 20))
     with pytest.raises(PackBombError):
         _read(body, piece, entries)
+
+
+def test_a_refusal_reason_quoting_a_huge_input_is_cut():
+    from artifact_filer import ManifestRefusedError
+
+    error = ManifestRefusedError("path '" + "\\" * 5_000_000 + "' contains a backslash")
+    assert len(error.reason) < 1100
+    assert error.reason.endswith("characters, cut)")
