@@ -23,14 +23,17 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.config import Config
 
-from artifact_contract import ContractError, parse_manifest_key
+from artifact_contract import ContractError, RefusalCode, parse_manifest_key
 
 from .config import FilerConfig
-from .exceptions import FilerConfigError
+from .exceptions import FilerConfigError, FilerRefusedError
 from .filer import Filer
 
 SERVICE = "artifact-filer"
 TEST_EVENT = "s3:TestEvent"
+#: Refusals the client recovers from by itself: the receipt says what to do, and the message ends
+#: there, so a normal event does not reach the dead-letter queue and its alarm.
+RECOVERABLE_REFUSALS = frozenset({RefusalCode.REUSE_UNAVAILABLE})
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", SERVICE))
 #: A batch whose every record fails is still answered with ``batchItemFailures`` rather than an
@@ -118,6 +121,10 @@ def _file_one(filer: Filer, key: str) -> None:
     logger.append_keys(**identity)
     try:
         filer.file(key)
+    except FilerRefusedError as refusal:
+        if refusal.code not in RECOVERABLE_REFUSALS:
+            raise
+        logger.info("run refused, the client sends it again", extra={"code": refusal.code})
     finally:
         logger.remove_keys(list(identity))
 

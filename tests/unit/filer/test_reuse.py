@@ -201,3 +201,32 @@ def test_source_vanishing_after_the_check_refuses_the_run_while_filing(s3, filer
         filer.file(run.upload(s3))
     assert raised.value.code == RefusalCode.REUSE_UNAVAILABLE
     assert not list_keys(s3, ARCHIVE, f"{PROJECT}/_runs/{TS2}/run.json")
+
+
+def test_handler_ends_a_reuse_refusal_without_a_dead_letter(s3, filer, monkeypatch, lambda_context):
+    """The client re-sends by itself, so the message must not reach the dead-letter queue's alarm;
+    a redelivery (the refused receipt answers) ends the same way."""
+    from artifact_filer import handler as handler_module
+
+    from .helpers import s3_event, sqs_batch
+
+    first_run(s3, filer)
+    s3.delete_object(Bucket=ARCHIVE, Key=f"{PROJECT}/gis_data/{TS1}/roads.gpkg")
+    monkeypatch.setenv("STAGING_BUCKET", STAGING)
+    monkeypatch.setenv("ARCHIVE_BUCKET", ARCHIVE)
+    handler_module.reset_filer()
+    try:
+        run = reusing_run()
+        event = sqs_batch([s3_event(STAGING, run.upload(s3))])
+        assert handler_module.handler(event, lambda_context) == {"batchItemFailures": []}
+        assert handler_module.handler(event, lambda_context) == {"batchItemFailures": []}
+        receipt = Receipt.from_json(
+            s3.get_object(Bucket=STAGING, Key=receipt_key(PROJECT, run.run_id))["Body"].read()
+        )
+        assert receipt.code == RefusalCode.REUSE_UNAVAILABLE
+        # any other refusal still fails its message
+        other = StagedRun(PROJECT, {LOG: b"x"}, timestamp=TS1)
+        failed = handler_module.handler(sqs_batch([s3_event(STAGING, other.upload(s3))]), lambda_context)
+        assert failed == {"batchItemFailures": [{"itemIdentifier": "msg-0"}]}
+    finally:
+        handler_module.reset_filer()
