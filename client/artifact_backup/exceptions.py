@@ -16,7 +16,8 @@ Exit codes:
 6     the filer refused the run (its reason and code are reported)
 7     the run is committed but its receipt did not arrive in time (re-run the same command)
 8     the archive holds no such run (or no such file in it)
-9     a downloaded file does not match the SHA-256 its run record lists (it is not kept)
+9     a downloaded file does not match the SHA-256 its run record lists (it is not kept), or
+      ``verify`` found files missing, extra or different from their run records
 10    files are in Glacier or Deep Archive: ``artifact-backup restore ...`` first, or wait for it
 130   interrupted
 ====  ==========================================================================================
@@ -312,3 +313,15 @@ class RestoreRequiredError(ArtifactBackupError):
         data["command"] = self.command
         data["files"] = self.files
         return data
+
+
+class VerifyFailedError(ArtifactBackupError):
+    """``verify`` found the archive differing from its run records: files missing, extra or
+    different, or a record that cannot be read. ``result`` is the whole report."""
+
+    exit_code = EXIT_CORRUPT
+    code = "verify-failed"
+
+    def __init__(self, message: str, *, result: Any, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.result = result
