@@ -158,7 +158,7 @@ def render(args: argparse.Namespace) -> int:
     from .measure import Measurement
 
     results = json.loads(args.render.read_text())
-    measurements = [Measurement(**m) for m in results["measurements"]]
+    measurements = [Measurement(**{"connections": None, **m}) for m in results["measurements"]]
     results["summary"] = summarize(measurements)
     series = {k: [tuple(p) for p in v] for k, v in results["series"].items()}
     one_gb = next((name for units, name in series.get("bytes", []) if units == 1024 * MiB), None)

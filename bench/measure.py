@@ -49,7 +49,7 @@ class Measurement:
     sys_s: float
     peak_rss_mb: float
     requests: int
-    connections: int
+    connections: int | None
     bytes_sent: int
     body_bytes: int
     server_cpu_s: float

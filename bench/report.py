@@ -63,7 +63,10 @@ def summarize(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[s
             "peak_rss_mb": _median(m.peak_rss_mb for m in runs),
             "peak_rss_mb_max": max(m.peak_rss_mb for m in runs),
             "requests": _median(m.requests for m in runs),
-            "connections": _median(m.connections for m in runs),
+            # None for results recorded before connections were counted.
+            "connections": None
+            if any(m.connections is None for m in runs)
+            else _median(m.connections for m in runs),
             "bytes_sent": _median(m.bytes_sent for m in runs),
             "server_cpu_s": _median(m.server_cpu_s for m in runs),
         }
@@ -328,6 +331,7 @@ _COLUMNS = (
     "cpu s",
     "peak RSS MB",
     "requests",
+    "conns",
     "MB sent",
     "server cpu s",
 )
@@ -350,6 +354,7 @@ def _rows(rows: dict[str, dict[str, Any]]) -> list[list[str]]:
                 f"{r['cpu_s']:.2f}",
                 f"{r['peak_rss_mb']:.0f}",
                 f"{r['requests']:.0f}",
+                "-" if r.get("connections") is None else f"{r['connections']:.0f}",
                 f"{r['bytes_sent'] / 1e6:.1f}",
                 f"{r['server_cpu_s']:.2f}",
             ]
