@@ -18,7 +18,7 @@ except ImportError:  # pragma: no cover - depends on how the checkout was instal
     sys.path.insert(0, str(REPO_ROOT / "contract"))
     import artifact_contract
 
-from artifact_contract.layout import RUNS_FOLDER  # noqa: E402
+from artifact_contract.layout import PIN_NOTE_NAME, RUNS_FOLDER  # noqa: E402
 
 INCOMING_PREFIX: str = artifact_contract.INCOMING_PREFIX
 INDEX_PREFIX: str = artifact_contract.INDEX_PREFIX
@@ -35,6 +35,7 @@ __all__ = [
     "INCOMING_PREFIX",
     "INDEX_PREFIX",
     "MANIFEST_NAME",
+    "PIN_NOTE_NAME",
     "QUARANTINE_PREFIX",
     "RECEIPTS_PREFIX",
     "REPO_ROOT",

@@ -37,6 +37,8 @@ QUARANTINE_PREFIX = "quarantine/"
 INDEX_PREFIX = "index/"
 MANIFEST_NAME = "manifest.json"
 RUNS_FOLDER = "_runs"
+#: A pinned run's note, beside its run record: written by readers, the one archive key they may write.
+PIN_NOTE_NAME = "pin.json"
 UNTIMESTAMPED_FOLDER = "untimestamped"
 
 #: S3 allows 1024 bytes of key; keep room for the prefix the archive adds.
@@ -148,6 +150,13 @@ def run_record_key(project_key: str, timestamp: str | None, run_id: str) -> str:
     if timestamp is None:
         return f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{validate_run_id(run_id)}.json"
     return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/run.json"
+
+
+def pin_note_key(project_key: str, timestamp: str | None, run_id: str) -> str:
+    """Where a run's pin note lives: beside its record, outside every artifact folder."""
+    if timestamp is None:
+        return f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{validate_run_id(run_id)}/{PIN_NOTE_NAME}"
+    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/{PIN_NOTE_NAME}"
 
 
 def staging_run_prefix(project_key: str, run_id: str) -> str:

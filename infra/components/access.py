@@ -14,9 +14,11 @@ from constructs import Construct
 from ..contract import (
     INCOMING_PREFIX,
     INDEX_PREFIX,
+    PIN_NOTE_NAME,
     RECEIPTS_PREFIX,
     RETENTION_PINNED,
     RETENTION_STANDARD,
+    RUNS_FOLDER,
     TAG_MANAGED,
     TAG_MANAGED_VALUE,
     TAG_RETENTION,
@@ -94,6 +96,13 @@ class AccessPolicies(Construct):
                     resources=[archive_objects],
                     conditions={"StringEquals": managed_only},
                 ),
+                # `pin --note` keeps the note beside the run record, where `runs` reads it; nothing
+                # else in the archive is writable by a reader.
+                iam.PolicyStatement(
+                    sid="WritePinNotes",
+                    actions=["s3:PutObject"],
+                    resources=[archive_bucket.arn_for_objects(f"*/{RUNS_FOLDER}/*/{PIN_NOTE_NAME}")],
+                ),
                 # Pinning rewrites an artifact's tag set; the conditions keep it to the two tags the
                 # lifecycle rules read, on objects the filer wrote, with the managed tag kept intact.
                 iam.PolicyStatement(
@@ -133,8 +142,12 @@ class AccessPolicies(Construct):
             [
                 wildcard_suppression(
                     "Readers browse any project's runs; restoring and pinning are further limited by "
-                    "tag conditions to objects the filer wrote.",
-                    [object_wildcard(archive_bucket, "*")],
+                    "tag conditions to objects the filer wrote; the only key a reader may write is a "
+                    "run's pin note, beside its run record in any project.",
+                    [
+                        object_wildcard(archive_bucket, "*"),
+                        object_wildcard(archive_bucket, f"*/{RUNS_FOLDER}/*/{PIN_NOTE_NAME}"),
+                    ],
                 )
             ],
         )

@@ -17,10 +17,12 @@ from infra.contract import (
     INCOMING_PREFIX,
     INDEX_PREFIX,
     MANIFEST_NAME,
+    PIN_NOTE_NAME,
     QUARANTINE_PREFIX,
     RECEIPTS_PREFIX,
     RETENTION_PINNED,
     RETENTION_STANDARD,
+    RUNS_FOLDER,
     TAG_MANAGED,
     TAG_MANAGED_VALUE,
     TAG_RETENTION,
@@ -487,7 +489,16 @@ def test_reader_lists_downloads_restores_and_pins_only_filed_artifacts(access: T
     reader = managed_policy(access, "Reader")
     assert "Staging" not in json.dumps(reader)
     by_sid = {s["Sid"]: s for s in reader}
-    assert set(by_sid) == {"ListArchive", "DownloadArchive", "RestoreArtifacts", "PinArtifacts"}
+    assert set(by_sid) == {
+        "ListArchive",
+        "DownloadArchive",
+        "RestoreArtifacts",
+        "WritePinNotes",
+        "PinArtifacts",
+    }
+    notes = by_sid["WritePinNotes"]
+    assert notes["Action"] == "s3:PutObject"
+    assert f"/*/{RUNS_FOLDER}/*/{PIN_NOTE_NAME}\"" in _targets(notes)
     assert by_sid["RestoreArtifacts"]["Condition"] == {
         "StringEquals": {f"s3:ExistingObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE}
     }

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from artifact_contract import (
+    PIN_NOTE_NAME,
     ContractError,
     RecordedFile,
     RecordInvalidError,
@@ -27,21 +28,22 @@ from artifact_contract import (
     archive_prefix,
     dumps_record,
     get_artifact_type,
+    pin_note_key,
     run_record_key,
     runs_prefix,
     validate_project_key,
     validate_relative_path,
-    validate_timestamp,
 )
+from artifact_contract.layout import UNTIMESTAMPED_FOLDER
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
 
 PIN_SCHEMA = "artifact-backup.pin"
 PIN_VERSION = 1
-PIN_NAME = "pin.json"
+PIN_NAME = PIN_NOTE_NAME
 RUN_NAME = "run.json"
-UNTIMESTAMPED = "untimestamped"
+UNTIMESTAMPED = UNTIMESTAMPED_FOLDER
 #: The RUN argument that names the newest timestamped run.
 LATEST = "latest"
 #: Storage "class" of a recorded file that is no longer in the archive (expired or deleted).
@@ -65,10 +67,7 @@ def run_label(record: RunRecord) -> str:
 
 def pin_key(record: RunRecord) -> str:
     """Where a run's pin note lives: beside its record, outside every artifact folder."""
-    prefix = runs_prefix(record.project_key)
-    if record.timestamp:
-        return f"{prefix}{validate_timestamp(record.timestamp)}/{PIN_NAME}"
-    return f"{prefix}{UNTIMESTAMPED}/{record.run_id}/{PIN_NAME}"
+    return pin_note_key(record.project_key, record.timestamp or None, record.run_id)
 
 
 def safe_file(file: RecordedFile) -> RecordedFile:
