@@ -534,7 +534,10 @@ class Uploader:
                 return True
             return False
 
-        extra = {"ChecksumAlgorithm": "SHA256"}
+        # S3 checks every part against this checksum on arrival. CRC32 is computed at twice the
+        # speed of SHA-256 here, and the file's SHA-256 (already known, it names the blob) is what the
+        # filer verifies before filing, so a second SHA-256 of every part would buy nothing.
+        extra = {"ChecksumAlgorithm": "CRC32"}
         transfer_config = TransferConfig(
             multipart_threshold=cfg.multipart_threshold,
             multipart_chunksize=cfg.multipart_chunksize,
@@ -638,8 +641,8 @@ class Uploader:
             pool.shutdown(wait=True, cancel_futures=True)
             for path in temp_files:
                 path.unlink(missing_ok=True)
-        for f in plan.blobs:
-            _check_unchanged(f)
+        for f, fut in blob_hashes:
+            _check_unchanged(f, fut.result(), cfg.hash_chunksize)
         return outcome
 
     def commit(self, bucket: str, manifest: Manifest) -> bool:
@@ -777,17 +780,31 @@ def _sha256_of(path: Path | None) -> str | None:
         return None
 
 
-def _check_unchanged(f: LocalFile) -> None:
-    """A blob is sent by s3transfer from the path; it must still be the file that was hashed."""
+def _check_unchanged(f: LocalFile, sha256: str, chunksize: int) -> None:
+    """A blob is sent by s3transfer from its path after it was hashed: the bytes sent must still be
+    the ones hashed, or the filer refuses the whole run as corrupt after it was committed.
+
+    s3transfer reads the size it was given, so a file that only grew (a live log) sent the bytes that
+    were hashed, as a packed file does. Any other change (rewritten in place, shrunk, replaced) is
+    reported here, before the manifest commits the run. The file is read again only when its size or
+    modification time moved.
+    """
     try:
         st = f.source.stat()
     except OSError:
         st = None
-    if st is None or st.st_size < f.size:
-        raise FileChangedError(
-            f"{f.source} changed while it was being uploaded",
-            hint="re-run the upload once the program writing it has finished",
-        )
+    if st is not None and st.st_size >= f.size:
+        if st.st_size == f.size and st.st_mtime_ns == f.mtime_ns:
+            return
+        try:
+            if hash_file(f, chunksize) == sha256:
+                return
+        except ArtifactBackupError:
+            pass
+    raise FileChangedError(
+        f"{f.source} changed while it was being uploaded",
+        hint="re-run the upload once the program writing it has finished",
+    )
 
 
 def _is_aws_error(exc: BaseException) -> bool:
