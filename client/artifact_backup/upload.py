@@ -277,7 +277,8 @@ class Uploader:
         :param skip_unchanged: large files the archive already holds (same SHA-256 and size, by the
             project's reuse index) are not sent; the filer copies its earlier copy into this run.
             Default: ``config.skip_unchanged``. If the filer finds an earlier copy gone, the run is
-            sent again in full, automatically, under the same timestamp.
+            sent again in full, automatically, under the same timestamp. Only a run that waits for
+            its receipt skips anything: without waiting, nobody would be there to send it again.
         """
         if skip_unchanged is None:
             skip_unchanged = self.config.skip_unchanged
@@ -349,8 +350,10 @@ class Uploader:
                     result.already_committed = True
                     self._notify("on_committed", run_id=entry.run_id, already=True)
                 else:
-                    reusable = self._reuse_index(staging, project_key) if skip_unchanged and plan.blobs \
+                    reusable = (
+                        self._reuse_index(staging, project_key) if skip_unchanged and wait and plan.blobs
                         else None
+                    )
                     outcome = self._send_pieces(staging, project_key, entry.run_id, plan, existing, reusable)
                     result.files_reused, result.bytes_reused = outcome.reused, outcome.reused_bytes
                     result.pieces = len(outcome.pieces)

@@ -38,9 +38,8 @@ def project(tmp_path):
     return root
 
 
-def request(root, **kwargs) -> BackupRequest:
-    return BackupRequest(folder=root, project_key=PROJECT, include=["gis_data", "logs"],
-                         timestamp="20251030_1200", **kwargs)
+def request(root, timestamp: str = "20251030_1200") -> BackupRequest:
+    return BackupRequest(folder=root, project_key=PROJECT, include=["gis_data", "logs"], timestamp=timestamp)
 
 
 def put_index(s3, sha: str, size: int, filed_at: datetime | None = None) -> None:
@@ -61,7 +60,13 @@ def test_unchanged_large_file_is_listed_for_reuse_not_sent(tmp_path, s3, calls, 
     counter = Bytes()
     calls.reset()
     result = make_uploader(config=CONFIG, subscribers=[counter]).backup(request(root), wait=False)
-    assert calls.counts["GetObject"] == 1  # the index, once
+    assert calls.counts["GetObject"] == 0  # without waiting nobody could re-send: everything is sent
+    assert result.files_reused == 0
+    calls.reset()
+    result = make_uploader(config=CONFIG, subscribers=[counter := Bytes(), Filer(s3)]).backup(request(root))
+    assert result.status == "filed"
+    calls.counts["GetObject"] -= 1  # the Filer fixture reads the manifest
+    assert calls.counts["GetObject"] == 2  # the index, once, and the receipt
 
     manifest = manifest_of(s3, keys, result.run_id)
     (gis,) = [f for f in manifest.files if f.type == "gis_data"]
@@ -69,7 +74,7 @@ def test_unchanged_large_file_is_listed_for_reuse_not_sent(tmp_path, s3, calls, 
     assert gis.reuse is not None
     assert gis.reuse.sha256 == gis.sha256
     assert [p.kind for p in manifest.pieces] == ["pack"]
-    assert not [k for k in keys("incoming/") if "/blobs/" in k]
+    assert not [k for k in keys(f"incoming/{PROJECT}/{result.run_id}/") if "/blobs/" in k]
     assert (result.files_reused, result.bytes_reused) == (1, len(BIG))
     assert counter.reused == ["gis_data/roads.gpkg"]
     assert counter.sent == result.bytes_sent < len(BIG)
@@ -89,7 +94,7 @@ def test_unchanged_large_file_is_listed_for_reuse_not_sent(tmp_path, s3, calls, 
 )
 def test_large_file_is_sent_when_the_index_does_not_vouch_for_it(tmp_path, s3, keys, make_uploader, index):
     index(s3)
-    result = make_uploader(config=CONFIG).backup(request(project(tmp_path)), wait=False)
+    result = make_uploader(config=CONFIG, subscribers=[Filer(s3)]).backup(request(project(tmp_path)))
     manifest = manifest_of(s3, keys, result.run_id)
     assert sorted(p.kind for p in manifest.pieces) == ["blob", "pack"]
     assert not manifest.reused
@@ -101,11 +106,13 @@ def test_switched_off_nothing_is_reused_and_the_index_is_not_read(tmp_path, s3, 
     put_index(s3, hashlib.sha256(BIG).hexdigest(), len(BIG))
     calls.reset()
     config = UploadConfig(pack_threshold=16 * KB, pack_max_bytes=64 * KB, skip_unchanged=False)
-    result = make_uploader(config=config).backup(request(project(tmp_path)), wait=False)
-    assert calls.counts["GetObject"] == 0
+    result = make_uploader(config=config, subscribers=[Filer(s3)]).backup(request(project(tmp_path)))
+    calls.counts["GetObject"] -= 1  # the Filer fixture reads the manifest
+    assert calls.counts["GetObject"] == 1  # the receipt, not the index
     assert not manifest_of(s3, keys, result.run_id).reused
-    again = make_uploader(config=CONFIG).backup(request(project(tmp_path / "x")), wait=False,
-                                               skip_unchanged=False)
+    again = make_uploader(config=CONFIG, subscribers=[Filer(s3)]).backup(
+        request(project(tmp_path / "x"), timestamp="20251030_1300"), skip_unchanged=False
+    )
     assert not manifest_of(s3, keys, again.run_id).reused
 
 
@@ -113,8 +120,8 @@ def test_a_run_of_small_files_does_not_read_the_index(tmp_path, s3, calls, make_
     root = tmp_path / "p"
     write(root / "logs" / "a.log", SMALL)
     calls.reset()
-    make_uploader(config=CONFIG).backup(request(root), wait=False)
-    assert calls.counts["GetObject"] == 0
+    make_uploader(config=CONFIG, subscribers=[Filer(s3)]).backup(request(root))
+    assert calls.counts["GetObject"] == 2  # the Filer fixture's manifest read, and the receipt
 
 
 class RefuseFirstReuse(Filer):
