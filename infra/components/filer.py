@@ -116,6 +116,9 @@ class Filer(Construct):
             environment={
                 "STAGING_BUCKET": staging_bucket.bucket_name,
                 "ARCHIVE_BUCKET": archive_bucket.bucket_name,
+                # A reuse source must still be copyable (not yet in Glacier) when a later run asks
+                # for it, so index entries retire well before the transition.
+                "FILER_REUSE_MAX_AGE_DAYS": str(max(1, settings.glacier_transition_days * 2 // 3)),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
                 "POWERTOOLS_LOG_LEVEL": "INFO",

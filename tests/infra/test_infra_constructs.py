@@ -357,6 +357,12 @@ def test_filer_is_a_container_image_sized_for_a_large_run(filer: Template) -> No
     assert DEFAULTS.filer_memory_mb >= 1024
 
 
+def test_filer_retires_reuse_sources_before_they_reach_glacier(filer: Template) -> None:
+    (function,) = resources(filer.to_json(), "AWS::Lambda::Function").values()
+    days = int(function["Properties"]["Environment"]["Variables"]["FILER_REUSE_MAX_AGE_DAYS"])
+    assert 0 < days < DEFAULTS.glacier_transition_days
+
+
 def test_filer_reports_batch_item_failures(filer: Template) -> None:
     filer.has_resource_properties(
         "AWS::Lambda::EventSourceMapping",
