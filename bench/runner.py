@@ -256,22 +256,9 @@ class Bench:
                 QueueUrl=stack.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=2, AttributeNames=["All"]
             ).get("Messages", [])
             if messages:
-                return {
-                    "Records": [
-                        {
-                            "messageId": m["MessageId"],
-                            "receiptHandle": m["ReceiptHandle"],
-                            "body": m["Body"],
-                            "attributes": m.get("Attributes", {}),
-                            "messageAttributes": {},
-                            "md5OfBody": m.get("MD5OfBody", ""),
-                            "eventSource": "aws:sqs",
-                            "eventSourceARN": stack.queue_arn,
-                            "awsRegion": stack.region,
-                        }
-                        for m in messages
-                    ]
-                }
+                from artifact_backup.local.worker import sqs_batch_event
+
+                return sqs_batch_event(messages, stack.queue_arn, stack.region)
         raise ToolFailedError("no manifest notification reached the filing queue")
 
     def _archived(self, stack: Any, scenario: Scenario, tool: str) -> None:

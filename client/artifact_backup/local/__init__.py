@@ -5,9 +5,10 @@ runs the filer on the queue's events, so the whole pipeline runs on one machine 
 from .server import LOCAL_CREDENTIALS, LOCAL_REGION, LocalS3Server
 from .session import LocalSession
 from .stack import LocalStack, LocalStackNames, provision
-from .worker import BatchOutcome, LambdaContext, LocalFilerWorker, load_filer_handler
+from .worker import BatchOutcome, LambdaContext, LocalFilerWorker, load_filer_handler, sqs_batch_event
 
 __all__ = [
+    "sqs_batch_event",
     "LOCAL_CREDENTIALS",
     "LOCAL_REGION",
     "BatchOutcome",

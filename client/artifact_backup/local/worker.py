@@ -56,6 +56,26 @@ class BatchOutcome:
     failed: int = 0
 
 
+def sqs_batch_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source hands a function, built from ReceiveMessage's answer."""
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": m.get("MessageAttributes", {}),
+                "md5OfBody": m.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for m in messages
+        ]
+    }
+
+
 def load_filer_handler(stack: LocalStack, log_level: str = "INFO") -> Handler:
     """Give the filer the environment it has in AWS, pointed at the stack, and return its handler.
 
@@ -99,24 +119,6 @@ class LocalFilerWorker:
         self.batches = 0
         self.errors: list[BaseException] = []
 
-    def _event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
-        return {
-            "Records": [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": m.get("MessageAttributes", {}),
-                    "md5OfBody": m.get("MD5OfBody", ""),
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": self.stack.queue_arn,
-                    "awsRegion": self.stack.region,
-                }
-                for m in messages
-            ]
-        }
-
     def poll_once(self) -> BatchOutcome:
         """Receive one batch (long poll), invoke the handler once, settle the messages."""
         response = self._sqs.receive_message(
@@ -132,7 +134,8 @@ class LocalFilerWorker:
         self.batches += 1
         failed_ids: set[str]
         try:
-            result = self.handler(self._event(messages), LambdaContext()) or {}
+            event = sqs_batch_event(messages, self.stack.queue_arn, self.stack.region)
+            result = self.handler(event, LambdaContext()) or {}
             failed_ids = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception as exc:  # a crashed invocation fails the whole batch, as in Lambda
             log.exception("filer invocation failed")
