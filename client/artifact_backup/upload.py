@@ -551,7 +551,7 @@ class Uploader:
         transfers: list[Any] = []
         pool = ThreadPoolExecutor(max_workers=cfg.hash_workers, thread_name_prefix="artifact-hash")
         try:
-            with TransferManager(self.client, transfer_config) as manager:
+            with TransferManager(self.client, transfer_config, osutil=_strict_osutil()) as manager:
 
                 def hashed(f: LocalFile) -> Callable[[Future[str]], None]:
                     def done(fut: Future[str]) -> None:
@@ -768,6 +768,49 @@ def _cut_off(exc: BaseException) -> bool:
     if getattr(exc, "response", None) is not None:
         return False
     return _is_aws_error(exc) or isinstance(exc, OSError)
+
+
+class _NoShortReads:
+    """A file s3transfer sends from, that refuses to come up short.
+
+    s3transfer is told each piece's size up front and reads exactly that much; a file that shrank
+    since it was listed would otherwise send a body shorter than its Content-Length, and the request
+    would hang until the read timeout, then be retried and hang again, for minutes.
+    """
+
+    def __init__(self, handle: Any, path: str) -> None:
+        self._handle = handle
+        self._path = path
+
+    def read(self, amount: int | None = -1) -> bytes:
+        data = self._handle.read(amount)
+        if amount is not None and amount > 0 and len(data) < amount:
+            raise FileChangedError(
+                f"{self._path} changed while it was being uploaded (it is shorter than when it was listed)",
+                hint="re-run the upload once the program writing it has finished",
+            )
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __enter__(self) -> _NoShortReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+
+def _strict_osutil() -> Any:
+    """s3transfer's file access, with every file opened for reading guarded by :class:`_NoShortReads`."""
+    from s3transfer.utils import OSUtils
+
+    class StrictOSUtils(OSUtils):
+        def open(self, filename: str, mode: str) -> Any:
+            handle = super().open(filename, mode)
+            return _NoShortReads(handle, filename) if "r" in mode else handle
+
+    return StrictOSUtils()
 
 
 def _committed(entry: JournalEntry) -> JournalEntry:
