@@ -224,7 +224,9 @@ def collect(
         type_folders = {}
         for t in types:
             configured = native_path(settings.type_folder(t)) if settings else Path(t)
-            type_folders[t] = configured if configured.is_absolute() else root / configured
+            # A Windows drive path is absolute where it was written: never read it as a sub-folder.
+            absolute = configured.is_absolute() or looks_like_windows_drive(configured)
+            type_folders[t] = configured if absolute else root / configured
 
     files: list[LocalFile] = []
     dropped: list[DroppedFile] = []
@@ -235,7 +237,7 @@ def collect(
         if top.is_dir():
             _walk(t, top, files, dropped, unreadable)
         elif not (t == CONFIG_TYPE and config_path is not None):
-            warnings.append(f"no {t} folder at {_display(top)}")
+            warnings.append(f"no {t} folder at {_display(top)}{_drive_note(t, top)}")
     if unreadable:
         more = f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
         shown = "; ".join(unreadable[:5]) + more
@@ -290,8 +292,15 @@ def empty_message(selection: Selection) -> str:
     return f"nothing to upload: no {', '.join(selection.types)} files in {_display(selection.folder)}"
 
 
+def _drive_note(artifact_type: str, folder: Path) -> str:
+    if not looks_like_windows_drive(folder):
+        return ""
+    return (f" (a Windows drive path, which this system cannot open: set "
+            f"orchestrator.artifact_paths.{artifact_type} to the folder's path on this machine)")
+
+
 def empty_hint(selection: Selection) -> str:
-    lines = [f"looked in {_display(p)}" for p in selection.type_folders.values()]
+    lines = [f"looked in {_display(p)}{_drive_note(t, p)}" for t, p in selection.type_folders.items()]
     if selection.dropped:
         lines.append(
             f"{len(selection.dropped)} file(s) were left out by the extension filter (--verbose lists them)"
