@@ -600,16 +600,11 @@ class Filer:
         }
         timestamped = manifest.timestamp is not None
         if entry.size > min(self.config.multipart_copy_threshold_bytes, _MAX_SINGLE_COPY):
-            # s3transfer cannot pass IfNoneMatch; the claim keeps other runs out, so a HEAD will do.
-            if timestamped and self._head(self.archive_bucket, key) is not None:
+            # A redelivery finds the copy done: one HEAD instead of copying it all again.
+            if not (timestamped and self._head(self.archive_bucket, key) is not None):
+                self._copy_in_parts(source, key, args, entry.size, timestamped, changed)
+            if timestamped:
                 self._confirm_existing(manifest, entry, key)
-            else:
-                try:
-                    self.client.copy(source, self.archive_bucket, key, ExtraArgs=args, Config=self._transfer)
-                except Exception as exc:
-                    if is_precondition_failed(exc):
-                        raise changed() from None
-                    raise
             self._step("object-filed")
             return
         try:
@@ -631,6 +626,69 @@ class Filer:
                 self._undo_copy(key)
                 raise changed()
         self._step("object-filed")
+
+    def _copy_in_parts(
+        self,
+        source: dict[str, str],
+        key: str,
+        args: dict[str, Any],
+        size: int,
+        timestamped: bool,
+        changed: Callable[[], FilerRefusedError],
+    ) -> None:
+        """A multipart copy completed with ``IfNoneMatch='*'`` (timestamped keys).
+
+        s3transfer's copy cannot make its completion conditional, and a HEAD before it does not
+        stop two deliveries of the same message copying at once: both saw no object, both wrote
+        one, a second version. Completing conditionally, the slower one gets a 412 (the caller
+        then confirms the object is this run's) and its parts are discarded.
+        """
+        create = {k: args[k] for k in ("Metadata", "ContentType", "Tagging", "ChecksumAlgorithm")}
+        upload_id = self.client.create_multipart_upload(Bucket=self.archive_bucket, Key=key, **create)[
+            "UploadId"]
+        chunk = self.config.multipart_copy_chunk_bytes
+        ranges = [(n, first, min(first + chunk, size) - 1)
+                  for n, first in enumerate(range(0, size, chunk), 1)]
+        completing = False
+        try:
+            with ThreadPoolExecutor(self._workers(len(ranges), cap=16), "copy-part") as pool:
+                futures = _Futures()
+                for number, first, last in ranges:
+                    futures.add(pool.submit(self._copy_part, source, key, upload_id, number, first, last,
+                                            args["CopySourceIfMatch"]))
+                parts = futures.wait()
+            completing = True
+            self.client.complete_multipart_upload(
+                Bucket=self.archive_bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts},
+                **({"IfNoneMatch": "*"} if timestamped else {}),
+            )
+        except Exception as exc:
+            self._abort_upload(key, upload_id)
+            if is_precondition_failed(exc):
+                if completing and timestamped:
+                    return  # another attempt of this run completed first; the caller confirms it
+                raise changed() from None
+            if completing and timestamped and error_code(exc) == "NoSuchUpload":
+                return  # a completion retried after its answer was lost; the caller confirms it
+            raise
+
+    def _copy_part(self, source: dict[str, str], key: str, upload_id: str, number: int, first: int,
+                   last: int, etag: str) -> dict[str, Any]:
+        response = self.client.upload_part_copy(
+            Bucket=self.archive_bucket, Key=key, UploadId=upload_id, PartNumber=number,
+            CopySource=source, CopySourceRange=f"bytes={first}-{last}", CopySourceIfMatch=etag,
+        )
+        result = response["CopyPartResult"]
+        part = {"PartNumber": number, "ETag": result["ETag"]}
+        if result.get("ChecksumSHA256"):
+            part["ChecksumSHA256"] = result["ChecksumSHA256"]
+        return part
+
+    def _abort_upload(self, key: str, upload_id: str) -> None:
+        try:
+            self.client.abort_multipart_upload(Bucket=self.archive_bucket, Key=key, UploadId=upload_id)
+        except Exception as exc:  # the bucket's lifecycle rule aborts what is left behind
+            self.log.warning("could not abort a multipart copy", extra={"key": key, "error": str(exc)})
 
     def _undo_copy(self, key: str) -> None:
         try:
