@@ -7,8 +7,9 @@ client and the filer meet them through their own botocore retry logic, unchanged
 patched. It also counts requests and request-body bytes, which is how a test learns what a resumed
 upload really sent again.
 
-Where the embedded server falls short of S3 in a way a retry exposes, the proxy answers as S3
-does: ``If-None-Match: *`` on CopyObject is refused with ``412`` when the key exists.
+Where the embedded server falls short of S3 in a way retries and races expose, the proxy makes it
+answer as S3 does: ``If-None-Match: *`` on CopyObject is refused with ``412`` when the key exists,
+and conditional writes are decided one at a time (atomically, as S3 decides them).
 
 Rules are matched against ``"METHOD /path?query"`` (path-style S3 addressing, as the local stack
 uses), first match wins, each for a number of hits or for ever::
@@ -97,6 +98,7 @@ class _State:
     log: list[Exchange] = field(default_factory=list)
     released: threading.Event = field(default_factory=threading.Event)
     stalled: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
+    write_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
 class FaultProxy:
@@ -269,13 +271,14 @@ def _handler(upstream: tuple[str, int], state: _State) -> type[BaseHTTPRequestHa
             if self.command != "HEAD":
                 self.wfile.write(payload)
 
-        def _copy_would_overwrite(self) -> bool:
+        def _conditional_copy(self) -> bool:
             """S3 honours ``If-None-Match: *`` on CopyObject; the embedded server ignores it, so a
             copy retried after its answer was lost would write a second version. Stand in for S3."""
             if self.command != "PUT" or "x-amz-copy-source" not in self.headers:
                 return False
-            if self.headers.get("If-None-Match") != "*" or "uploadId=" in self.path:
-                return False
+            return self.headers.get("If-None-Match") == "*" and "uploadId=" not in self.path
+
+        def _exists_upstream(self) -> bool:
             head = http.client.HTTPConnection(*upstream, timeout=30)
             try:
                 headers = {k: v for k, v in self.headers.items()
@@ -306,12 +309,22 @@ def _handler(upstream: tuple[str, int], state: _State) -> type[BaseHTTPRequestHa
                 self._record(line, len(body), fault)
                 self._answer(status, _error_body(code, message))
                 return
-            if self._copy_would_overwrite():
-                self._record(line, len(body), "412")
-                self._answer(412, _error_body("PreconditionFailed", "At least one of the pre-conditions "
-                                              "you specified did not hold"))
-                return
-            status, reason, headers, data = self._forward(body)
+            conditional = self.headers.get("If-None-Match") == "*" and self.command in ("PUT", "POST")
+            conditional_copy = conditional and self._conditional_copy()
+            if conditional:
+                # S3 decides a conditional write atomically; the embedded server checks, then
+                # writes, so two racing writers could both pass. One at a time through here.
+                state.write_lock.acquire()
+            try:
+                if conditional_copy and self._exists_upstream():
+                    self._record(line, len(body), "412")
+                    self._answer(412, _error_body("PreconditionFailed", "At least one of the "
+                                                  "pre-conditions you specified did not hold"))
+                    return
+                status, reason, headers, data = self._forward(body)
+            finally:
+                if conditional:
+                    state.write_lock.release()
             if fault == "drop-after":
                 self._record(line, len(body), fault)
                 self._drop()
