@@ -239,8 +239,8 @@ def backup(where: Path, stack: LocalStack, folder: Path, project_key: str, *,
 
     settings = write_settings(where, stack, endpoint_url, transfer)
     kwargs.setdefault("journal", Journal(where / "journal"))
-    return backup_run(folder, settings=settings, project_key=project_key, include=list(TYPES),
-                      timestamp=timestamp, **kwargs)
+    kwargs.setdefault("include", list(TYPES))
+    return backup_run(folder, settings=settings, project_key=project_key, timestamp=timestamp, **kwargs)
 
 
 def reset_stack(endpoint_url: str) -> LocalStack:
