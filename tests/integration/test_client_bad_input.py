@@ -83,15 +83,6 @@ def test_unreadable_file_locked_by_another_program(setup, capsys, monkeypatch):
     assert "close the program holding the file" in err
 
 
-@pytest.mark.skipif(os.name == "nt" or os.geteuid() == 0, reason="root reads files whatever their mode")
-def test_unreadable_file_by_permissions(setup, capsys):
-    folder, config, _ = setup
-    (folder / "logs" / "process_log.txt").chmod(0)
-    code, _, err = upload(capsys, config, folder, "--include", "logs")
-    assert code == EXIT_INPUT
-    assert "error: cannot read 1 file(s)" in err
-
-
 def test_packed_file_shrinking_while_uploaded(setup, capsys, monkeypatch):
     import artifact_backup.upload as upload_module
 
