@@ -408,7 +408,7 @@ class Uploader:
             + (f" ({receipt.code})" if receipt.code else ""),
             receipt=receipt,
             result=result,
-            hint=_refusal_hint(receipt),
+            hint=_refusal_hint(receipt, staging, selection.folder),
         )
 
     def _send_again_in_full(
@@ -858,13 +858,21 @@ def _is_aws_error(exc: BaseException) -> bool:
     return module.startswith(("botocore", "boto3", "s3transfer", "urllib3"))
 
 
-def _refusal_hint(receipt: Receipt) -> str | None:
+def _refusal_hint(receipt: Receipt, staging_bucket: str, folder: Path) -> str | None:
+    """What the user should do, and that nothing was lost: a refused run's files are still on disk
+    and what was sent is kept in quarantine, so the user knows re-sending is safe."""
+    kept = (
+        f"nothing of this run was filed and nothing in the archive was overwritten; its files are "
+        f"still in {folder}, and what was sent is kept in "
+        f"s3://{staging_bucket}/quarantine/{receipt.project_key}/{receipt.run_id}/"
+    )
     if receipt.code == "timestamp-taken":
         return (
-            "another run already used this timestamp: "
-            "choose another --custom-timestamp, or use --timestamp"
+            f"another run of {receipt.project_key} is already filed under this timestamp: {kept}.\n"
+            "Upload this run again under another timestamp: --custom-timestamp YYYYMMDD_HHMM with a "
+            "free minute, or --timestamp once the current minute has passed"
         )
-    return "the run's staging objects were kept in quarantine for inspection"
+    return f"{kept} for inspection"
 
 
 def backup_run(
