@@ -110,7 +110,7 @@ class FaultProxy:
             raise ValueError(f"upstream {upstream!r} needs a host and a port")
         self.upstream = (parsed.hostname, parsed.port)
         self._state = _State()
-        self._server = ThreadingHTTPServer((host, port), _handler(self.upstream, self._state))
+        self._server = _QuietServer((host, port), _handler(self.upstream, self._state))
         self._server.daemon_threads = True
         self._thread: threading.Thread | None = None
 
@@ -194,6 +194,13 @@ class FaultProxy:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Clients that are killed or give up mid-request are the point here, not errors to print."""
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        return
 
 
 def _error_body(code: str, message: str) -> bytes:
