@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -44,12 +45,7 @@ TYPES = ("logs", "gis_data")
 
 def noise(seed: str, size: int) -> bytes:
     """Deterministic incompressible bytes, so packs stay the size of their input."""
-    out = bytearray()
-    block = seed.encode()
-    while len(out) < size:
-        block = hashlib.sha256(block).digest()
-        out += block * 64
-    return bytes(out[:size])
+    return random.Random(seed).randbytes(size)
 
 
 def make_project(root: Path, name: str = "P1", *, small: int = 12, seed: str = "", large: bool = True
