@@ -23,6 +23,7 @@ Every validator here is the one gate both sides use, so nothing built from a man
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -50,6 +51,10 @@ _DRIVE_RE = re.compile(r"^[A-Za-z]:")
 
 
 def _has_control(value: str) -> bool:
+    # Every path of a run passes here several times; plain ASCII, nearly all of them, is decided in
+    # one C call (its only control characters are the non-printable Cc ones).
+    if value.isascii():
+        return not value.isprintable()
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn") for ch in value)
 
 
@@ -118,8 +123,13 @@ def validate_relative_path(path: str) -> str:
     return path
 
 
+@functools.lru_cache(maxsize=256)
 def archive_prefix(project_key: str, artifact_type: str, timestamp: str | None) -> str:
-    """The folder a run's files of one type are filed under, ending in ``/``."""
+    """The folder a run's files of one type are filed under, ending in ``/``.
+
+    Cached: every file of a run asks for one of a few prefixes, and validating the timestamp
+    (``strptime``) for each of them was a large part of building a run record.
+    """
     validate_project_key(project_key)
     get_artifact_type(artifact_type)
     if timestamp is None:
