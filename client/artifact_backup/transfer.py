@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from artifact_contract import MAX_PACKED_FILE_BYTES
+
 KB = 1024
 MB = KB * KB
 GB = MB * KB
@@ -56,6 +58,14 @@ class UploadConfig:
     skip_unchanged: bool = True
 
     def __post_init__(self) -> None:
+        if self.pack_threshold > MAX_PACKED_FILE_BYTES:
+            # The filer refuses a packed file above the contract's limit, so a larger threshold
+            # would have every run holding such a file refused after it was sent.
+            raise ValueError(
+                f"pack_threshold_mb may be at most {MAX_PACKED_FILE_BYTES // MB}: the filer refuses "
+                f"packed files larger than {MAX_PACKED_FILE_BYTES // MB} MiB (larger files travel "
+                f"alone), and {self.pack_threshold / MB:g} MiB was asked for"
+            )
         if self.pack_threshold > self.pack_max_bytes:
             raise ValueError("pack_threshold must not exceed pack_max_bytes")
         if self.multipart_chunksize < 5 * MB:

@@ -39,6 +39,10 @@ REUSE_MANIFEST_VERSION = 2
 #: Larger manifests are refused unread: a run of 100,000 files needs about 25 MB.
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 MAX_FILES = 200_000
+#: The largest file that may travel in a pack. The filer holds each packed file in memory once on
+#: its way to its put, so it refuses larger ones; the client must send them as blobs and so may not
+#: set its pack threshold above this.
+MAX_PACKED_FILE_BYTES = 128 * 1024 * 1024
 #: Bounds on the free-text fields, which are copied into the claim and the run record.
 MAX_UPLOADER_ENTRIES = 32
 MAX_TEXT_LENGTH = 256

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
+from artifact_contract import MAX_PACKED_FILE_BYTES
 from artifact_contract.reuse import DEFAULT_REUSE_MAX_AGE_DAYS
 
 from .exceptions import FilerConfigError
@@ -39,7 +40,8 @@ class FilerConfig:
     #: ``concurrency`` of them, too); bounds memory use.
     max_in_flight_bytes: int = 128 * MiB
     #: A packed file larger than this is refused: the filer holds each packed file in memory once.
-    max_packed_file_bytes: int = 128 * MiB
+    #: The contract's limit, which the client's pack threshold may not exceed.
+    max_packed_file_bytes: int = MAX_PACKED_FILE_BYTES
     #: Blobs up to this size are copied by one CopyObject (full-object SHA-256 checksum); larger
     #: ones by s3transfer's multipart copy (CopyObject cannot exceed 5 GiB).
     multipart_copy_threshold_bytes: int = 1 * GiB

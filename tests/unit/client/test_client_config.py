@@ -108,6 +108,8 @@ def test_missing_archive_bucket_is_the_guides_message(tmp_path):
         ("aws:\n  transfer: {max_concurrency: 0}\n", "aws.transfer.max_concurrency",
          "must be a positive number"),
         ("aws:\n  transfer: {pack_threshold_mb: 100}\n", "aws.transfer", "pack_threshold must not exceed"),
+        ("aws:\n  transfer: {pack_threshold_mb: 200, pack_max_mb: 256}\n", "aws.transfer",
+         "pack_threshold_mb may be at most 128: the filer refuses packed files larger than 128 MiB"),
         ("project:\n  slug: a/b\n", "project.slug", "contains a slash"),
     ],
 )
