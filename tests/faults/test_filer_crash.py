@@ -121,7 +121,7 @@ def test_killed_midway_through_cleaning_staging(staged, undisturbed, stack, s3, 
     assert list_keys(s3, stack.names.staging_bucket, staging_run_prefix("P1", run_id)) == []
 
 
-@pytest.mark.parametrize("step", ["verified", "claimed", "object-filed", "recorded", "cleaned"])
+@pytest.mark.parametrize("step", ["claimed", "recorded"])
 def test_killed_twice_in_a_row_still_ends_filed(step, staged, undisturbed, stack, s3, make_filer, worker):
     """Two deaths, at the step and at the next one: the third delivery still finishes the run (the
     queue allows three)."""
