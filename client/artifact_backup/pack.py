@@ -116,23 +116,24 @@ class _HashingWriter:
         self._out.flush()
 
 
-class _HashingReader:
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
-        self.digest = hashlib.sha256()
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._handle.read(size)
-        self.digest.update(data)
-        return data
-
-
 @dataclass(frozen=True)
 class PackResult:
     sha256: str
     size: int
     #: The SHA-256 of each member, in the order of ``files``.
     file_sha256: tuple[str, ...]
+
+
+def _member_info(f: LocalFile) -> tarfile.TarInfo:
+    """The member's tar header fields: nothing that varies between machines or runs."""
+    info = tarfile.TarInfo(f.member_name)
+    info.size = f.size
+    info.mtime = 0
+    info.mode = PACK_MEMBER_MODE
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    info.type = tarfile.REGTYPE
+    return info
 
 
 def write_pack(
@@ -147,31 +148,45 @@ def write_pack(
 
     Each file is read once: its SHA-256 is taken from the very bytes that go into the pack, so the
     manifest always describes what was sent, even if the file is growing (a live log).
+
+    The bytes are tarfile's stream (PAX format) with deflate over it. At ``compress_level`` 0,
+    deflate's stored blocks follow the sizes written, so there the bytes also depend on
+    ``chunksize``; at levels 1-9 they depend on the files alone.
     """
     writer = _HashingWriter(out)
     shas: list[str] = []
     ordered = sorted(files, key=lambda f: f.member_name)
+    offset = 0
     gz = gzip.GzipFile(filename="", mode="wb", fileobj=writer, compresslevel=compress_level, mtime=0)  # type: ignore[arg-type]
-    # Stream mode with its default record-sized buffer: a large bufsize makes tarfile copy quadratically.
-    with gz, tarfile.open(fileobj=gz, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+    with gz:
         for f in ordered:
-            info = tarfile.TarInfo(f.member_name)
-            info.size = f.size
-            info.mtime = 0
-            info.mode = PACK_MEMBER_MODE
-            info.uid = info.gid = 0
-            info.uname = info.gname = ""
-            info.type = tarfile.REGTYPE
+            # tarfile builds each header (PAX records where a name needs them); the data is streamed
+            # here, a member's header and first chunk in one write: tarfile's own copy loop and
+            # record buffer cost more than the compression of a small file.
+            header = _member_info(f).tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+            digest = hashlib.sha256()
             with _open(f) as handle:
-                reader = _HashingReader(handle)
-                try:
-                    tar.addfile(info, reader)  # type: ignore[arg-type]
-                except OSError as exc:
-                    if "unexpected end of data" in str(exc):
-                        raise _changed(f) from None
-                    raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
-            shas.append(reader.digest.hexdigest())
+                pending = header
+                remaining = f.size
+                while remaining:
+                    try:
+                        chunk = handle.read(min(chunksize, remaining))
+                    except OSError as exc:
+                        raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
+                    if not chunk:
+                        raise _changed(f)
+                    digest.update(chunk)
+                    remaining -= len(chunk)
+                    gz.write(pending + chunk if pending else chunk)
+                    pending = b""
+                padding = -f.size % tarfile.BLOCKSIZE
+                gz.write(pending + tarfile.NUL * padding)
+            offset += len(header) + f.size + padding
+            shas.append(digest.hexdigest())
             if on_file is not None:
                 on_file(f)
+        # The end of archive as tarfile writes it: two zero blocks, then zeros to a whole record.
+        offset += 2 * tarfile.BLOCKSIZE
+        gz.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE + -offset % tarfile.RECORDSIZE))
     by_name = dict(zip((f.member_name for f in ordered), shas, strict=True))
     return PackResult(writer.digest.hexdigest(), writer.size, tuple(by_name[f.member_name] for f in files))
