@@ -129,24 +129,34 @@ def _reuse_counts(manifest: Manifest) -> dict[str, int]:
 
 
 class _Futures:
-    """Futures of one phase: stop feeding work at the first failure, then report the best error."""
+    """Futures of one phase: stop feeding work at the first failure, then report the best error.
 
-    def __init__(self) -> None:
+    ``keep_results=False`` is for phases that need no results (a put per filed file): a future
+    that succeeded is forgotten as soon as it is done, so memory does not grow with the run.
+    """
+
+    def __init__(self, *, keep_results: bool = True) -> None:
         self._lock = threading.Lock()
-        self._futures: list[Future[Any]] = []
+        self._keep_results = keep_results
+        #: In the order added (a dict keeps it), so results come back in that order.
+        self._futures: dict[Future[Any], None] = {}
         self.failed = threading.Event()
 
     def add(self, future: Future[Any]) -> None:
         with self._lock:
-            self._futures.append(future)
+            self._futures[future] = None
         future.add_done_callback(self._done)
 
     def _done(self, future: Future[Any]) -> None:
         if not future.cancelled() and future.exception() is not None:
             self.failed.set()
+        elif not self._keep_results and not future.cancelled():
+            with self._lock:
+                self._futures.pop(future, None)
 
     def wait(self) -> list[Any]:
-        """Wait for everything, then raise a refusal if any, else the first error, else results."""
+        """Wait for everything, then raise a refusal if any, else the first error, else results
+        (none without ``keep_results``)."""
         with self._lock:
             futures = list(self._futures)
         done, pending = wait(futures, return_when=FIRST_EXCEPTION)
@@ -160,7 +170,7 @@ class _Futures:
             raise refusals[0]
         if errors:
             raise errors[0]  # type: ignore[misc]
-        return [f.result() for f in futures]
+        return [f.result() for f in futures] if self._keep_results else []
 
 
 class Filer:
@@ -474,7 +484,7 @@ class Filer:
         grouped = manifest.files_by_piece()
         packs = [p for p in manifest.pieces if p.kind == "pack"]
         budget = ByteBudget(self.config.max_in_flight_bytes, 2 * self.config.concurrency)
-        work = _Futures()
+        work = _Futures(keep_results=False)
         pool = ThreadPoolExecutor(self.config.concurrency, "file")
         try:
             for piece in manifest.pieces:
