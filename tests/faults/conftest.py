@@ -20,7 +20,7 @@ from artifact_backup.local.faults import FaultProxy
 from artifact_filer import Filer, StepHook
 from artifact_filer import handler as filer_handler
 
-from .support import reset_stack
+from .support import INJECTED, reset_stack
 
 pytestmark = pytest.mark.integration
 
@@ -68,12 +68,21 @@ def s3(stack: LocalStack) -> Any:
 def client_proxy(server: LocalS3Server) -> Iterator[FaultProxy]:
     with FaultProxy(server.endpoint_url) as proxy:
         yield proxy
+        INJECTED["S3 faults on the wire"] += proxy.faults_injected()
 
 
 @pytest.fixture
 def filer_proxy(server: LocalS3Server) -> Iterator[FaultProxy]:
     with FaultProxy(server.endpoint_url) as proxy:
         yield proxy
+        INJECTED["S3 faults on the wire"] += proxy.faults_injected()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """The suite's figures, for the README's reliability section."""
+    if any(INJECTED.values()):
+        figures = ", ".join(f"{name}: {count}" for name, count in INJECTED.items())
+        terminalreporter.write_line(f"fault suite: {figures}")
 
 
 MakeFiler = Callable[..., Filer]

@@ -32,6 +32,8 @@ from artifact_contract import (
 )
 
 MiB = 1024 * 1024
+#: What the suite injected, by kind, reported at the end of the run.
+INJECTED: dict[str, int] = {"S3 faults on the wire": 0, "filers killed": 0, "clients killed": 0}
 #: Small enough that a run has several packs, one single-request blob and one multipart blob.
 TRANSFER = {
     "pack_threshold_mb": 0.25,

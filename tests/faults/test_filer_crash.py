@@ -20,6 +20,7 @@ from artifact_contract import manifest_key, staging_run_prefix
 from artifact_filer import STEPS
 
 from .support import (
+    INJECTED,
     archive_state,
     assert_filed_once,
     backup,
@@ -76,6 +77,7 @@ def kill_at(step: str, nth: int = 1, before: Callable[[], None] | None = None) -
         if seen["n"] == nth:
             if before is not None:
                 before()
+            INJECTED["filers killed"] += 1
             raise FilerKilled(f"killed after {step} #{nth}")
 
     return hook

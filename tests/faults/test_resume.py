@@ -14,7 +14,16 @@ import sys
 import time
 from pathlib import Path
 
-from .support import MiB, assert_filed_once, list_keys, local_files, make_project, noise, write_settings
+from .support import (
+    INJECTED,
+    MiB,
+    assert_filed_once,
+    list_keys,
+    local_files,
+    make_project,
+    noise,
+    write_settings,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 TS = "20251030_1200"
@@ -60,6 +69,7 @@ def test_killed_upload_resumes_sending_only_what_is_missing(tmp_path, stack, s3,
             assert process.poll() is None
             client_proxy.wait_stalled(timeout=0.2)
         process.send_signal(signal.SIGKILL)
+        INJECTED["clients killed"] += 1
         process.wait(timeout=30)
     finally:
         if process.poll() is None:
