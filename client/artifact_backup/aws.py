@@ -29,13 +29,17 @@ _DENIED = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "Signature
            "InvalidToken", "AccountProblem", "403", "Forbidden"}
 
 
+def _is_loopback(endpoint_url: str | None) -> bool:
+    return bool(endpoint_url) and (urlparse(endpoint_url).hostname or "") in _LOOPBACK
+
+
 def client_config(max_concurrency: int = 10, *, endpoint_url: str | None = None) -> Any:
     """botocore settings: standard retries (throttling, 5xx, connection resets) and a pool that fits
     the transfer's concurrency, so parallel parts never wait for a connection."""
     from botocore.config import Config
 
     s3: dict[str, Any] = {}
-    if endpoint_url and (urlparse(endpoint_url).hostname or "") in _LOOPBACK:
+    if _is_loopback(endpoint_url):
         s3["addressing_style"] = "path"
     return Config(
         retries={"mode": "standard", "max_attempts": 6},
@@ -55,10 +59,21 @@ def make_s3_client(settings: Settings) -> Any:
 
     try:
         session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        credentials: dict[str, str] = {}
+        if _is_loopback(settings.endpoint_url) and session.get_credentials() is None:
+            # The embedded server (`artifact-backup local`) takes any key: a newcomer trying it
+            # needs no AWS credentials at all.
+            from .local.server import LOCAL_CREDENTIALS
+
+            credentials = {
+                "aws_access_key_id": LOCAL_CREDENTIALS["AWS_ACCESS_KEY_ID"],
+                "aws_secret_access_key": LOCAL_CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            }
         return session.client(
             "s3",
             endpoint_url=settings.endpoint_url,
             config=client_config(settings.transfer.max_concurrency, endpoint_url=settings.endpoint_url),
+            **credentials,
         )
     except BotoCoreError as exc:
         raise translate_error(exc) from None

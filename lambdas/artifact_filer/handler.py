@@ -55,8 +55,22 @@ def build_filer(environ: dict[str, str] | None = None) -> Filer:
             "function to the staging and archive bucket names"
         )
     config = FilerConfig.from_environ(env)
+    # In Lambda boto3 reads the process environment itself. An explicit ``environ`` (the local
+    # stack) carries its own endpoint, region and credentials, so nothing leaks into the process.
+    explicit: dict[str, str] = {}
+    if environ is not None:
+        for argument, name in (
+            ("endpoint_url", "AWS_ENDPOINT_URL"),
+            ("region_name", "AWS_REGION"),
+            ("aws_access_key_id", "AWS_ACCESS_KEY_ID"),
+            ("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY"),
+            ("aws_session_token", "AWS_SESSION_TOKEN"),
+        ):
+            if env.get(name):
+                explicit[argument] = env[name]
     client = boto3.client(
         "s3",
+        **explicit,
         config=Config(
             retries={"mode": "standard", "max_attempts": config.max_attempts},
             # Worker threads, s3transfer's part copies and the pack readers share the pool.

@@ -10,7 +10,6 @@ delivered again and, after ``maxReceiveCount`` attempts, moved to the dead-lette
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 import uuid
@@ -77,20 +76,21 @@ def sqs_batch_event(messages: list[dict[str, Any]], queue_arn: str, region: str)
 
 
 def load_filer_handler(stack: LocalStack, log_level: str = "INFO") -> Handler:
-    """Give the filer the environment it has in AWS, pointed at the stack, and return its handler.
+    """Install a filer configured as the function is in AWS, pointed at the stack, and return the
+    real handler.
 
-    The environment is process-wide: one local stack per process, as one function per account.
+    The filer gets the function's environment as an explicit mapping, so the process environment
+    (and every other client in it) is left alone. The handler module holds one filer, as one
+    execution environment does: one local stack per process.
     """
-    os.environ.update(stack.filer_environment(log_level))
     try:
         from artifact_filer import handler as handler_module
     except ImportError as exc:
         raise LocalStackError(
             f"the filer cannot be loaded ({exc}): pip install 'artifact-backup[local]'"
         ) from None
-    reset = getattr(handler_module, "reset_filer", None)
-    if callable(reset):
-        reset()
+    handler_module.logger.setLevel(log_level)
+    handler_module.reset_filer(handler_module.build_filer(stack.filer_environment(log_level)))
     return handler_module.handler
 
 
