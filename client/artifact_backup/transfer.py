@@ -7,6 +7,9 @@ uploader serialises their calls, so a subscriber needs no locking of its own.
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,3 +112,28 @@ class BaseSubscriber:
 
     def on_waiting(self, *, elapsed: float, **kwargs: Any) -> None:
         """Still waiting for the filer's receipt after ``elapsed`` seconds."""
+
+
+class Notifier:
+    """Calls subscribers one at a time, from whichever worker thread reports (s3transfer's
+    callbacks arrive on its threads), so subscribers need no locking; a subscriber without the
+    method is skipped, and one that fails is logged, never allowed to break a transfer."""
+
+    def __init__(self, subscribers: Iterable[Any]) -> None:
+        self.subscribers = list(subscribers)
+        self._lock = threading.Lock()
+
+    def __call__(self, method: str, **kwargs: Any) -> None:
+        if not self.subscribers:
+            return
+        with self._lock:
+            for sub in self.subscribers:
+                handler = getattr(sub, method, None)
+                if handler is None:
+                    continue
+                try:
+                    handler(**kwargs)
+                except Exception:
+                    logging.getLogger("artifact_backup").exception(
+                        "progress subscriber %r failed in %s", sub, method
+                    )

@@ -63,7 +63,7 @@ from .exceptions import (
 )
 from .journal import Journal, JournalEntry, fingerprint
 from .pack import PiecePlan, hash_file, plan_pieces, write_pack
-from .transfer import BaseSubscriber, UploadConfig
+from .transfer import BaseSubscriber, Notifier, UploadConfig
 
 log = logging.getLogger("artifact_backup")
 
@@ -183,24 +183,6 @@ class UploadResult:
         return data
 
 
-class _Notifier:
-    """Calls subscribers one at a time (s3transfer reports from its worker threads)."""
-
-    def __init__(self, subscribers: Iterable[BaseSubscriber]) -> None:
-        self.subscribers = list(subscribers)
-        self._lock = threading.Lock()
-
-    def __call__(self, method: str, **kwargs: Any) -> None:
-        if not self.subscribers:
-            return
-        with self._lock:
-            for sub in self.subscribers:
-                try:
-                    getattr(sub, method)(**kwargs)
-                except Exception:  # a progress display must never break an upload
-                    log.exception("progress subscriber %r failed in %s", sub, method)
-
-
 @dataclass
 class _SendOutcome:
     files: list[FileEntry]
@@ -237,7 +219,7 @@ class Uploader:
         self.settings = settings
         self.config = config or settings.transfer
         self._client = client
-        self._notify = _Notifier(subscribers)
+        self._notify = Notifier(subscribers)
         self.journal = journal if journal is not None else Journal()
         self._sleep = sleep
         self._clock = clock

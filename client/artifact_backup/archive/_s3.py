@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -115,24 +114,3 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list
     with ThreadPoolExecutor(max_workers=min(workers, len(items)),
                             thread_name_prefix="artifact-backup-read") as pool:
         return list(pool.map(fn, items))
-
-
-class Notifier:
-    """Calls subscribers one at a time, from whichever worker thread reports."""
-
-    def __init__(self, subscribers: Iterable[Any]) -> None:
-        self.subscribers = list(subscribers)
-        self._lock = threading.Lock()
-
-    def __call__(self, method: str, **kwargs: Any) -> None:
-        if not self.subscribers:
-            return
-        with self._lock:
-            for sub in self.subscribers:
-                handler = getattr(sub, method, None)
-                if handler is None:
-                    continue
-                try:
-                    handler(**kwargs)
-                except Exception:  # a progress display must never break a download
-                    log.exception("progress subscriber %r failed in %s", sub, method)

@@ -30,7 +30,8 @@ from ..exceptions import (
     RestoreRequiredError,
     RunNotFoundError,
 )
-from ._s3 import Notifier, head, is_aws_error, read_error
+from ..transfer import Notifier
+from ._s3 import head, is_aws_error, read_error
 from .config import ReadConfig
 from .prices import ARCHIVE_CLASSES
 from .runs import MISSING, RunSummary, select_files
