@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ARCHIVE, PROJECT, STAGING, write
+from client_support import ARCHIVE, PROJECT, STAGING, write
 
 import artifact_backup.upload as upload_module
 from artifact_backup import RunRefusedError

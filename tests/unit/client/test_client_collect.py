@@ -6,7 +6,7 @@ import os
 import sys
 
 import pytest
-from conftest import write
+from client_support import write
 
 from artifact_backup import (
     ArgumentInvalidError,

@@ -8,7 +8,7 @@ import io
 import os
 import tarfile
 
-from conftest import write
+from client_support import write
 
 from artifact_backup import UploadConfig, collect_files, plan_pieces, write_pack
 from artifact_backup.collect import LocalFile

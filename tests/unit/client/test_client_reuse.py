@@ -7,7 +7,7 @@ import hashlib
 from datetime import UTC, datetime
 
 import pytest
-from conftest import PROJECT, STAGING, Filer, write
+from client_support import PROJECT, STAGING, Filer, write
 
 from artifact_backup import BackupRequest, ConfigInvalidError, UploadConfig, load_config
 from artifact_backup.cli import build_parser

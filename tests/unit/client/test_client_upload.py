@@ -10,7 +10,7 @@ import json
 import tarfile
 
 import pytest
-from conftest import ARCHIVE, PROJECT, STAGING, Filer, write
+from client_support import ARCHIVE, PROJECT, STAGING, Filer, write
 
 import artifact_backup.upload as upload_module
 from artifact_backup import (

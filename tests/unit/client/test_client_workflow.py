@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from conftest import CONFIG_TEXT, PROJECT, Filer, write
+from client_support import CONFIG_TEXT, PROJECT, Filer, write
 
 from artifact_backup import upload_after_workflow
 
