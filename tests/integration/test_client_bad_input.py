@@ -235,8 +235,7 @@ def test_empty_selection_after_a_workflow_is_not_an_error(setup):
 # -- credentials and buckets -----------------------------------------------------------------------
 
 
-def test_missing_credentials(setup, capsys, monkeypatch, tmp_path):
-    folder, config, _ = setup
+def _without_credentials(monkeypatch, tmp_path) -> None:
     for var in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
                 "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
                 "AWS_WEB_IDENTITY_TOKEN_FILE"):
@@ -244,11 +243,28 @@ def test_missing_credentials(setup, capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-credentials"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-config"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    code, _, err = upload(capsys, config, folder, "--include", "logs")
+
+
+def test_missing_credentials(setup, capsys, monkeypatch, tmp_path):
+    """Against AWS. botocore refuses to sign without credentials, so nothing leaves the machine."""
+    folder, config, _ = setup
+    _without_credentials(monkeypatch, tmp_path)
+    code, _, err = upload(
+        capsys, config, folder, "--include", "logs", "--endpoint-url", "https://s3.eu-west-1.amazonaws.com"
+    )
     assert code == EXIT_S3
     assert "error: Failed to upload artifacts to S3: no AWS credentials found" in err
     assert "configure credentials" in err
     assert "1. AWS credentials are configured" in err
+
+
+def test_embedded_server_needs_no_credentials(setup, capsys, monkeypatch, tmp_path):
+    """The local stack takes any key: a newcomer trying it has no AWS set-up to do."""
+    folder, config, project = setup
+    _without_credentials(monkeypatch, tmp_path)
+    code, out, err = upload(capsys, config, folder, "--include", "logs", "--timestamp")
+    assert code == 0, err
+    assert f"/{project}/logs/" in out
 
 
 def _answer(status: int, code: str, message: str):
