@@ -97,11 +97,13 @@ def get_filer() -> Filer:
         return _filer
 
 
-def reset_filer(filer: Filer | None = None) -> None:
-    """Forget the cached filer (or install ``filer``), e.g. after the environment changed."""
+def reset_filer(filer: Filer | None = None) -> Filer | None:
+    """Forget the cached filer (or install ``filer``), e.g. after the environment changed; returns
+    the one it replaces, so whoever swapped it in can put it back."""
     global _filer
     with _lock:
-        _filer = filer
+        previous, _filer = _filer, filer
+    return previous
 
 
 def record_handler(record: SQSRecord) -> None:

@@ -55,8 +55,9 @@ def stack(server: LocalS3Server, monkeypatch: pytest.MonkeyPatch,
     for name, value in local.filer_environment("WARNING").items():
         if name != "AWS_ENDPOINT_URL":
             monkeypatch.setenv(name, value)
+    previous = filer_handler.reset_filer()
     yield local
-    filer_handler.reset_filer()
+    filer_handler.reset_filer(previous)
 
 
 @pytest.fixture

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import time
 import uuid
 from collections.abc import Iterator
@@ -103,7 +102,7 @@ def corpus() -> Iterator[CorpusRun]:
     from artifact_filer.handler import logger as filer_logger
     from artifact_filer.handler import reset_filer
 
-    saved = dict(os.environ)
+    previous = reset_filer()
     with LocalS3Server() as server:
         stack = provision(server.endpoint_url, NAMES)
         worker = LocalFilerWorker(stack, log_level="INFO")
@@ -115,9 +114,7 @@ def corpus() -> Iterator[CorpusRun]:
         finally:
             worker.stop()
             logging.getLogger(filer_logger.service).removeHandler(capture)
-            os.environ.clear()
-            os.environ.update(saved)
-            reset_filer()
+            reset_filer(previous)
 
 
 def _run_corpus(stack: LocalStack, capture: LogCapture) -> CorpusRun:

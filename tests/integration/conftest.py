@@ -65,9 +65,8 @@ def fresh_server():
 def fresh_stack(fresh_server):
     """A local stack of the test's own, for tests that need the guide's exact bucket and project
     names without meeting earlier tests' runs: the server's state is reset (moto's reset API) and
-    provisioned anew. The filer's environment is process-wide, so it is restored afterwards for
-    the session's stack."""
-    import os
+    provisioned anew. The handler holds one filer per process, as one Lambda execution environment
+    does, so the one this replaces (the session stack's) is put back afterwards."""
     import urllib.request
 
     from artifact_filer.handler import reset_filer
@@ -75,13 +74,11 @@ def fresh_stack(fresh_server):
     request = urllib.request.Request(f"{fresh_server.endpoint_url}/moto-api/reset", method="POST")
     with urllib.request.urlopen(request, timeout=30) as response:
         assert response.status == 200
-    saved = dict(os.environ)
+    previous = reset_filer()
     stack = provision(fresh_server.endpoint_url)
     worker = LocalFilerWorker(stack, log_level="WARNING").start()
     try:
         yield stack
     finally:
         worker.stop()
-        os.environ.clear()
-        os.environ.update(saved)
-        reset_filer()
+        reset_filer(previous)
