@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import tarfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import BinaryIO
 
@@ -86,6 +86,14 @@ def _changed(f: LocalFile) -> FileChangedError:
 def hash_file(f: LocalFile, chunksize: int = 1 * MB) -> str:
     """SHA-256 of the file's first ``f.size`` bytes, the size it had when it was listed."""
     digest = hashlib.sha256()
+    for chunk in read_listed(f, chunksize):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def read_listed(f: LocalFile, chunksize: int = 1 * MB) -> Iterator[bytes]:
+    """The file's first ``f.size`` bytes in chunks: what was listed is what is sent, even while a
+    live log grows; a file that shrank is an error rather than a short member."""
     remaining = f.size
     with _open(f) as handle:
         while remaining:
@@ -95,9 +103,8 @@ def hash_file(f: LocalFile, chunksize: int = 1 * MB) -> str:
                 raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
             if not chunk:
                 raise _changed(f)
-            digest.update(chunk)
             remaining -= len(chunk)
-    return digest.hexdigest()
+            yield chunk
 
 
 class _HashingWriter:
@@ -165,22 +172,13 @@ def write_pack(
             # record buffer cost more than the compression of a small file.
             header = _member_info(f).tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
             digest = hashlib.sha256()
-            with _open(f) as handle:
-                pending = header
-                remaining = f.size
-                while remaining:
-                    try:
-                        chunk = handle.read(min(chunksize, remaining))
-                    except OSError as exc:
-                        raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
-                    if not chunk:
-                        raise _changed(f)
-                    digest.update(chunk)
-                    remaining -= len(chunk)
-                    gz.write(pending + chunk if pending else chunk)
-                    pending = b""
-                padding = -f.size % tarfile.BLOCKSIZE
-                gz.write(pending + tarfile.NUL * padding)
+            pending = header
+            for chunk in read_listed(f, chunksize):
+                digest.update(chunk)
+                gz.write(pending + chunk if pending else chunk)
+                pending = b""
+            padding = -f.size % tarfile.BLOCKSIZE
+            gz.write(pending + tarfile.NUL * padding)
             offset += len(header) + f.size + padding
             shas.append(digest.hexdigest())
             if on_file is not None:
