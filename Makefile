@@ -1,20 +1,20 @@
 # Two commands on a fresh machine:  `make demo`  and  `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip install --disable-pip-version-check -q
+PIP := $(PY) -m pip install --disable-pip-version-check -q -c constraints.txt
 
 $(VENV)/bin/python:
 	python3 -m venv $(VENV)
 
-$(VENV)/.local: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.local: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e '.[local]'
 	touch $@
 
-$(VENV)/.dev: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.dev: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.local
 
-$(VENV)/.bench: pyproject.toml | $(VENV)/bin/python
+$(VENV)/.bench: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e '.[bench]'
 	touch $@
 
