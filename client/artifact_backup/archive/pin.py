@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from artifact_contract import (
+    PIN_NOTE_NAME,
     RETENTION_PINNED,
     RETENTION_STANDARD,
     TAG_MANAGED,
@@ -23,7 +24,7 @@ from artifact_contract import (
 
 from ..exceptions import ArchiveReadError, ArgumentInvalidError
 from ._s3 import is_aws_error, is_missing, parallel_map, read_error
-from .runs import PIN_NAME, PinNote, RunSummary, pin_key
+from .runs import PinNote, RunSummary, pin_key
 
 MAX_NOTE_CHARS = 2000
 
@@ -93,7 +94,7 @@ def set_retention(client: Any, bucket: str, summary: RunSummary, *, pinned: bool
                 f"note could not be stored at {key}: access denied",
                 code="access-denied",
                 hint=f"the reader policy must allow s3:PutObject on arn:aws:s3:::{bucket}/*/_runs/*/"
-                     f"{PIN_NAME}; until then 'runs' does not show this change",
+                     f"{PIN_NOTE_NAME}; until then 'runs' does not show this change",
             )
         raise error from None
     return PinResult(

@@ -41,9 +41,7 @@ from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
 
 PIN_SCHEMA = "artifact-backup.pin"
 PIN_VERSION = 1
-PIN_NAME = PIN_NOTE_NAME
 RUN_NAME = "run.json"
-UNTIMESTAMPED = UNTIMESTAMPED_FOLDER
 #: The RUN argument that names the newest timestamped run.
 LATEST = "latest"
 #: Storage "class" of a recorded file that is no longer in the archive (expired or deleted).
@@ -231,13 +229,13 @@ def _scan(client: Any, bucket: str, project_key: str) -> _RunsFolder:
         if len(parts) == 2 and _TS_RE.fullmatch(parts[0]):
             if parts[1] == RUN_NAME:
                 records.append(obj.key)
-            elif parts[1] == PIN_NAME:
+            elif parts[1] == PIN_NOTE_NAME:
                 pins.add(obj.key)
             elif parts[1] == "claim.json":
                 claims.add(parts[0])
-        elif len(parts) == 2 and parts[0] == UNTIMESTAMPED and parts[1].endswith(".json"):
+        elif len(parts) == 2 and parts[0] == UNTIMESTAMPED_FOLDER and parts[1].endswith(".json"):
             records.append(obj.key)
-        elif len(parts) == 3 and parts[0] == UNTIMESTAMPED and parts[2] == PIN_NAME:
+        elif len(parts) == 3 and parts[0] == UNTIMESTAMPED_FOLDER and parts[2] == PIN_NOTE_NAME:
             pins.add(obj.key)
     return _RunsFolder(tuple(records), frozenset(pins), frozenset(claims))
 
@@ -349,7 +347,7 @@ def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[R
             f"RUN {run!r} is not a run: give its timestamp (YYYYMMDD_HHMM), its run id, or 'latest'",
             hint=f"artifact-backup runs {project_key} lists the project's runs",
         )
-    direct = f"{runs_prefix(project_key)}{UNTIMESTAMPED}/{run}.json"
+    direct = f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{run}.json"
     if len(run) == 32 and direct in folder.records:
         record = read_record(client, bucket, direct)
         if record is not None:
