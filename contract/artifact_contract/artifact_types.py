@@ -7,7 +7,6 @@ Windows workstations produce ``REPORT.HTML`` as readily as ``report.html``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import PurePosixPath
 
 from .exceptions import ArtifactTypeUnknownError
 
@@ -29,12 +28,17 @@ class ArtifactType:
         suffix is a container extension (``centerline.gdb/a00000001.gdbtable``), because a
         geodatabase is only usable whole.
         """
-        parts = PurePosixPath(relative_path).parts
-        if not parts:
-            return False
-        if PurePosixPath(parts[-1]).suffix.lower() in self.extensions:
+        parts = relative_path.split("/")
+        if _suffix(parts[-1]) in self.extensions:
             return True
-        return any(PurePosixPath(p).suffix.lower() in self.container_extensions for p in parts[:-1])
+        return any(_suffix(p) in self.container_extensions for p in parts[:-1])
+
+
+def _suffix(name: str) -> str:
+    """The lower-cased extension as ``PurePosixPath(name).suffix`` defines it ("" for ``.bashrc``
+    or ``name.``), without building a path object: this runs for every file of every run."""
+    i = name.rfind(".")
+    return name[i:].lower() if 0 < i < len(name) - 1 else ""
 
 
 ARTIFACT_TYPES: dict[str, ArtifactType] = {

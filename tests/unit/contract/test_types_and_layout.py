@@ -65,6 +65,19 @@ def test_extension_filter(type_name, path, kept):
     assert get_artifact_type(type_name).allows(path) is kept
 
 
+@pytest.mark.parametrize(
+    "name",
+    [".bashrc", "name.", "..", ".", "a.b.c", "a..log", "x.LOG", ".hidden.log", "plain", "a. log", "é.Log"],
+)
+def test_extension_is_the_one_pathlib_sees(name):
+    """The filter reads extensions without building path objects; it must agree with pathlib."""
+    from pathlib import PurePosixPath
+
+    expected = PurePosixPath(name).suffix.lower() in ARTIFACT_TYPES["logs"].extensions
+    assert get_artifact_type("logs").allows(name) is expected
+    assert get_artifact_type("logs").allows(f"sub/{name}") is expected
+
+
 def test_unknown_type_lists_choices():
     with pytest.raises(ArtifactTypeUnknownError, match="choose from config, logs, report, gis_data"):
         get_artifact_type("reels")
