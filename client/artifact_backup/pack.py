@@ -131,16 +131,47 @@ class PackResult:
     file_sha256: tuple[str, ...]
 
 
-def _member_info(f: LocalFile) -> tarfile.TarInfo:
+def _member_info(name: str, size: int) -> tarfile.TarInfo:
     """The member's tar header fields: nothing that varies between machines or runs."""
-    info = tarfile.TarInfo(f.member_name)
-    info.size = f.size
+    info = tarfile.TarInfo(name)
+    info.size = size
     info.mtime = 0
     info.mode = PACK_MEMBER_MODE
     info.uid = info.gid = 0
     info.uname = info.gname = ""
     info.type = tarfile.REGTYPE
     return info
+
+
+def _template_header() -> tuple[bytes, bytes]:
+    """The two parts of a member header around the name and size fields, from tarfile itself."""
+    raw = _member_info("", 0).tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+    # 0-99 name, 100-123 mode/uid/gid, 124-135 size, 136-147 mtime, 148-155 checksum, rest.
+    return raw[100:124], raw[136:148] + b"        " + raw[156:]
+
+
+_HEADER_MIDDLE, _HEADER_TAIL = _template_header()
+_MAX_USTAR_SIZE = 8**11 - 1
+
+
+def member_header(f: LocalFile) -> bytes:
+    """The member's tar header, byte for byte what tarfile writes in PAX format.
+
+    A plain ASCII name of up to 100 bytes needs no PAX record, and then only the name, the size and
+    the checksum differ between members: filling them in directly costs a tenth of tarfile's
+    general path, which packing 2,000 small log files otherwise spends a tenth of a second in.
+    Anything else (long or non-ASCII names, huge sizes) goes through tarfile.
+    """
+    name = f.member_name
+    if len(name) <= tarfile.LENGTH_NAME and name.isascii() and f.size <= _MAX_USTAR_SIZE:
+        raw_name = name.encode("ascii")
+        header = bytearray(
+            raw_name + bytes(tarfile.LENGTH_NAME - len(raw_name)) + _HEADER_MIDDLE
+            + b"%011o\0" % f.size + _HEADER_TAIL
+        )
+        header[148:155] = b"%06o\0" % sum(header)
+        return bytes(header)
+    return _member_info(name, f.size).tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
 
 
 def write_pack(
@@ -170,7 +201,7 @@ def write_pack(
             # tarfile builds each header (PAX records where a name needs them); the data is streamed
             # here, a member's header and first chunk in one write: tarfile's own copy loop and
             # record buffer cost more than the compression of a small file.
-            header = _member_info(f).tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+            header = member_header(f)
             digest = hashlib.sha256()
             pending = header
             for chunk in read_listed(f, chunksize):

@@ -85,3 +85,26 @@ def test_two_thousand_small_files_make_one_pack():
     plan = plan_pieces([fake(f"{i:04}.log", 1000) for i in range(2000)], UploadConfig())
     assert len(plan.packs) == 1
     assert not plan.blobs
+
+
+def tarfile_header(name: str, size: int) -> bytes:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, 0, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info.tobuf(tarfile.PAX_FORMAT, tarfile.ENCODING, "surrogateescape")
+
+
+def test_member_headers_are_tarfiles_byte_for_byte():
+    """Packs are named by their SHA-256, so the fast header path must write exactly tarfile's bytes,
+    on both sides of every limit it takes a shortcut within."""
+    from artifact_backup.pack import member_header
+
+    sizes = [0, 1, 511, 512, 8 * MB, 8**11 - 1, 8**11]
+    for type_name in ("logs", "report"):
+        # Member names of 99, 100 (the ustar name field) and 101 bytes, then a few odd ones.
+        edge = ["x" * (n - len(type_name) - 5) + ".log" for n in (99, 100, 101)]
+        for path in [*edge, "a.log", "dir/é.log", "sub dir/with space.txt"]:
+            for size in sizes:
+                f = LocalFile(type_name, path, None, size, 0)  # type: ignore[arg-type]
+                assert member_header(f) == tarfile_header(f.member_name, size), (f.member_name, size)
