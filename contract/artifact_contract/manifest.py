@@ -7,6 +7,7 @@ broken client can do no more than get its run refused.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -50,7 +51,7 @@ MAX_TEXT_LENGTH = 256
 PieceKind = Literal["pack", "blob"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Piece:
     """One staging object of the run: a pack of small files, or one large file's content."""
 
@@ -63,7 +64,7 @@ class Piece:
         return {"id": self.id, "kind": self.kind, "size": self.size, "sha256": self.sha256}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reuse:
     """A file the client does not send: the filer copies it from the archive's earlier copy.
 
@@ -77,7 +78,7 @@ class Reuse:
         return {"sha256": self.sha256}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FileEntry:
     """One file of the run, where it is filed and which piece carries it.
 
@@ -151,7 +152,7 @@ class Manifest:
         """The oldest schema version that can say everything this manifest says."""
         return REUSE_MANIFEST_VERSION if self.reused else 1
 
-    def to_dict(self) -> dict[str, Any]:
+    def _head(self) -> dict[str, Any]:
         return {
             "schema": MANIFEST_SCHEMA,
             "version": self.version,
@@ -163,11 +164,27 @@ class Manifest:
             "uploader": dict(self.uploader),
             "config_sha256": self.config_sha256,
             "pieces": [p.to_dict() for p in self.pieces],
-            "files": [f.to_dict() for f in self.files],
         }
 
+    def to_dict(self) -> dict[str, Any]:
+        return {**self._head(), "files": [f.to_dict() for f in self.files]}
+
     def to_json(self) -> bytes:
-        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+        """The manifest's bytes: ``to_dict`` as compact JSON, written one file entry at a time.
+
+        A run of 50,000 files would otherwise hold a dictionary per file and the whole text at
+        once, several times the size of the result, just to send it.
+        """
+        out = io.BytesIO()
+        head = _compact(self._head())
+        out.write(head[:-1].encode())  # "files" comes last: open the object back up
+        out.write(b',"files":[')
+        for i, entry in enumerate(self.files):
+            if i:
+                out.write(b",")
+            out.write(_compact(entry.to_dict()).encode())
+        out.write(b"]}")
+        return out.getvalue()
 
     @classmethod
     def from_dict(cls, data: Any) -> Manifest:
@@ -198,6 +215,10 @@ class Manifest:
                 "manifest is not valid JSON: nested too deeply"
             ) from None
         return cls.from_dict(data)
+
+
+def _compact(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -49,6 +49,14 @@ def test_round_trip():
     assert [f.path for f in manifest.files_by_piece()[pack_piece_id(SHA_P)]] == ["process_log.txt"]
 
 
+def test_json_is_the_dict_as_compact_json():
+    """The manifest is written one entry at a time; its bytes are still exactly those of its dict."""
+    manifest = Manifest.from_dict(good())
+    expected = json.dumps(manifest.to_dict(), ensure_ascii=False, separators=(",", ":")).encode()
+    assert manifest.to_json() == expected
+    assert Manifest.from_json(manifest.to_json()) == manifest
+
+
 def mutate(fn):
     data = copy.deepcopy(good())
     fn(data)
