@@ -38,22 +38,31 @@ from .exceptions import (
 CONFIG_TYPE = "config"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LocalFile:
-    """One file to back up: where it is filed (type, relative path) and where it is on disk."""
+    """One file to back up: where it is filed (type, relative path) and where it is on disk.
+
+    A run can list tens of thousands of files and every one is held until the manifest is sent,
+    so the file's location is kept as plain text (a path object costs 500 bytes more per file)
+    and :attr:`source` makes the path when asked.
+    """
 
     type: str
     path: str
-    source: Path
+    location: str
     size: int
     mtime_ns: int
+
+    @property
+    def source(self) -> Path:
+        return Path(self.location)
 
     @property
     def member_name(self) -> str:
         return f"{self.type}/{self.path}"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class DroppedFile:
     """A file found in a type's folder that is not uploaded, and why."""
 
@@ -120,7 +129,7 @@ def _display(path: Path | str) -> str:
     return text
 
 
-def _check_name(artifact_type: str, rel: str, source: Path) -> None:
+def _check_name(artifact_type: str, rel: str, source: str | Path) -> None:
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
@@ -174,12 +183,12 @@ def _walk(
             if not kind.allows(rel):
                 dropped.append(DroppedFile(artifact_type, rel, "extension not kept for this type"))
                 continue
-            source = Path(entry.path)
-            _check_name(artifact_type, rel, source)
-            if not os.access(source, os.R_OK):
-                unreadable.append(f"{_display(source)} (permission denied)")
+            # entry.path is absolute: the walk starts from an absolute folder.
+            _check_name(artifact_type, rel, entry.path)
+            if not os.access(entry.path, os.R_OK):
+                unreadable.append(f"{_display(entry.path)} (permission denied)")
                 continue
-            files.append(LocalFile(artifact_type, rel, source.absolute(), st.st_size, st.st_mtime_ns))
+            files.append(LocalFile(artifact_type, rel, entry.path, st.st_size, st.st_mtime_ns))
 
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
@@ -235,7 +244,7 @@ def collect(
     for t in types:
         top = type_folders[t]
         if top.is_dir():
-            _walk(t, top, files, dropped, unreadable)
+            _walk(t, top.absolute(), files, dropped, unreadable)
         elif not (t == CONFIG_TYPE and config_path is not None):
             warnings.append(f"no {t} folder at {_display(top)}{_drive_note(t, top)}")
     if unreadable:
@@ -258,7 +267,7 @@ def collect(
         else:
             _check_name(CONFIG_TYPE, name, config_source)
             st = config_source.stat()
-            ours = LocalFile(CONFIG_TYPE, name, config_source, st.st_size, st.st_mtime_ns)
+            ours = LocalFile(CONFIG_TYPE, name, str(config_source), st.st_size, st.st_mtime_ns)
             for i, existing in enumerate(files):
                 if existing.type == CONFIG_TYPE and existing.path == name:
                     if not os.path.samefile(existing.source, config_source):

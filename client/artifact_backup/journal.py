@@ -48,7 +48,7 @@ def fingerprint(files: Iterable[LocalFile]) -> str:
     """Identity of a file set as the file system sees it, without reading any content."""
     digest = hashlib.sha256()
     for f in sorted(files, key=lambda f: (f.type, f.path)):
-        line = f"{f.type}\0{f.path}\0{f.source}\0{f.size}\0{f.mtime_ns}\n"
+        line = f"{f.type}\0{f.path}\0{f.location}\0{f.size}\0{f.mtime_ns}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()
 

@@ -68,7 +68,7 @@ def plan_pieces(files: Sequence[LocalFile], config: UploadConfig) -> PiecePlan:
 
 def _open(f: LocalFile) -> BinaryIO:
     try:
-        return open(f.source, "rb")  # noqa: SIM115 - closed by the caller's with-block
+        return open(f.location, "rb")  # noqa: SIM115 - closed by the caller's with-block
     except OSError as exc:
         raise FileUnreadableError(
             f"cannot read {f.source}: {exc.strerror or exc}",

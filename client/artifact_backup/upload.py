@@ -285,7 +285,7 @@ class Uploader:
             files_per_type=selection.files_per_type(),
             dropped=selection.dropped,
             warnings=selection.warnings,
-            pieces=len(plan.packs) + len({f.source for f in plan.blobs}),
+            pieces=len(plan.packs) + len({f.location for f in plan.blobs}),
         )
         if dry_run:
             result.plan = plan
@@ -607,7 +607,7 @@ class Uploader:
                         continue
                     transfers.append(
                         manager.upload(
-                            str(f.source),
+                            f.location,
                             bucket,
                             piece_key(project_key, run_id, piece.id),
                             extra_args=extra,
