@@ -11,7 +11,8 @@ Archive layout (the user guide's)::
 Staging layout::
 
     incoming/{project_key}/{run_id}/packs/{sha256}.tar.gz   many small files, packed
-    incoming/{project_key}/{run_id}/blobs/{sha256}          one large file
+    incoming/{project_key}/{run_id}/blobs/{sha256}          one large file, named by its content
+    incoming/{project_key}/{run_id}/blobs/{slot}            or by its name (sent while being hashed)
     incoming/{project_key}/{run_id}/manifest.json           the commit: written last
     receipts/{project_key}/{run_id}.json                    the filer's answer
     quarantine/{project_key}/{run_id}/...                   what a refused run sent, kept for inspection
@@ -24,6 +25,7 @@ Every validator here is the one gate both sides use, so nothing built from a man
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -182,7 +184,23 @@ def pack_piece_id(sha256: str) -> str:
 
 
 def blob_piece_id(sha256: str) -> str:
+    """A blob named by its content: what a file hashed before it is sent travels under."""
     return f"blobs/{sha256}"
+
+
+def blob_slot_id(member_name: str) -> str:
+    """A blob named by the file it carries (``{type}/{path}``), known before a byte is read.
+
+    A large file is sent while it is being hashed (the hash is then the manifest's, not the key's),
+    so its key cannot be its content's. The name's SHA-256 keeps the key short, fixed-length and
+    the same for every attempt of a run, so a resumed upload finds what it already sent.
+    """
+    return "blobs/" + hashlib.sha256(member_name.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def is_blob_id(piece_id: str) -> bool:
+    """Whether ``piece_id`` has the shape of either kind of blob id."""
+    return piece_id.startswith("blobs/") and bool(_SHA256_RE.fullmatch(piece_id, 6))
 
 
 def piece_key(project_key: str, run_id: str, piece_id: str) -> str:

@@ -20,6 +20,7 @@ from .layout import (
     _has_control,
     archive_key,
     blob_piece_id,
+    is_blob_id,
     is_sha256_hex,
     pack_piece_id,
     validate_project_key,
@@ -30,13 +31,16 @@ from .timestamps import validate_timestamp
 
 MANIFEST_SCHEMA = "artifact-backup.manifest"
 #: The newest version this package writes and reads. Version 2 adds files that travel by reuse
-#: (``piece`` null, ``reuse`` set); a manifest without such files is still written as version 1, so
-#: a filer that predates reuse keeps accepting every run that does not need it.
-MANIFEST_VERSION = 2
+#: (``piece`` null, ``reuse`` set); version 3 adds blobs named by their file rather than their
+#: content (:func:`blob_slot_id`). A manifest is written as the oldest version that can say what it
+#: says, so a filer that predates a feature keeps accepting every run that does not use it.
+MANIFEST_VERSION = 3
 #: Every version :meth:`Manifest.from_json` accepts.
-MANIFEST_VERSIONS = (1, 2)
+MANIFEST_VERSIONS = (1, 2, 3)
 #: The version that introduced reuse references.
 REUSE_MANIFEST_VERSION = 2
+#: The version that introduced blobs named by their file (sent while being hashed).
+SLOT_MANIFEST_VERSION = 3
 #: Larger manifests are refused unread: a run of 100,000 files needs about 25 MB.
 MAX_MANIFEST_BYTES = 32 * 1024 * 1024
 MAX_FILES = 200_000
@@ -150,6 +154,8 @@ class Manifest:
     @property
     def version(self) -> int:
         """The oldest schema version that can say everything this manifest says."""
+        if any(p.kind == "blob" and p.id != blob_piece_id(p.sha256) for p in self.pieces):
+            return SLOT_MANIFEST_VERSION
         return REUSE_MANIFEST_VERSION if self.reused else 1
 
     def _head(self) -> dict[str, Any]:
@@ -351,7 +357,9 @@ def _parse_manifest(data: Any) -> Manifest:
         expected = {"pack": pack_piece_id, "blob": blob_piece_id}.get(kind)
         if expected is None:
             raise ManifestInvalidError(f"{where} kind {kind!r} is neither 'pack' nor 'blob'")
-        if piece_id != expected(sha):
+        if piece_id != expected(sha) and not (
+            kind == "blob" and version >= SLOT_MANIFEST_VERSION and is_blob_id(piece_id)
+        ):
             raise ManifestInvalidError(f"{where} id {piece_id!r} does not match its kind and sha256")
         if piece_id in pieces:
             raise ManifestInvalidError(f"piece {piece_id!r} is listed twice")

@@ -79,6 +79,11 @@ class ReuseIndex:
             return None
         return entry
 
+    def sizes(self) -> frozenset[int]:
+        """The sizes of the files the index holds: a file of any other size cannot be reused, so
+        a client need not hash it before deciding to send it."""
+        return frozenset(e.size for e in self.entries.values())
+
     def merged(
         self,
         files: Iterable[IndexedFile],

@@ -12,7 +12,9 @@ from artifact_contract import (
     Receipt,
     ReceiptInvalidError,
     blob_piece_id,
+    blob_slot_id,
     build_manifest,
+    is_blob_id,
     pack_piece_id,
 )
 
@@ -57,6 +59,37 @@ def test_json_is_the_dict_as_compact_json():
     assert Manifest.from_json(manifest.to_json()) == manifest
 
 
+def slot_blob(data: dict, *, version: int, piece_id: str | None = None) -> None:
+    """Rename the large file's blob to its name-derived slot id (or ``piece_id``)."""
+    slot = piece_id or blob_slot_id("gis_data/big.gpkg")
+    data["version"] = version
+    data["pieces"][1]["id"] = slot
+    data["files"][1]["piece"] = slot
+
+
+def test_blob_named_by_its_file_is_version_3():
+    """A large file sent while being hashed travels under its name's slot; the manifest says so by
+    its version, so a filer that predates slots refuses it by name rather than as corrupt."""
+    data = good()
+    slot_blob(data, version=3)
+    manifest = Manifest.from_dict(data)
+    assert manifest.pieces[1].id == blob_slot_id("gis_data/big.gpkg") != blob_piece_id(SHA_B)
+    assert manifest.version == 3
+    assert json.loads(manifest.to_json())["version"] == 3
+    assert Manifest.from_json(manifest.to_json()) == manifest
+    # Without slots it is still version 1: older filers keep accepting it.
+    assert Manifest.from_dict(good()).version == 1
+
+
+def test_slot_ids_are_fixed_per_name():
+    assert blob_slot_id("gis_data/big.gpkg") == blob_slot_id("gis_data/big.gpkg")
+    assert blob_slot_id("gis_data/big.gpkg") != blob_slot_id("gis_data/other.gpkg")
+    assert is_blob_id(blob_slot_id("gis_data/é.gpkg"))
+    assert is_blob_id(blob_piece_id(SHA_B))
+    assert not is_blob_id("blobs/" + "A" * 64)
+    assert not is_blob_id(pack_piece_id(SHA_B))
+
+
 def mutate(fn):
     data = copy.deepcopy(good())
     fn(data)
@@ -66,7 +99,12 @@ def mutate(fn):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda d: d.update(version=3), "version 3 is not supported"),
+        (lambda d: d.update(version=4), "version 4 is not supported"),
+        # A blob named by its file (not its content) needs version 3 ...
+        (lambda d: slot_blob(d, version=1), "does not match its kind and sha256"),
+        # ... and even there, a blob id is a blob's shape and nothing else.
+        (lambda d: slot_blob(d, version=3, piece_id="blobs/../../x"), "does not match its kind"),
+        (lambda d: slot_blob(d, version=3, piece_id=pack_piece_id(SHA_B)), "does not match its kind"),
         (lambda d: d.update(schema="other"), "schema"),
         (lambda d: d.update(run_id="xyz"), "run id"),
         (lambda d: d.update(project_key="a/b"), "slash"),
