@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ from artifact_contract import (
     ReuseIndexInvalidError,
     archive_prefix,
     blob_piece_id,
+    blob_slot_id,
     build_manifest,
     format_timestamp,
     manifest_key,
@@ -477,8 +478,13 @@ class Uploader:
     ) -> _SendOutcome:
         """Build and send the packs, send the blobs; a blob whose content ``reusable`` lists (same
         SHA-256 and size) is not sent but listed for reuse, unless a resumed attempt already sent
-        it."""
-        from s3transfer.manager import TransferConfig, TransferManager
+        it.
+
+        A large file whose size neither the index nor another large file of the run has can be
+        neither reused nor shared, so it is not hashed before it is sent: it goes at once under its
+        name's slot (:func:`blob_slot_id`) while a second reader hashes it, and the hash, which the
+        filer verifies, travels in the manifest. Hashing first would add a full read of the file
+        to the upload's time. Any other large file is hashed first and named by its content."""
         from s3transfer.subscribers import BaseSubscriber as S3Subscriber
 
         cfg = self.config
@@ -487,7 +493,8 @@ class Uploader:
         lock = threading.Lock()
 
         class Progress(S3Subscriber):
-            def __init__(self, piece: Piece, size: int, cleanup: Path | None) -> None:
+            def __init__(self, piece: Piece | Callable[[], Piece], size: int, cleanup: Path | None) -> None:
+                # A blob sent while being hashed becomes a Piece once its hash is known.
                 self.piece, self.size, self.cleanup = piece, size, cleanup
 
             def on_queued(self, future: Any, **kwargs: Any) -> None:
@@ -507,7 +514,11 @@ class Uploader:
                     return
                 with lock:
                     outcome.sent += 1
-                notify("on_piece_done", piece=self.piece, skipped=False)
+                try:
+                    piece = self.piece if isinstance(self.piece, Piece) else self.piece()
+                except BaseException:  # noqa: S110 - the hash's failure is raised by the caller
+                    return
+                notify("on_piece_done", piece=piece, skipped=False)
 
         def in_staging(piece: Piece) -> bool:
             return existing.get(piece_key(project_key, run_id, piece.id)) == piece.size
@@ -523,17 +534,12 @@ class Uploader:
         # speed of SHA-256 here, and the file's SHA-256 (already known, it names the blob) is what the
         # filer verifies before filing, so a second SHA-256 of every part would buy nothing.
         extra = {"ChecksumAlgorithm": "CRC32"}
-        transfer_config = TransferConfig(
-            multipart_threshold=cfg.multipart_threshold,
-            multipart_chunksize=cfg.multipart_chunksize,
-            max_request_concurrency=cfg.max_concurrency,
-        )
         temp_files: list[Path] = []
         pending_packs: deque[Any] = deque()
         transfers: list[Any] = []
         pool = ThreadPoolExecutor(max_workers=cfg.hash_workers, thread_name_prefix="artifact-hash")
         try:
-            with TransferManager(self.client, transfer_config, osutil=_strict_osutil()) as manager:
+            with self._transfer_manager() as manager:
 
                 def hashed(f: LocalFile) -> Callable[[Future[str]], None]:
                     def done(fut: Future[str]) -> None:
@@ -542,11 +548,28 @@ class Uploader:
 
                     return done
 
-                blob_hashes: list[tuple[LocalFile, Future[str]]] = []
+                # Hashed first: a file of a size that the index or another large file of the run
+                # has, which may be reused or travel once for both.
+                sizes = Counter(f.size for f in plan.blobs)
+                hash_first = {size for size, n in sizes.items() if n > 1}
+                hash_first |= reusable.sizes() if reusable is not None else frozenset()
+                blob_hashes: list[tuple[LocalFile, Future[str], str | None]] = []
                 for f in plan.blobs:
                     fut = pool.submit(hash_file, f, cfg.hash_chunksize)
                     fut.add_done_callback(hashed(f))
-                    blob_hashes.append((f, fut))
+                    slot = None if f.size in hash_first else blob_slot_id(f.member_name)
+                    blob_hashes.append((f, fut, slot))
+                    if slot is None or existing.get(piece_key(project_key, run_id, slot)) == f.size:
+                        continue  # hashed first, or sent by an earlier attempt
+                    transfers.append(
+                        manager.upload(
+                            f.location,
+                            bucket,
+                            piece_key(project_key, run_id, slot),
+                            extra_args=extra,
+                            subscribers=[Progress(_slot_piece(slot, f, fut), f.size, None)],
+                        )
+                    )
 
                 for members in plan.packs:
                     while len(pending_packs) >= cfg.max_pending_packs:
@@ -585,8 +608,14 @@ class Uploader:
                     pending_packs.append(future)
                     transfers.append(future)
 
-                for f, fut in blob_hashes:
+                for f, fut, slot in blob_hashes:
                     sha = fut.result()
+                    if slot is not None:
+                        piece = Piece(slot, "blob", f.size, sha)
+                        outcome.files.append(FileEntry(f.type, f.path, f.size, sha, piece.id))
+                        outcome.pieces[piece.id] = piece
+                        already_there(piece)
+                        continue
                     piece = Piece(blob_piece_id(sha), "blob", f.size, sha)
                     if (
                         reusable is not None
@@ -626,9 +655,48 @@ class Uploader:
             pool.shutdown(wait=True, cancel_futures=True)
             for path in temp_files:
                 path.unlink(missing_ok=True)
-        for f, fut in blob_hashes:
+        for f, fut, slot in blob_hashes:
+            if slot is not None and _moved(f):
+                self._send_again_hashed(bucket, piece_key(project_key, run_id, slot), f, fut.result(), extra)
             _check_unchanged(f, fut.result(), cfg.hash_chunksize)
         return outcome
+
+    def _transfer_manager(self) -> Any:
+        """s3transfer's manager with our part size and concurrency, reading files strictly."""
+        from s3transfer.manager import TransferConfig, TransferManager
+
+        config = TransferConfig(
+            multipart_threshold=self.config.multipart_threshold,
+            multipart_chunksize=self.config.multipart_chunksize,
+            max_request_concurrency=self.config.max_concurrency,
+        )
+        return TransferManager(self.client, config, osutil=_strict_osutil())
+
+    def _send_again_hashed(
+        self, bucket: str, key: str, f: LocalFile, sha256: str, extra: dict[str, str]
+    ) -> None:
+        """Send a blob again after its file moved while it was sent and hashed at once.
+
+        Two readers that overlap a change may each have read a different version of the file, and
+        the filer would refuse the run as corrupt. Appending to a live log leaves the hashed bytes
+        as they were; so, if the file still holds the bytes hashed, they are sent again, now after
+        the hash, and :func:`_check_unchanged` judges any later change as it does for every blob.
+        """
+        if hash_file(f, self.config.hash_chunksize) != sha256:
+            raise FileChangedError(
+                f"{f.source} changed while it was being uploaded",
+                hint="re-run the upload once the program writing it has finished",
+            )
+        log.info("%s changed while it was sent; sending it again", f.source)
+        try:
+            with self._transfer_manager() as manager:
+                # The size listed, not the file's size now: a live log sends what was hashed.
+                listed = [_ListedSize(f.size)]
+                manager.upload(f.location, bucket, key, extra_args=extra, subscribers=listed).result()
+        except Exception as exc:
+            if _is_aws_error(exc):
+                raise translate_error(exc, bucket=bucket, action="sending a changed file again") from None
+            raise
 
     def commit(self, bucket: str, manifest: Manifest) -> bool:
         """Put the manifest, which commits the run; returns True when it was already committed.
@@ -806,6 +874,29 @@ def _sha256_of(path: Path | None) -> str | None:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except OSError:
         return None
+
+
+class _ListedSize:
+    """Tells s3transfer the size to send (s3transfer's subscriber interface)."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+    def on_queued(self, future: Any, **kwargs: Any) -> None:
+        future.meta.provide_transfer_size(self.size)
+
+
+def _slot_piece(slot: str, f: LocalFile, hashed: Future[str]) -> Callable[[], Piece]:
+    return lambda: Piece(slot, "blob", f.size, hashed.result())
+
+
+def _moved(f: LocalFile) -> bool:
+    """Whether the file's size or modification time is no longer what was listed."""
+    try:
+        st = os.stat(f.location)
+    except OSError:
+        return True
+    return st.st_size != f.size or st.st_mtime_ns != f.mtime_ns
 
 
 def _check_unchanged(f: LocalFile, sha256: str, chunksize: int) -> None:

@@ -104,9 +104,10 @@ def test_packed_file_shrinking_while_uploaded(setup, capsys, monkeypatch):
 @pytest.mark.parametrize(("change", "expected"), [("grows", EXIT_OK), ("rewritten", EXIT_INPUT),
                                                 ("shrinks", EXIT_INPUT)])
 def test_large_file_changing_while_uploaded(setup, capsys, monkeypatch, local_stack, s3, change, expected):
-    """A large file travels alone, sent from its path after it was hashed. Growing (a live log) is
-    fine: the bytes hashed are the bytes sent. Rewritten or shrunk, the bytes sent are not the ones
-    the manifest would declare: the client says so instead of committing a run the filer refuses."""
+    """A large file travels alone, sent from its path while it is hashed. Growing (a live log) is
+    fine: it is sent again once hashed, and the bytes hashed are the bytes sent. Rewritten or
+    shrunk, the bytes sent are not the ones the manifest would declare: the client says so instead
+    of committing a run the filer refuses."""
     import artifact_backup.upload as upload_module
 
     folder, config, project_key = setup

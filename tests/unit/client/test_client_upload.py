@@ -134,6 +134,61 @@ def test_large_blob_goes_multipart_with_sha256_parts(tmp_path, s3, calls, keys, 
     assert piece.size == len(data)
 
 
+def test_a_lone_large_file_is_sent_while_it_is_hashed(tmp_path, s3, keys, make_uploader, monkeypatch):
+    """Its upload starts before its hash is done (the hash waits here until the blob's first
+    request goes out), under its name's slot; the manifest, version 3, carries the hash."""
+    import threading
+
+    from artifact_contract import blob_slot_id
+
+    root = tmp_path / "p"
+    data = bytes(range(256)) * (40 * KB // 256)
+    write(root / "report" / "scan.png", data)
+    slot = blob_slot_id("report/scan.png")
+    started = threading.Event()
+
+    def on_send(params, **kwargs):
+        if params["Key"].endswith(slot):
+            started.set()
+
+    s3.meta.events.register("before-parameter-build.s3.PutObject", on_send)
+    real = upload_module.hash_file
+
+    def hash_after_upload_started(f, chunksize):
+        if not started.wait(timeout=30):
+            raise AssertionError("the blob's upload did not start before its hash was done")
+        return real(f, chunksize)
+
+    monkeypatch.setattr(upload_module, "hash_file", hash_after_upload_started)
+    config = UploadConfig(pack_threshold=16 * KB, pack_max_bytes=64 * KB)
+    result = make_uploader(config=config).backup(request(root, include=["report"]), wait=False)
+    manifest = manifest_of(s3, keys, result.run_id)
+    assert manifest.version == 3
+    (piece,) = manifest.pieces
+    assert (piece.id, piece.kind, piece.size) == (slot, "blob", len(data))
+    assert piece.sha256 == hashlib.sha256(data).hexdigest()
+    body = s3.get_object(Bucket=STAGING, Key=f"incoming/{PROJECT}/{result.run_id}/{slot}")["Body"].read()
+    assert body == data
+
+
+def test_resume_finds_a_blob_sent_while_hashed(tmp_path, s3, calls, keys, make_uploader):
+    root = tmp_path / "p"
+    write(root / "report" / "scan.png", b"z" * 40 * KB)
+    config = UploadConfig(pack_threshold=16 * KB, pack_max_bytes=64 * KB)
+    handler = fail_manifest_put(s3)
+    with pytest.raises(UploadFailedError, match="connection lost"):
+        make_uploader(config=config).backup(request(root, include=["report"], timestamp=True))
+    s3.meta.events.unregister("before-parameter-build.s3.PutObject", handler)
+    calls.reset()
+    again = request(root, include=["report"], timestamp=True)
+    result = make_uploader(config=config).backup(again, wait=False)
+    assert result.resumed is True
+    assert (result.pieces_sent, result.pieces_skipped) == (0, 1)
+    assert list(calls.put_keys) == [f"incoming/{PROJECT}/{result.run_id}/manifest.json"]
+    (piece,) = manifest_of(s3, keys, result.run_id).pieces
+    assert piece.sha256 == hashlib.sha256(b"z" * 40 * KB).hexdigest()
+
+
 class Interrupt(Exception):
     pass
 
