@@ -119,16 +119,19 @@ def read_pack(
     once it is exhausted, so the generator must be run to its end for the pack to count as verified.
     """
     raw = HashingReader(body, piece.size, piece.id)
-    expected = {e.member_name: e for e in entries}
-    seen: set[str] = set()
+    # Each listed name with its entry's position; a flag per entry marks the names already read.
+    expected = {e.member_name: i for i, e in enumerate(entries)}
+    seen = bytearray(len(entries))
     try:
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:  # type: ignore[arg-type]
                 capped = CappedReader(unzipped, limit, piece.id)
                 with tarfile.open(fileobj=capped, mode="r|") as tar:  # type: ignore[call-overload]
-                    for info in tar:
-                        entry = _check_member(info, expected, seen, piece)
-                        seen.add(info.name)
+                    while (info := tar.next()) is not None:
+                        # A stream-mode tar keeps every header it read (half a kilobyte each) for
+                        # lookups this reader never makes: drop them as it goes.
+                        tar.members.clear()
+                        entry = _check_member(info, entries, expected, seen, piece)
                         stream = tar.extractfile(info)
                         if stream is None:  # pragma: no cover - regular files always have a stream
                             raise MemberRefusedError(f"pack {piece.id} member {info.name!r} is unreadable")
@@ -149,7 +152,7 @@ def read_pack(
         raise
     raw.drain(chunk)
     raw.check(piece)
-    missing = sorted(set(expected) - seen)
+    missing = sorted(name for name, i in expected.items() if not seen[i])
     if missing:
         raise MemberRefusedError(
             f"pack {piece.id} lacks {len(missing)} listed file(s), e.g. {missing[0]!r}",
@@ -158,8 +161,13 @@ def read_pack(
 
 
 def _check_member(
-    info: tarfile.TarInfo, expected: dict[str, FileEntry], seen: set[str], piece: Piece
+    info: tarfile.TarInfo,
+    entries: Sequence[FileEntry],
+    expected: dict[str, int],
+    seen: bytearray,
+    piece: Piece,
 ) -> FileEntry:
+    """The member's entry, once the member is found to be that file; marks it read."""
     name = info.name
     if info.type not in _REGULAR:
         raise MemberRefusedError(
@@ -173,16 +181,17 @@ def _check_member(
         raise MemberRefusedError(
             f"pack {piece.id} member {name!r} has an unsafe name: {exc}", RefusalCode.MEMBER_UNSAFE
         ) from None
-    if name in seen:
+    index = expected.get(name)
+    if index is not None and seen[index]:
         raise MemberRefusedError(
             f"pack {piece.id} holds {name!r} twice", RefusalCode.MEMBER_DUPLICATE
         )
-    entry = expected.get(name)
-    if entry is None:
+    if index is None:
         raise MemberRefusedError(
             f"pack {piece.id} holds {name!r}, which the manifest does not list for it",
             RefusalCode.MEMBER_UNLISTED,
         )
+    entry = entries[index]
     if info.size > entry.size:
         raise PackBombError(
             f"pack {piece.id} member {name!r} claims {info.size} bytes, the manifest declares {entry.size}"
@@ -192,6 +201,7 @@ def _check_member(
             f"pack {piece.id} member {name!r} is {info.size} bytes, the manifest declares {entry.size}",
             RefusalCode.MEMBER_MISMATCH,
         )
+    seen[index] = 1
     return entry
 
 
