@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import logging
+import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
@@ -60,6 +61,7 @@ from .exceptions import (
     StagingReadError,
     TimestampTakenError,
 )
+from .record import record_head, write_record
 from .reuse import (
     UNCOPYABLE_CODES,
     copy_problem,
@@ -87,6 +89,8 @@ from .verify import pack_limit, read_blob, read_pack
 _MAX_SINGLE_COPY = 5 * 1024**3
 _DELETE_BATCH = 1000
 _JSON = "application/json"
+#: Run records up to this size are written from memory, larger ones through /tmp.
+_RECORD_SPOOL_BYTES = 1024 * 1024
 
 #: Step names passed to ``FilerConfig.on_step``, in the order an undisturbed filing reaches them.
 STEPS = (
@@ -737,18 +741,22 @@ class Filer:
                              extra={"project_key": manifest.project_key, "error": str(exc)})
 
     def _write_record(self, manifest: Manifest, key: str) -> None:
-        record = RunRecord.for_manifest(manifest)
-        try:
-            self.client.put_object(
-                Bucket=self.archive_bucket, Key=key, Body=record.to_json(), ContentType=_JSON,
-                IfNoneMatch="*",
-            )
-        except Exception as exc:
-            if not is_precondition_failed(exc):
-                raise
-            existing = self._read_record(key)
-            if existing is None or existing.run_id != manifest.run_id:
-                raise ArchiveConflictError(f"run record {key} belongs to another run") from None
+        # Written file by file into a spooled file: a large run's record goes through /tmp rather
+        # than memory, so the filer's memory stays flat as runs grow.
+        with tempfile.SpooledTemporaryFile(max_size=_RECORD_SPOOL_BYTES) as body:
+            write_record(manifest, body)
+            body.seek(0)
+            try:
+                self.client.put_object(
+                    Bucket=self.archive_bucket, Key=key, Body=body, ContentType=_JSON, IfNoneMatch="*",
+                )
+                return
+            except Exception as exc:
+                if not is_precondition_failed(exc):
+                    raise
+        existing = self._read_record(key)
+        if existing is None or existing.run_id != manifest.run_id:
+            raise ArchiveConflictError(f"run record {key} belongs to another run")
 
     def _clean(self, location: ManifestLocation) -> None:
         keys = [k for k in self._list(self.staging_bucket, staging_run_prefix(
@@ -756,7 +764,7 @@ class Filer:
         self._delete_staging(keys)
 
     def _filed_receipt(self, manifest: Manifest, record_key: str) -> Receipt:
-        record = RunRecord.for_manifest(manifest)
+        head = record_head(manifest)
         return Receipt(
             run_id=manifest.run_id,
             project_key=manifest.project_key,
@@ -764,9 +772,9 @@ class Filer:
             timestamp=manifest.timestamp,
             archive_bucket=self.archive_bucket,
             run_record=record_key,
-            prefixes=record.prefixes,
-            files=len(record.files),
-            bytes=record.bytes,
+            prefixes=tuple(head["prefixes"]),
+            files=head["file_count"],
+            bytes=head["bytes"],
             at=_now(),
             extra=_reuse_counts(manifest),
         )

@@ -1,0 +1,88 @@
+"""The filer writes the run record file by file; its bytes must be the contract's, exactly."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from artifact_contract import FileEntry, Manifest, Piece, Reuse, RunRecord, pack_piece_id
+from artifact_filer.record import record_head, write_record
+
+from .helpers import sha
+
+PROJECT = "RMI25320"
+TS = "20251030_1430"
+PACK = pack_piece_id(sha(b"pack"))
+
+
+def manifest(files: list[FileEntry], *, timestamp: str | None = TS, project: str = PROJECT,
+             uploader: dict[str, str] | None = None, config_sha256: str | None = None) -> Manifest:
+    return Manifest(
+        run_id="0" * 32,
+        project_key=project,
+        timestamp=timestamp,
+        archive_bucket="archive",
+        created_at="2025-10-30T14:30:00+00:00",
+        files=tuple(files),
+        pieces=(Piece(PACK, "pack", 1234, sha(b"pack")),),
+        uploader=uploader or {},
+        config_sha256=config_sha256,
+    )
+
+
+def entry(type_: str, path: str, size: int = 10, reuse: bool = False) -> FileEntry:
+    digest = sha(f"{type_}/{path}".encode())
+    if reuse:
+        return FileEntry(type_, path, size, digest, None, Reuse(digest))
+    return FileEntry(type_, path, size, digest, PACK)
+
+
+CASES = {
+    "one file": manifest([entry("logs", "run.log")]),
+    "untimestamped": manifest([entry("logs", "b.log"), entry("config", "config.yaml")], timestamp=None),
+    "unsorted, several types": manifest([
+        entry("report", "z/index.html", 0),
+        entry("logs", "b.log", 7),
+        entry("logs", "a.log", 2**40),
+        entry("config", "config.yaml"),
+        entry("logs", "a/b.log"),
+        entry("logs", "a.b.log"),
+    ]),
+    "text to escape": manifest(
+        [entry("logs", 'straße "quoted" \u00e9\u4e2d\U0001f600.log'), entry("logs", "tab\u2028sep.log")],
+        uploader={"user": 'O\'Brien "the" \u00fcser', "host": "h\\ost", "z": ""},
+        config_sha256=sha(b"config"),
+    ),
+    "non-ascii project": manifest([entry("logs", "x.log")], project="Projekt\u00c4"),
+    "reused files": manifest([entry("gis_data", "ortho.gpkg", 5 * 2**30, reuse=True),
+                              entry("logs", "run.log")]),
+}
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_written_record_is_the_contracts_bytes(name: str) -> None:
+    m = CASES[name]
+    out = io.BytesIO()
+    write_record(m, out)
+    assert out.getvalue() == RunRecord.for_manifest(m).to_json()
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_head_has_the_records_summary(name: str) -> None:
+    m = CASES[name]
+    record = RunRecord.for_manifest(m)
+    head = record_head(m)
+    assert tuple(head["prefixes"]) == record.prefixes
+    assert head["file_count"] == len(record.files)
+    assert head["bytes"] == record.bytes
+    assert "files" not in head
+
+
+def test_many_files_in_manifest_order_or_not() -> None:
+    files = [entry("logs", f"d{i % 7}/f{i:05d}.log", i) for i in range(2000)]
+    for ordered in (files, sorted(files, key=lambda f: f.path), list(reversed(files))):
+        m = manifest(ordered)
+        out = io.BytesIO()
+        write_record(m, out)
+        assert out.getvalue() == RunRecord.for_manifest(m).to_json()
