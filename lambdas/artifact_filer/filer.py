@@ -61,6 +61,7 @@ from .exceptions import (
     StagingReadError,
     TimestampTakenError,
 )
+from .manifest_json import read_manifest
 from .record import record_head, write_record
 from .reuse import (
     UNCOPYABLE_CODES,
@@ -315,11 +316,10 @@ class Filer:
                     f"manifest is {response['ContentLength']} bytes, more than the "
                     f"{MAX_MANIFEST_BYTES} allowed"
                 )
-            raw = body.read()
-        try:
-            manifest = Manifest.from_json(raw)
-        except ManifestInvalidError as exc:
-            raise ManifestRefusedError(str(exc)) from None
+            try:
+                manifest = read_manifest(body)
+            except ManifestInvalidError as exc:
+                raise ManifestRefusedError(str(exc)) from None
         self._check_manifest(location, manifest)
         return manifest
 
