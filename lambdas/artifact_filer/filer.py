@@ -77,6 +77,7 @@ from .storage import (
     ARCHIVE_TAGGING,
     ByteBudget,
     archive_metadata,
+    body_of,
     content_type,
     error_code,
     is_missing,
@@ -310,7 +311,7 @@ class Filer:
             if is_missing(exc):
                 return None
             raise
-        with response["Body"] as body:
+        with body_of(response) as body:
             if response["ContentLength"] > MAX_MANIFEST_BYTES:
                 raise ManifestRefusedError(
                     f"manifest is {response['ContentLength']} bytes, more than the "
@@ -374,7 +375,7 @@ class Filer:
 
     def _verify_piece_once(self, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry]) -> str:
         response = self._get_piece(manifest, piece, None)
-        with response["Body"] as body:
+        with body_of(response) as body:
             if response["ContentLength"] != piece.size:
                 raise PieceCorruptError(
                     f"piece {piece.id} is {response['ContentLength']} bytes, the manifest declares "
@@ -520,7 +521,7 @@ class Filer:
         writes: _Futures,
     ) -> None:
         response = self._get_piece(manifest, piece, etag)
-        with response["Body"] as body:
+        with body_of(response) as body:
             members = read_pack(body, piece, entries, limit=self._pack_limit(entries),
                                 chunk=self.config.read_chunk_bytes, keep=True)
             for entry, data in members:
@@ -859,7 +860,7 @@ class Filer:
             if is_missing(exc):
                 return None
             raise
-        with response["Body"] as body:
+        with body_of(response) as body:
             return body.read()
 
     def _head(self, bucket: str, key: str) -> dict[str, Any] | None:

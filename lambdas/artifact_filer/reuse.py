@@ -33,7 +33,7 @@ from artifact_contract import (
 )
 
 from .exceptions import ReuseUnavailableError
-from .storage import is_missing, is_precondition_failed, metadata_value
+from .storage import body_of, is_missing, is_precondition_failed, metadata_value
 
 #: Storage classes S3 cannot copy from without a restore; an Intelligent-Tiering object in an
 #: archive tier reports ``ArchiveStatus`` instead.
@@ -118,7 +118,7 @@ def read_index(client: Any, bucket: str, project_key: str) -> tuple[ReuseIndex, 
         if is_missing(exc):
             return ReuseIndex(project_key), None
         raise
-    with response["Body"] as body:
+    with body_of(response) as body:
         raw = body.read()
     try:
         return ReuseIndex.from_json(raw, project_key), response.get("ETag")

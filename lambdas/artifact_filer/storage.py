@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import mimetypes
 import threading
 from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from botocore.exceptions import ClientError
@@ -26,6 +28,18 @@ from artifact_contract import (
 
 _MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
 _PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+
+
+def body_of(response: Mapping[str, Any]) -> contextlib.closing[Any]:
+    """A GetObject answer's body, to read in a ``with`` block that closes it.
+
+    Never ``with response["Body"] as body``: botocore's ``StreamingBody.__enter__`` returns the raw
+    urllib3 stream, which skips the body's own checks of the Content-Length and the response
+    checksum. From botocore 1.44 on, urllib3 is told not to check the length either, so an answer
+    cut off half-way would read as a short body ending cleanly, and a good piece be refused as
+    corrupt. Read through the ``StreamingBody``, a cut-off raises ``IncompleteReadError``.
+    """
+    return contextlib.closing(response["Body"])
 
 
 def error_code(exc: BaseException) -> str:

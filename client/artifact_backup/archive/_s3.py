@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +22,18 @@ _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 def is_aws_error(exc: BaseException) -> bool:
     return type(exc).__module__.startswith(("botocore", "boto3", "s3transfer", "urllib3"))
+
+
+def body_of(response: Any) -> contextlib.closing[Any]:
+    """A GetObject answer's body, to read in a ``with`` block that closes it.
+
+    Never ``with response["Body"] as body``: botocore's ``StreamingBody.__enter__`` returns the raw
+    urllib3 stream, which skips the body's own checks of the Content-Length and the response
+    checksum. From botocore 1.44 on, urllib3 is told not to check the length either, so an answer
+    cut off half-way would read as a short body ending cleanly. Read through the ``StreamingBody``,
+    a cut-off raises ``IncompleteReadError``.
+    """
+    return contextlib.closing(response["Body"])
 
 
 def is_missing(exc: BaseException) -> bool:
@@ -82,7 +95,7 @@ def get_bytes(client: Any, bucket: str, key: str, *, action: str) -> bytes | Non
     """A small object's bytes, or None when it does not exist."""
     try:
         response = client.get_object(Bucket=bucket, Key=key)
-        with response["Body"] as body:
+        with body_of(response) as body:
             return body.read()
     except Exception as exc:
         if is_missing(exc):

@@ -30,7 +30,7 @@ from artifact_contract import (
 )
 
 from ..aws import error_code
-from ._s3 import is_aws_error, is_missing, list_objects, parallel_map, read_error
+from ._s3 import body_of, is_aws_error, is_missing, list_objects, parallel_map, read_error
 from .runs import find_record, list_runs, project_key_argument, run_label
 
 Problem = Literal["missing", "different", "extra", "record-invalid"]
@@ -191,7 +191,7 @@ def _hash_object(client: Any, bucket: str, key: str, chunk: int) -> _Read | str 
     digest = hashlib.sha256()
     size = 0
     try:
-        with response["Body"] as body:
+        with body_of(response) as body:
             while block := body.read(chunk):
                 digest.update(block)
                 size += len(block)

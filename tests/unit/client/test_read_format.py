@@ -7,8 +7,10 @@ import json
 import shlex
 
 import pytest
+from botocore.response import StreamingBody
+from client_support import ARCHIVE
 
-from artifact_backup.archive._s3 import ListedObject
+from artifact_backup.archive._s3 import ListedObject, get_bytes
 from artifact_backup.archive.diff import RunDiff, compare_records, unified
 from artifact_backup.archive.download import restore_command, restore_state
 from artifact_backup.archive.pin import retention_tags
@@ -20,7 +22,7 @@ from artifact_backup.cli.diff import format_diff
 from artifact_backup.cli.restore import format_restore
 from artifact_backup.cli.runs import format_runs
 from artifact_backup.cli.show import format_show, uploader_text
-from artifact_backup.exceptions import ArgumentInvalidError, RunNotFoundError
+from artifact_backup.exceptions import ArchiveReadError, ArgumentInvalidError, RunNotFoundError
 from artifact_contract import RecordedFile, RecordInvalidError, RunRecord, archive_key
 
 SHA = {n: f"{n:064x}" for n in range(10)}
@@ -232,3 +234,22 @@ def test_pin_names_the_missing_permission_when_the_note_cannot_be_written():
     assert info.value.exit_code == 5
     assert "arn:aws:s3:::rmi-360-raw/*/_runs/*/pin.json" in info.value.hint
     assert "2 objects of run 20251030_1430 are tagged retention=pinned" in info.value.message
+
+
+def test_an_answer_cut_off_mid_body_is_a_read_error_not_short_bytes(s3):
+    """A body that ends early, cleanly, before its Content-Length (the connection closed mid-answer)
+    is an error: read through botocore's StreamingBody, never its raw stream, which from botocore
+    1.44 on (urllib3 no longer checking the length) would hand back half a run record as if whole."""
+    key = "RMI25320/_runs/20251030_1430/run.json"
+    s3.put_object(Bucket=ARCHIVE, Key=key, Body=b'{"run": "' + b"x" * 1000 + b'"}')
+
+    def cut_off(parsed, **_kwargs) -> None:
+        data = parsed["Body"].read()
+        parsed["Body"] = StreamingBody(io.BytesIO(data[: len(data) // 2]), len(data))
+
+    s3.meta.events.register("after-call.s3.GetObject", cut_off)
+    try:
+        with pytest.raises(ArchiveReadError):
+            get_bytes(s3, ARCHIVE, key, action="reading a run record")
+    finally:
+        s3.meta.events.unregister("after-call.s3.GetObject", cut_off)

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import tarfile
+from urllib.parse import quote
 
 import pytest
+from botocore.response import StreamingBody
 
 from artifact_contract import (
     META_ARTIFACT_TYPE,
@@ -352,6 +355,36 @@ def test_piece_replaced_after_verification_is_refused(s3, filer):
         filer.file(key)
     assert exc_info.value.code == RefusalCode.PIECE_CHANGED
     assert not [k for k in list_keys(s3, ARCHIVE) if "/report.html" in k or "/config.yaml" in k]
+
+
+@pytest.mark.parametrize("target", ["manifest", "pack", "blob"])
+def test_answer_cut_off_mid_body_is_read_again_not_refused(s3, filer, target):
+    """An answer whose body ends early, cleanly, before its Content-Length: what a client sees when
+    the connection closes mid-answer. From botocore 1.44 on urllib3 does not check the length any
+    more, only botocore's StreamingBody does, so the filer must read through it: the raw stream
+    would end short without an error and a good run would be refused as corrupt."""
+    run = StagedRun(PROJECT, sample_files())
+    key = run.upload(s3)
+    wanted = run.manifest_key if target == "manifest" else run.piece_key(
+        next(p.id for p in run.manifest.pieces if p.kind == target))
+    cut: list[str] = []
+
+    def cut_off_once(http_response, parsed, **_kwargs) -> None:
+        if cut or not http_response.url.split("?")[0].endswith(quote(wanted)):
+            return
+        data = parsed["Body"].read()
+        parsed["Body"] = StreamingBody(io.BytesIO(data[: len(data) // 2]), len(data))
+        cut.append(wanted)
+
+    s3.meta.events.register("after-call.s3.GetObject", cut_off_once)
+    try:
+        receipt = filer.file(key)
+    finally:
+        s3.meta.events.unregister("after-call.s3.GetObject", cut_off_once)
+    assert cut == [wanted]
+    assert receipt is not None
+    assert receipt.filed
+    assert receipt.files == len(run.files)
 
 
 def test_non_manifest_key_and_vanished_manifest_do_nothing(s3, filer):
