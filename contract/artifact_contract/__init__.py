@@ -28,6 +28,8 @@ from .filing import (
     RecordInvalidError,
     RefusalCode,
     RunRecord,
+    run_record_head,
+    write_run_record,
 )
 from .layout import (
     INCOMING_PREFIX,
@@ -147,6 +149,8 @@ __all__ = [
     "RefusalCode",
     "RunIdInvalidError",
     "RunRecord",
+    "run_record_head",
+    "write_run_record",
     "TAG_MANAGED",
     "TAG_MANAGED_VALUE",
     "TAG_RETENTION",

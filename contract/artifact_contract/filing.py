@@ -9,14 +9,15 @@ and hold nothing that changes between attempts, so re-filing the same run writes
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from json.encoder import encode_basestring
+from typing import IO, Any
 
 from .exceptions import ContractError
 from .layout import archive_key, archive_prefix
-from .manifest import Manifest
-from .records import CLAIM_SCHEMA, RECORD_VERSION, RUN_RECORD_SCHEMA, dumps_record
+from .manifest import FileEntry, Manifest
+from .records import CLAIM_SCHEMA, RECORD_JSON_OPTIONS, RECORD_VERSION, RUN_RECORD_SCHEMA, dumps_record
 
 
 class RefusalCode:
@@ -222,3 +223,90 @@ class RunRecord:
             uploader=dict(data.get("uploader") or {}),
             config_sha256=data.get("config_sha256"),
         )
+
+
+# -- the run record, written as it is serialised ----------------------------------------------
+
+_FILES = "files"
+
+
+def run_record_head(manifest: Manifest) -> dict[str, Any]:
+    """The run record's fields but its list of files, as ``RunRecord.to_dict`` gives them.
+
+    The record of the manifest cut to one file per type has the same prefixes, run and uploader; the
+    count and total that depend on every file are filled in from the manifest itself.
+    """
+    one_per_type = tuple({f.type: f for f in manifest.files}.values())
+    head = RunRecord.for_manifest(replace(manifest, files=one_per_type)).to_dict()
+    head["file_count"] = len(manifest.files)
+    head["bytes"] = manifest.total_bytes
+    del head[_FILES]
+    return head
+
+
+def write_run_record(manifest: Manifest, out: IO[bytes]) -> None:
+    """Write the run record of ``manifest`` to ``out``: the bytes of ``RunRecord.to_json``.
+
+    ``dumps_record(RunRecord.for_manifest(manifest).to_dict())`` holds every file of the run four
+    times at once (the manifest's entries, the record's, their dicts, and the encoder's pieces of
+    text, then the text and its bytes): a few kilobytes per file, the largest thing a filer holds.
+    Here the files are written one at a time, in the same order and the same bytes, so the memory
+    a record needs does not grow with the run.
+    """
+    head = run_record_head(manifest)
+    out.write(b"{")
+    for i, name in enumerate(sorted([*head, _FILES])):
+        out.write(b"%s\n %s: " % (b"," if i else b"", encode_basestring(name).encode()))
+        if name != _FILES:
+            out.write(_nested(head[name], 1).encode())
+            continue
+        out.write(b"[")
+        for j, (entry, key) in enumerate(_in_key_order(manifest)):
+            recorded = RecordedFile(entry.type, entry.path, key, entry.size, entry.sha256).to_dict()
+            out.write(b"%s\n  %s" % (b"," if j else b"", _item(recorded).encode()))
+        out.write(b"\n ]")
+    out.write(b"\n}")
+
+
+def _nested(value: Any, level: int) -> str:
+    """``value`` as ``json.dumps(..., indent=1)`` writes it ``level`` levels deep."""
+    return json.dumps(value, **RECORD_JSON_OPTIONS).replace("\n", "\n" + " " * level)
+
+
+def _item(data: dict[str, Any]) -> str:
+    """A file's entry two levels deep; flat text and numbers are written directly (the common case,
+    and a fiftieth of the encoder's time), anything else through the encoder."""
+    parts = []
+    for name in sorted(data):
+        value = data[name]
+        if type(value) is str:
+            text = encode_basestring(value)
+        elif type(value) is int:
+            text = int.__repr__(value)
+        else:
+            return _nested(data, 2)
+        parts.append(f"\n   {encode_basestring(name)}: {text}")
+    return "{" + ",".join(parts) + "\n  }" if parts else "{}"
+
+
+def _key(manifest: Manifest, entry: FileEntry) -> str:
+    # The path was validated when the manifest was read, and the key's length with it.
+    return archive_prefix(manifest.project_key, entry.type, manifest.timestamp) + entry.path
+
+
+def _in_key_order(manifest: Manifest) -> Iterator[tuple[FileEntry, str]]:
+    """The files with their archive keys, sorted by key as ``RunRecord.for_manifest`` sorts them.
+
+    A client lists its files in key order already; only a manifest that does not is sorted here,
+    which holds every key at once for the length of the sort.
+    """
+    files: Any = manifest.files
+    previous = None
+    for entry in files:
+        key = _key(manifest, entry)
+        if previous is not None and key < previous:
+            files = sorted(files, key=lambda f: _key(manifest, f))
+            break
+        previous = key
+    for entry in files:
+        yield entry, _key(manifest, entry)

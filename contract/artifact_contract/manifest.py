@@ -204,23 +204,63 @@ class Manifest:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> Manifest:
-        if len(raw) > MAX_MANIFEST_BYTES:
-            raise ManifestInvalidError(
-                f"manifest is {len(raw)} bytes, more than the {MAX_MANIFEST_BYTES} allowed"
-            )
+        _check_length(raw)
+        return cls.from_dict(_loads(raw))
+
+    @classmethod
+    def read(cls, stream: Any) -> Manifest:
+        """Read a manifest from a binary stream to its end, as :meth:`from_json` would.
+
+        A large run's manifest is tens of megabytes, and ``from_json(stream.read())`` holds its
+        bytes, their text and the parsed JSON all at once while the entries are built. Here the
+        bytes go once decoded and the text once parsed, and the values repeated in every entry (a
+        file's type and piece, a piece's kind) are one string each.
+        """
+        raw = stream.read()
+        _check_length(raw)
         try:
-            data = json.loads(raw, object_pairs_hook=_unique_keys)
-        except ManifestInvalidError:
-            raise
-        except (ValueError, UnicodeDecodeError) as exc:
+            # What json.loads does with bytes, done here so the bytes can go before the parse.
+            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
+        except UnicodeDecodeError as exc:
             raise ManifestInvalidError(f"manifest is not valid JSON: {exc}") from None
-        except RecursionError:
-            # json's C scanner recurses per nesting level: a few kilobytes of brackets would
-            # otherwise escape as a RecursionError, which the filer treats as a transient failure.
-            raise ManifestInvalidError(
-                "manifest is not valid JSON: nested too deeply"
-            ) from None
+        del raw
+        data = _loads(text)
+        del text
         return cls.from_dict(data)
+
+
+def _check_length(raw: bytes | str) -> None:
+    if len(raw) > MAX_MANIFEST_BYTES:
+        raise ManifestInvalidError(
+            f"manifest is {len(raw)} bytes, more than the {MAX_MANIFEST_BYTES} allowed"
+        )
+
+
+#: Fields whose values repeat across a manifest's objects: a file's type and piece, a piece's kind.
+_REPEATED = ("type", "piece", "kind")
+
+
+def _loads(raw: bytes | str) -> Any:
+    shared: dict[str, str] = {}
+
+    def unique_and_shared(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        data = _unique_keys(pairs)
+        for name in _REPEATED:
+            value = data.get(name)
+            if type(value) is str:
+                data[name] = shared.setdefault(value, value)
+        return data
+
+    try:
+        return json.loads(raw, object_pairs_hook=unique_and_shared)
+    except ManifestInvalidError:
+        raise
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ManifestInvalidError(f"manifest is not valid JSON: {exc}") from None
+    except RecursionError:
+        # json's C scanner recurses per nesting level: a few kilobytes of brackets would
+        # otherwise escape as a RecursionError, which the filer treats as a transient failure.
+        raise ManifestInvalidError("manifest is not valid JSON: nested too deeply") from None
 
 
 def _compact(data: Any) -> str:

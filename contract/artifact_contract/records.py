@@ -107,6 +107,10 @@ class Receipt:
         )
 
 
+#: How run records and claims are serialised (``json.dumps`` options), wherever they are written.
+RECORD_JSON_OPTIONS: Mapping[str, Any] = {"ensure_ascii": False, "sort_keys": True, "indent": 1}
+
+
 def dumps_record(data: Mapping[str, Any]) -> bytes:
     """Serialise a run record or claim the same way everywhere, so re-filing writes equal bytes."""
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, indent=1).encode()
+    return json.dumps(data, **RECORD_JSON_OPTIONS).encode()

@@ -43,8 +43,10 @@ from artifact_contract import (
     piece_key,
     quarantine_key,
     receipt_key,
+    run_record_head,
     run_record_key,
     staging_run_prefix,
+    write_run_record,
 )
 
 from .config import FilerConfig
@@ -61,8 +63,6 @@ from .exceptions import (
     StagingReadError,
     TimestampTakenError,
 )
-from .manifest_json import read_manifest
-from .record import record_head, write_record
 from .reuse import (
     UNCOPYABLE_CODES,
     copy_problem,
@@ -318,7 +318,7 @@ class Filer:
                     f"{MAX_MANIFEST_BYTES} allowed"
                 )
             try:
-                manifest = read_manifest(body)
+                manifest = Manifest.read(body)
             except ManifestInvalidError as exc:
                 raise ManifestRefusedError(str(exc)) from None
         self._check_manifest(location, manifest)
@@ -745,7 +745,7 @@ class Filer:
         # Written file by file into a spooled file: a large run's record goes through /tmp rather
         # than memory, so the filer's memory stays flat as runs grow.
         with tempfile.SpooledTemporaryFile(max_size=_RECORD_SPOOL_BYTES) as body:
-            write_record(manifest, body)
+            write_run_record(manifest, body)
             body.seek(0)
             try:
                 self.client.put_object(
@@ -765,7 +765,7 @@ class Filer:
         self._delete_staging(keys)
 
     def _filed_receipt(self, manifest: Manifest, record_key: str) -> Receipt:
-        head = record_head(manifest)
+        head = run_record_head(manifest)
         return Receipt(
             run_id=manifest.run_id,
             project_key=manifest.project_key,

@@ -1,4 +1,4 @@
-"""The filer's manifest reader accepts and refuses exactly what ``Manifest.from_json`` does."""
+"""``Manifest.read`` (a stream, less held at once) accepts and refuses exactly what ``from_json`` does."""
 
 from __future__ import annotations
 
@@ -7,16 +7,30 @@ import json
 
 import pytest
 
-from artifact_contract import MAX_MANIFEST_BYTES, Manifest, ManifestInvalidError
-from artifact_filer.manifest_json import read_manifest
+from artifact_contract import (
+    MAX_MANIFEST_BYTES,
+    FileEntry,
+    Manifest,
+    ManifestInvalidError,
+    Piece,
+    build_manifest,
+    pack_piece_id,
+)
 
-from .helpers import StagedRun
+PACK = "c" * 64
 
 
 def _good() -> bytes:
-    files = {("logs", "a.log"): b"a" * 10, ("logs", "b/c.log"): b"c" * 20,
-             ("config", "config.yaml"): b"x: 1\n"}
-    return StagedRun(project_key="RMI25320", files=files).build().to_json()
+    files = [("logs", "a.log", "a"), ("logs", "b/c.log", "b"), ("config", "config.yaml", "d")]
+    return build_manifest(
+        run_id="0123456789abcdef0123456789abcdef",
+        project_key="RMI25320",
+        timestamp="20251030_1430",
+        archive_bucket="rmi-360-raw",
+        created_at="2025-10-30T14:30:00+00:00",
+        pieces=[Piece(pack_piece_id(PACK), "pack", 100, PACK)],
+        files=[FileEntry(t, p, 10, c * 64, pack_piece_id(PACK)) for t, p, c in files],
+    ).to_json()
 
 
 def _outcome(raw: bytes) -> Manifest | str:
@@ -28,7 +42,7 @@ def _outcome(raw: bytes) -> Manifest | str:
 
 def _ours(raw: bytes) -> Manifest | str:
     try:
-        return read_manifest(io.BytesIO(raw))
+        return Manifest.read(io.BytesIO(raw))
     except ManifestInvalidError as exc:
         return str(exc)
 
@@ -42,7 +56,7 @@ def test_a_good_manifest_reads_the_same() -> None:
 
 
 def test_repeated_values_are_one_string() -> None:
-    ours = read_manifest(io.BytesIO(_good()))
+    ours = Manifest.read(io.BytesIO(_good()))
     logs = [f for f in ours.files if f.type == "logs"]
     assert logs[0].type is logs[1].type
     assert logs[0].piece is logs[1].piece

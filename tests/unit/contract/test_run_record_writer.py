@@ -1,15 +1,27 @@
-"""The filer writes the run record file by file; its bytes must be the contract's, exactly."""
+"""The run record written file by file: its bytes must be ``RunRecord.to_json``'s, exactly."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 
 import pytest
 
-from artifact_contract import FileEntry, Manifest, Piece, Reuse, RunRecord, pack_piece_id
-from artifact_filer.record import record_head, write_record
+from artifact_contract import (
+    FileEntry,
+    Manifest,
+    Piece,
+    Reuse,
+    RunRecord,
+    pack_piece_id,
+    run_record_head,
+    write_run_record,
+)
 
-from .helpers import sha
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 PROJECT = "RMI25320"
 TS = "20251030_1430"
@@ -64,7 +76,7 @@ CASES = {
 def test_written_record_is_the_contracts_bytes(name: str) -> None:
     m = CASES[name]
     out = io.BytesIO()
-    write_record(m, out)
+    write_run_record(m, out)
     assert out.getvalue() == RunRecord.for_manifest(m).to_json()
 
 
@@ -72,7 +84,7 @@ def test_written_record_is_the_contracts_bytes(name: str) -> None:
 def test_head_has_the_records_summary(name: str) -> None:
     m = CASES[name]
     record = RunRecord.for_manifest(m)
-    head = record_head(m)
+    head = run_record_head(m)
     assert tuple(head["prefixes"]) == record.prefixes
     assert head["file_count"] == len(record.files)
     assert head["bytes"] == record.bytes
@@ -84,5 +96,5 @@ def test_many_files_in_manifest_order_or_not() -> None:
     for ordered in (files, sorted(files, key=lambda f: f.path), list(reversed(files))):
         m = manifest(ordered)
         out = io.BytesIO()
-        write_record(m, out)
+        write_run_record(m, out)
         assert out.getvalue() == RunRecord.for_manifest(m).to_json()
