@@ -539,26 +539,28 @@ class Uploader:
         transfers: list[Any] = []
         pool = ThreadPoolExecutor(max_workers=cfg.hash_workers, thread_name_prefix="artifact-hash")
         try:
+
+            def hashed(f: LocalFile) -> Callable[[Future[str]], None]:
+                def done(fut: Future[str]) -> None:
+                    if fut.exception() is None:
+                        notify("on_file_hashed", path=f.member_name, size=f.size)
+
+                return done
+
+            # Hashed first: a file of a size that the index or another large file of the run has,
+            # which may be reused or travel once for both. Every hash starts before the S3 client
+            # is made: a third of a second of start-up the hashing runs beside.
+            sizes = Counter(f.size for f in plan.blobs)
+            hash_first = {size for size, n in sizes.items() if n > 1}
+            hash_first |= reusable.sizes() if reusable is not None else frozenset()
+            blob_hashes: list[tuple[LocalFile, Future[str], str | None]] = []
+            for f in plan.blobs:
+                fut = pool.submit(hash_file, f, cfg.hash_chunksize)
+                fut.add_done_callback(hashed(f))
+                blob_hashes.append((f, fut, None if f.size in hash_first else blob_slot_id(f.member_name)))
+
             with self._transfer_manager() as manager:
-
-                def hashed(f: LocalFile) -> Callable[[Future[str]], None]:
-                    def done(fut: Future[str]) -> None:
-                        if fut.exception() is None:
-                            notify("on_file_hashed", path=f.member_name, size=f.size)
-
-                    return done
-
-                # Hashed first: a file of a size that the index or another large file of the run
-                # has, which may be reused or travel once for both.
-                sizes = Counter(f.size for f in plan.blobs)
-                hash_first = {size for size, n in sizes.items() if n > 1}
-                hash_first |= reusable.sizes() if reusable is not None else frozenset()
-                blob_hashes: list[tuple[LocalFile, Future[str], str | None]] = []
-                for f in plan.blobs:
-                    fut = pool.submit(hash_file, f, cfg.hash_chunksize)
-                    fut.add_done_callback(hashed(f))
-                    slot = None if f.size in hash_first else blob_slot_id(f.member_name)
-                    blob_hashes.append((f, fut, slot))
+                for f, fut, slot in blob_hashes:
                     if slot is None or existing.get(piece_key(project_key, run_id, slot)) == f.size:
                         continue  # hashed first, or sent by an earlier attempt
                     transfers.append(
