@@ -96,7 +96,14 @@ def _command_modules() -> list[str]:
     return names
 
 
-def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+def build_parser(
+    prog: str | None = None, *, only: str | None = None
+) -> tuple[argparse.ArgumentParser, argparse._SubParsersAction]:
+    """The whole command line, or with ``only`` one command of it: what a command's run needs.
+
+    Registering every command imports every command module, a tenth of a second of an upload's
+    start; the top-level help, a bad command name and ``--version`` still get them all.
+    """
     parser = argparse.ArgumentParser(
         prog=prog or "artifact-backup",
         description=DESCRIPTION,
@@ -106,7 +113,8 @@ def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, argp
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
     common = common_options()
-    for name in _command_modules():
+    names = _command_modules()
+    for name in [only] if only in names else names:
         try:
             module = importlib.import_module(f"{__name__}.{name}")
         except ModuleNotFoundError as exc:
@@ -122,13 +130,15 @@ def build_parser(prog: str | None = None) -> tuple[argparse.ArgumentParser, argp
 def _parse(
     argv: Sequence[str] | None, prog: str | None, command: str | None
 ) -> tuple[argparse.Namespace | None, int]:
-    parser, commands = build_parser(prog)
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    first = args_list[0] if args_list and not args_list[0].startswith("-") else None
+    parser, commands = build_parser(prog, only=command or first)
     if command is not None:
         parser = commands.choices[command]
         if prog:
             parser.prog = prog
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version and usage errors
         code = exc.code if isinstance(exc.code, int) else (EXIT_USAGE if exc.code else 0)
         return None, code

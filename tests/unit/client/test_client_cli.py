@@ -266,3 +266,23 @@ def test_python_dash_m(project, config_file):
                          capture_output=True, text=True, timeout=60)
     assert run.returncode == 0
     assert "0.1.0" in run.stdout
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["upload", "--folder", "p", "--include", "logs", "report", "--timestamp", "--no-wait", "--json"],
+        ["runs", "RMI25320", "--no-storage"],
+        ["download", "RMI25320", "20251030_1430", "--to", "out", "--include", "logs"],
+    ],
+)
+def test_a_command_alone_parses_as_the_whole_command_line(argv):
+    """Only the command named is registered when one is: its parse must not change."""
+    from artifact_backup.cli import build_parser
+
+    whole, _ = build_parser()
+    alone, commands = build_parser(only=argv[0])
+    assert list(commands.choices) == [argv[0]]
+    expected, got = vars(whole.parse_args(argv)), vars(alone.parse_args(argv))
+    assert expected.keys() == got.keys()
+    assert {k: v for k, v in expected.items() if k != "run"} == {k: v for k, v in got.items() if k != "run"}
