@@ -31,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass
 
 from .artifact_types import get_artifact_type
-from .exceptions import PathInvalidError, ProjectKeyInvalidError, RunIdInvalidError
+from .exceptions import ContractError, PathInvalidError, ProjectKeyInvalidError, RunIdInvalidError
 from .timestamps import validate_timestamp
 
 INCOMING_PREFIX = "incoming/"
@@ -42,6 +42,8 @@ MANIFEST_NAME = "manifest.json"
 RUNS_FOLDER = "_runs"
 #: A pinned run's note, beside its run record: written by readers, the one archive key they may write.
 PIN_NOTE_NAME = "pin.json"
+RUN_RECORD_NAME = "run.json"
+CLAIM_NAME = "claim.json"
 UNTIMESTAMPED_FOLDER = "untimestamped"
 
 #: S3 allows 1024 bytes of key; keep room for the prefix the archive adds.
@@ -155,13 +157,13 @@ def runs_prefix(project_key: str) -> str:
 
 
 def claim_key(project_key: str, timestamp: str) -> str:
-    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/claim.json"
+    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/{CLAIM_NAME}"
 
 
 def run_record_key(project_key: str, timestamp: str | None, run_id: str) -> str:
     if timestamp is None:
         return f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{validate_run_id(run_id)}.json"
-    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/run.json"
+    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/{RUN_RECORD_NAME}"
 
 
 def pin_note_key(project_key: str, timestamp: str | None, run_id: str) -> str:
@@ -169,6 +171,43 @@ def pin_note_key(project_key: str, timestamp: str | None, run_id: str) -> str:
     if timestamp is None:
         return f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{validate_run_id(run_id)}/{PIN_NOTE_NAME}"
     return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/{PIN_NOTE_NAME}"
+
+
+@dataclass(frozen=True)
+class RunsKey:
+    """What a key under ``{project}/_runs/`` is: a run record, a claim or a pin note, and whose.
+
+    ``timestamp`` names a timestamped run; ``run_id`` an untimestamped one (whose keys hold it).
+    """
+
+    kind: str  # "record", "claim" or "pin"
+    timestamp: str | None
+    run_id: str | None
+
+
+_RUNS_NAMES = {RUN_RECORD_NAME: "record", CLAIM_NAME: "claim", PIN_NOTE_NAME: "pin"}
+
+
+def parse_runs_key(project_key: str, key: str) -> RunsKey | None:
+    """The inverse of :func:`run_record_key`, :func:`claim_key` and :func:`pin_note_key`; None for
+    any other key, so a reader listing ``_runs/`` never mistakes a stray object for a run."""
+    prefix = runs_prefix(project_key)
+    if not key.startswith(prefix):
+        return None
+    parts = key[len(prefix):].split("/")
+    if len(parts) == 2 and parts[0] != UNTIMESTAMPED_FOLDER:
+        kind = _RUNS_NAMES.get(parts[1])
+        try:
+            return RunsKey(kind, validate_timestamp(parts[0]), None) if kind else None
+        except ContractError:
+            return None
+    if parts[0] != UNTIMESTAMPED_FOLDER:
+        return None
+    if len(parts) == 2 and parts[1].endswith(".json") and _RUN_ID_RE.fullmatch(parts[1][:-5]):
+        return RunsKey("record", None, parts[1][:-5])
+    if len(parts) == 3 and parts[2] == PIN_NOTE_NAME and _RUN_ID_RE.fullmatch(parts[1]):
+        return RunsKey("pin", None, parts[1])
+    return None
 
 
 def staging_run_prefix(project_key: str, run_id: str) -> str:

@@ -20,7 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from artifact_contract import (
-    PIN_NOTE_NAME,
     ContractError,
     RecordedFile,
     RecordInvalidError,
@@ -28,20 +27,19 @@ from artifact_contract import (
     archive_prefix,
     dumps_record,
     get_artifact_type,
+    parse_runs_key,
     pin_note_key,
     run_record_key,
     runs_prefix,
     validate_project_key,
     validate_relative_path,
 )
-from artifact_contract.layout import UNTIMESTAMPED_FOLDER
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
 
 PIN_SCHEMA = "artifact-backup.pin"
 PIN_VERSION = 1
-RUN_NAME = "run.json"
 #: The RUN argument that names the newest timestamped run.
 LATEST = "latest"
 #: Storage "class" of a recorded file that is no longer in the archive (expired or deleted).
@@ -214,6 +212,8 @@ class _RunsFolder:
     """The keys under ``{project}/_runs/``, sorted by what they are."""
 
     records: tuple[str, ...]
+    #: The records of timestamped runs, oldest first.
+    stamped: tuple[str, ...]
     pins: frozenset[str]
     claims: frozenset[str]
 
@@ -221,23 +221,22 @@ class _RunsFolder:
 def _scan(client: Any, bucket: str, project_key: str) -> _RunsFolder:
     prefix = runs_prefix(project_key)
     records: list[str] = []
+    stamped: list[str] = []
     pins: set[str] = set()
     claims: set[str] = set()
     for obj in list_objects(client, bucket, prefix):
-        rest = obj.key[len(prefix):]
-        parts = rest.split("/")
-        if len(parts) == 2 and _TS_RE.fullmatch(parts[0]):
-            if parts[1] == RUN_NAME:
-                records.append(obj.key)
-            elif parts[1] == PIN_NOTE_NAME:
-                pins.add(obj.key)
-            elif parts[1] == "claim.json":
-                claims.add(parts[0])
-        elif len(parts) == 2 and parts[0] == UNTIMESTAMPED_FOLDER and parts[1].endswith(".json"):
+        found = parse_runs_key(project_key, obj.key)
+        if found is None:
+            continue
+        if found.kind == "record":
             records.append(obj.key)
-        elif len(parts) == 3 and parts[0] == UNTIMESTAMPED_FOLDER and parts[2] == PIN_NOTE_NAME:
+            if found.timestamp is not None:
+                stamped.append(obj.key)
+        elif found.kind == "pin":
             pins.add(obj.key)
-    return _RunsFolder(tuple(records), frozenset(pins), frozenset(claims))
+        elif found.timestamp is not None:
+            claims.add(found.timestamp)
+    return _RunsFolder(tuple(records), tuple(sorted(stamped)), frozenset(pins), frozenset(claims))
 
 
 def read_record(client: Any, bucket: str, key: str) -> RunRecord | None:
@@ -334,7 +333,7 @@ def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[R
         return record, key
     folder = _scan(client, bucket, project_key)
     if run == LATEST:
-        stamped = sorted(k for k in folder.records if k.endswith("/" + RUN_NAME))
+        stamped = folder.stamped
         if not stamped:
             raise RunNotFoundError(f"project {project_key} has no timestamped run in the archive",
                                    hint=f"artifact-backup runs {project_key} lists the project's runs")
@@ -347,8 +346,8 @@ def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[R
             f"RUN {run!r} is not a run: give its timestamp (YYYYMMDD_HHMM), its run id, or 'latest'",
             hint=f"artifact-backup runs {project_key} lists the project's runs",
         )
-    direct = f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{run}.json"
-    if len(run) == 32 and direct in folder.records:
+    direct = run_record_key(project_key, None, run) if len(run) == 32 else None
+    if direct is not None and direct in folder.records:
         record = read_record(client, bucket, direct)
         if record is not None:
             return record, direct

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from artifact_contract import ARTIFACT_TYPES, format_timestamp
+from artifact_contract import ARTIFACT_TYPES, format_timestamp, parse_runs_key
 from artifact_contract.layout import RUNS_FOLDER
 
 from ..transfer import BaseSubscriber
@@ -71,7 +71,8 @@ class DemoResult:
 
     @property
     def run_records(self) -> list[str]:
-        return [k for k in self.keys if f"/{RUNS_FOLDER}/" in k and not k.endswith("/claim.json")]
+        parsed = ((k, parse_runs_key(self.project_key, k)) for k in self.keys)
+        return [k for k, found in parsed if found is not None and found.kind == "record"]
 
 
 def _write_config(folder: Path, stack: LocalStack, sigma: float, changelog: str) -> Path:

@@ -171,3 +171,26 @@ def test_manifest_key_round_trip():
         parse_manifest_key(f"incoming/P/x/{RUN}/manifest.json")
     with pytest.raises(ProjectKeyInvalidError):
         parse_manifest_key(f"incoming/../{RUN}/manifest.json")
+
+
+def test_runs_keys_parse_back_to_what_names_them():
+    """Readers list ``_runs/`` and must tell records, claims and pin notes apart exactly as the
+    key functions name them, and nothing else."""
+    from artifact_contract import RunsKey, parse_runs_key, pin_note_key
+
+    ts, rid = "20251030_1430", RUN
+    assert parse_runs_key("P1", run_record_key("P1", ts, rid)) == RunsKey("record", ts, None)
+    assert parse_runs_key("P1", claim_key("P1", ts)) == RunsKey("claim", ts, None)
+    assert parse_runs_key("P1", pin_note_key("P1", ts, rid)) == RunsKey("pin", ts, None)
+    assert parse_runs_key("P1", run_record_key("P1", None, rid)) == RunsKey("record", None, rid)
+    assert parse_runs_key("P1", pin_note_key("P1", None, rid)) == RunsKey("pin", None, rid)
+    for stray in (
+        "P1/_runs/20251399_1430/run.json",  # not a real date
+        "P1/_runs/20251030_1430/other.json",
+        "P1/_runs/untimestamped/not-a-run-id.json",
+        "P1/_runs/untimestamped/" + RUN + "/other.json",
+        "P1/_runs/20251030_1430/run.json/x",
+        "P2/_runs/20251030_1430/run.json",  # another project
+        "P1/logs/20251030_1430/run.json",
+    ):
+        assert parse_runs_key("P1", stray) is None, stray
