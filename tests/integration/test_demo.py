@@ -11,9 +11,20 @@ from artifact_contract import parse_runs_key
 pytestmark = pytest.mark.integration
 
 
-def test_demo_files_two_complete_runs(tmp_path):
+def installed_filer():
+    from artifact_filer import handler as handler_module
+
+    current = handler_module.reset_filer()
+    handler_module.reset_filer(current)
+    return current
+
+
+def test_demo_files_two_complete_runs(tmp_path, local_stack):
+    before = installed_filer()
     said: list[str] = []
     result = run_demo(tmp_path, say=said.append)
+    # Its filer is gone once it stops: the process's own local stack files its runs again.
+    assert installed_filer() is before
     assert len(result.runs) == 2
     assert len({r.timestamp for r in result.runs}) == 2
     for run in result.runs:

@@ -83,6 +83,11 @@ def load_filer_handler(stack: LocalStack, log_level: str = "INFO") -> Handler:
     (and every other client in it) is left alone. The handler module holds one filer, as one
     execution environment does: one local stack per process.
     """
+    return _install_filer(stack, log_level)[0]
+
+
+def _install_filer(stack: LocalStack, log_level: str) -> tuple[Handler, Callable[[], None]]:
+    """:func:`load_filer_handler`, and a function that puts back the filer it replaced."""
     try:
         from artifact_filer import handler as handler_module
     except ImportError as exc:
@@ -90,8 +95,16 @@ def load_filer_handler(stack: LocalStack, log_level: str = "INFO") -> Handler:
             f"the filer cannot be loaded ({exc}): pip install 'artifact-backup[local]'"
         ) from None
     handler_module.logger.setLevel(log_level)
-    handler_module.reset_filer(handler_module.build_filer(stack.filer_environment(log_level)))
-    return handler_module.handler
+    installed = handler_module.build_filer(stack.filer_environment(log_level))
+    previous = handler_module.reset_filer(installed)
+
+    def restore() -> None:
+        # Only if it is still ours: a later session may have installed its own meanwhile.
+        current = handler_module.reset_filer(previous)
+        if current is not installed:
+            handler_module.reset_filer(current)
+
+    return handler_module.handler, restore
 
 
 class LocalFilerWorker:
@@ -108,7 +121,12 @@ class LocalFilerWorker:
         log_level: str = "INFO",
     ) -> None:
         self.stack = stack
-        self.handler = handler or load_filer_handler(stack, log_level)
+        #: Puts back the filer this worker replaced, when it installed its own: a session (the
+        #: demo, ``local``) leaves the process as it found it once stopped.
+        self._restore: Callable[[], None] | None = None
+        if handler is None:
+            handler, self._restore = _install_filer(stack, log_level)
+        self.handler = handler
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
         #: AWS waits out the queue's visibility timeout before a retry; locally a second will do.
@@ -183,3 +201,6 @@ class LocalFilerWorker:
         if self._thread is not None:
             self._thread.join(timeout=self.wait_seconds + 30)
             self._thread = None
+        if self._restore is not None:
+            self._restore()
+            self._restore = None
