@@ -531,8 +531,9 @@ class Uploader:
             return False
 
         # S3 checks every part against this checksum on arrival. CRC32 is computed at twice the
-        # speed of SHA-256 here, and the file's SHA-256 (already known, it names the blob) is what the
-        # filer verifies before filing, so a second SHA-256 of every part would buy nothing.
+        # speed of SHA-256 here, and the file's SHA-256 (taken by the client, carried in the
+        # manifest) is what the filer verifies before filing, so a second SHA-256 of every part
+        # would buy nothing.
         extra = {"ChecksumAlgorithm": "CRC32"}
         temp_files: list[Path] = []
         pending_packs: deque[Any] = deque()
@@ -685,10 +686,7 @@ class Uploader:
         the hash, and :func:`_check_unchanged` judges any later change as it does for every blob.
         """
         if hash_file(f, self.config.hash_chunksize) != sha256:
-            raise FileChangedError(
-                f"{f.source} changed while it was being uploaded",
-                hint="re-run the upload once the program writing it has finished",
-            )
+            raise _changed_while_sent(f)
         log.info("%s changed while it was sent; sending it again", f.source)
         try:
             with self._transfer_manager() as manager:
@@ -902,27 +900,26 @@ def _moved(f: LocalFile) -> bool:
 
 
 def _check_unchanged(f: LocalFile, sha256: str, chunksize: int) -> None:
-    """A blob is sent by s3transfer from its path after it was hashed: the bytes sent must still be
-    the ones hashed, or the filer refuses the whole run as corrupt after it was committed.
+    """A blob is sent by s3transfer from its path: the bytes sent must be the ones hashed, or the
+    filer refuses the whole run as corrupt after it was committed.
 
     s3transfer reads the size it was given, so a file that only grew (a live log) sent the bytes that
     were hashed, as a packed file does. Any other change (rewritten in place, shrunk, replaced) is
     reported here, before the manifest commits the run. The file is read again only when its size or
     modification time moved.
     """
+    if not _moved(f):
+        return
     try:
-        st = f.source.stat()
-    except OSError:
-        st = None
-    if st is not None and st.st_size >= f.size:
-        if st.st_size == f.size and st.st_mtime_ns == f.mtime_ns:
+        if hash_file(f, chunksize) == sha256:  # its first f.size bytes; shorter or gone raises
             return
-        try:
-            if hash_file(f, chunksize) == sha256:
-                return
-        except ArtifactBackupError:
-            pass
-    raise FileChangedError(
+    except ArtifactBackupError:
+        pass
+    raise _changed_while_sent(f)
+
+
+def _changed_while_sent(f: LocalFile) -> FileChangedError:
+    return FileChangedError(
         f"{f.source} changed while it was being uploaded",
         hint="re-run the upload once the program writing it has finished",
     )
