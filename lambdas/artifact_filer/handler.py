@@ -97,12 +97,21 @@ def get_filer() -> Filer:
         return _filer
 
 
-def reset_filer(filer: Filer | None = None) -> Filer | None:
+_ANY: Any = object()
+
+
+def reset_filer(filer: Filer | None = None, *, replacing: Filer | None = _ANY) -> Filer | None:
     """Forget the cached filer (or install ``filer``), e.g. after the environment changed; returns
-    the one it replaces, so whoever swapped it in can put it back."""
+    the one it replaces, so whoever swapped it in can put it back.
+
+    With ``replacing``, only when the cached filer is still that one, checked under the same lock:
+    whoever puts back what it replaced must not undo a later swap by someone else.
+    """
     global _filer
     with _lock:
-        previous, _filer = _filer, filer
+        previous = _filer
+        if replacing is _ANY or previous is replacing:
+            _filer = filer
     return previous
 
 

@@ -100,9 +100,7 @@ def _install_filer(stack: LocalStack, log_level: str) -> tuple[Handler, Callable
 
     def restore() -> None:
         # Only if it is still ours: a later session may have installed its own meanwhile.
-        current = handler_module.reset_filer(previous)
-        if current is not installed:
-            handler_module.reset_filer(current)
+        handler_module.reset_filer(previous, replacing=installed)
 
     return handler_module.handler, restore
 

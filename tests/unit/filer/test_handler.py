@@ -111,3 +111,15 @@ def test_bad_tuning_variable_is_a_clear_error(monkeypatch):
     monkeypatch.setenv("FILER_CONCURRENCY", "lots")
     with pytest.raises(FilerConfigError, match="FILER_CONCURRENCY"):
         handler_module.build_filer()
+
+
+def test_a_filer_is_put_back_only_over_the_one_it_replaced():
+    first, second, third = object(), object(), object()
+    previous = handler_module.reset_filer(first)
+    try:
+        assert handler_module.reset_filer(second, replacing=first) is first
+        # Someone else swapped since: putting back over `first` changes nothing.
+        assert handler_module.reset_filer(third, replacing=first) is second
+        assert handler_module.reset_filer(second) is second
+    finally:
+        handler_module.reset_filer(previous)
