@@ -134,3 +134,20 @@ def test_filer_out_of_retries_fails_the_record_then_dead_letters(tmp_path, stack
         sqs.delete_message(QueueUrl=stack.dead_letter_queue_url, ReceiptHandle=message["ReceiptHandle"])
     drain(worker)
     assert_filed_once(s3, stack, folder, "P1", TS, result.run_id)
+
+
+def test_a_body_cut_short_by_its_client_is_never_stored(stack, s3, client_proxy):
+    """A client killed mid-body leaves S3 nothing (it refuses a body shorter than declared); the
+    proxy must not hand the embedded server the part that came, which it would store whole."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(client_proxy.endpoint_url)
+    key = "incoming/P1/0123456789abcdef0123456789abcdef/packs/cut.tar.gz"
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        sock.sendall(f"PUT /rmi-360-raw-staging/{key} HTTP/1.1\r\nHost: {where.netloc}\r\n"
+                     "Content-Length: 1000\r\n\r\n".encode() + b"x" * 100)
+        sock.shutdown(socket.SHUT_WR)  # the client is gone, 900 bytes short
+        assert sock.recv(1024) == b""  # dropped, never answered
+    assert [e.outcome for e in client_proxy.exchanges] == ["incomplete"]
+    assert list_keys(s3, "rmi-360-raw-staging", "incoming/P1/") == []

@@ -101,6 +101,12 @@ class _State:
     write_lock: threading.Lock = field(default_factory=threading.Lock)
 
 
+class _IncompleteBody(Exception):
+    def __init__(self, received: int) -> None:
+        super().__init__(f"the client sent {received} bytes of the body and stopped")
+        self.received = received
+
+
 class FaultProxy:
     """An HTTP/1.1 proxy on 127.0.0.1 relaying to ``upstream`` (the local S3 server), with faults."""
 
@@ -220,20 +226,31 @@ def _handler(upstream: tuple[str, int], state: _State) -> type[BaseHTTPRequestHa
             return
 
         def _read_body(self, half: bool = False) -> bytes:
+            """The request's body; :class:`_IncompleteBody` when the client stops sending before
+            its end (``half`` reads half on purpose, for ``drop-mid-request``)."""
             if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                 chunks = []
                 while True:
-                    size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                    line = self.rfile.readline()
+                    if not line:
+                        raise _IncompleteBody(sum(map(len, chunks)))
+                    size = int(line.split(b";")[0].strip() or b"0", 16)
                     if size == 0:
                         while self.rfile.readline() not in (b"\r\n", b"\n", b""):
                             pass
                         return b"".join(chunks)
-                    chunks.append(self.rfile.read(size))
+                    chunk = self.rfile.read(size)
+                    chunks.append(chunk)
+                    if len(chunk) < size:
+                        raise _IncompleteBody(sum(map(len, chunks)))
                     self.rfile.readline()
                     if half:
                         return b"".join(chunks)
             length = int(self.headers.get("Content-Length") or 0)
-            return self.rfile.read(length // 2 if half else length)
+            body = self.rfile.read(length // 2 if half else length)
+            if not half and len(body) < length:
+                raise _IncompleteBody(len(body))
+            return body
 
         def _record(self, line: str, body: int, outcome: str) -> None:
             with state.lock:
@@ -300,7 +317,14 @@ def _handler(upstream: tuple[str, int], state: _State) -> type[BaseHTTPRequestHa
         def _relay(self) -> None:
             line = f"{self.command} {self.path}"
             fault = self._pick(line)
-            body = self._read_body(half=fault == "drop-mid-request")
+            try:
+                body = self._read_body(half=fault == "drop-mid-request")
+            except _IncompleteBody as gone:
+                # The client stopped sending (killed, or its connection cut) before the body's end.
+                # S3 never stores such a request; the embedded server would store what came.
+                self._record(line, gone.received, "incomplete")
+                self._drop()
+                return
             if fault in ("drop", "drop-mid-request"):
                 self._record(line, len(body), fault)
                 self._drop()
