@@ -1,0 +1,93 @@
+"""How the client, the archive reader and the filer tell S3's answers apart: one vocabulary.
+
+Standard library only: an error is read by its shape (botocore's ``ClientError`` carries a
+``response`` dict), never by importing botocore, so the contract stays free of the AWS SDK.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+#: Error codes (and the bare status S3 sends for a HEAD, which has no body) of each kind of answer.
+MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
+CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
+DENIED_CODES = frozenset({"AccessDenied", "403"})
+
+_SDK_MODULES = ("botocore", "boto3", "s3transfer", "urllib3")
+
+
+def _response(exc: BaseException) -> Mapping[str, Any] | None:
+    response = getattr(exc, "response", None)
+    return response if isinstance(response, Mapping) else None
+
+
+def _status(exc: BaseException) -> int | None:
+    response = _response(exc)
+    if response is None:
+        return None
+    status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
+    return int(status) if status else None
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The S3 error code of an answer (``NoSuchKey``, ``PreconditionFailed``...); its HTTP status
+    when the answer had no body (a HEAD); None for anything that is not an answer from S3."""
+    response = _response(exc)
+    if response is None:
+        return None
+    code = (response.get("Error") or {}).get("Code")
+    if code:
+        return str(code)
+    status = _status(exc)
+    return str(status) if status else None
+
+
+def _is(exc: BaseException, codes: frozenset[str], status: int) -> bool:
+    return error_code(exc) in codes or _status(exc) == status
+
+
+def is_missing(exc: BaseException) -> bool:
+    """A 404 of GetObject or HeadObject: the key does not exist."""
+    return _is(exc, MISSING_CODES, 404)
+
+
+def is_precondition_failed(exc: BaseException) -> bool:
+    """A 412: ``IfNoneMatch='*'`` met an existing object, or ``IfMatch`` a replaced one."""
+    return _is(exc, PRECONDITION_CODES, 412)
+
+
+def is_conflict(exc: BaseException) -> bool:
+    """A 409: another conditional write on the same key was in flight; trying again settles it."""
+    return _is(exc, CONFLICT_CODES, 409)
+
+
+def is_denied(exc: BaseException) -> bool:
+    """A 403. Without ``s3:ListBucket``, S3 also answers 403 for a key that does not exist."""
+    return _is(exc, DENIED_CODES, 403)
+
+
+def is_aws_error(exc: BaseException) -> bool:
+    """Whether the AWS SDK or its HTTP layer raised ``exc`` (an answer, or a connection that failed),
+    as opposed to a bug or a local problem of ours."""
+    return type(exc).__module__.startswith(_SDK_MODULES)
+
+
+def body_of(response: Mapping[str, Any]) -> contextlib.closing[Any]:
+    """A GetObject answer's body, to read in a ``with`` block that closes it.
+
+    Never ``with response["Body"] as body``: botocore's ``StreamingBody.__enter__`` returns the raw
+    urllib3 stream, which skips the body's own checks of the Content-Length and the response
+    checksum. From botocore 1.44 on, urllib3 is told not to check the length either, so an answer
+    cut off half-way would read as a short body ending cleanly. Read through the ``StreamingBody``,
+    a cut-off raises ``IncompleteReadError``.
+    """
+    return contextlib.closing(response["Body"])
+
+
+def now_iso() -> str:
+    """Now, as every document of the contract writes a time: UTC, to the second."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
