@@ -138,6 +138,17 @@ class UploadResult:
     def ok(self) -> bool:
         return self.status in ("filed", "committed", "dry-run", "skipped")
 
+    @property
+    def already_filed(self) -> bool:
+        """The archive already held this very run (same files at the same place), filed by an earlier
+        upload: a repeated command, answered as filed without writing anything."""
+        return self.receipt is not None and self.receipt.already_filed
+
+    @property
+    def filed_run_id(self) -> str | None:
+        """The run id whose files the archive holds: the earlier upload's when ``already_filed``."""
+        return self.receipt.filed_run_id if self.receipt is not None else None
+
     def archive_prefixes(self) -> list[str]:
         """The archive folders of this run, as the filer reported them or as the layout puts them."""
         if self.receipt is not None and self.receipt.prefixes:
@@ -174,6 +185,8 @@ class UploadResult:
             "resent": self.resent,
             "resumed": self.resumed,
             "already_committed": self.already_committed,
+            "already_filed": self.already_filed,
+            "filed_run_id": self.filed_run_id,
             "archive_urls": self.archive_urls(),
             "receipt": self.receipt.to_dict() if self.receipt else None,
             "reason": self.reason,

@@ -8,8 +8,9 @@ and hold nothing that changes between attempts, so re-filing the same run writes
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring
 from typing import IO, Any
@@ -66,6 +67,20 @@ class RecordInvalidError(ContractError):
     """A claim or run record in the archive cannot be read."""
 
 
+def content_sha256(files: Iterable[FileEntry | RecordedFile]) -> str:
+    """One digest of what a run holds: every file's type, path, size and SHA-256, in name order.
+
+    Two runs with equal digests hold the same files byte for byte, whatever their run ids, pieces or
+    upload dates: a run uploaded again unchanged is recognised by it as already filed. The claim
+    carries it, so a filer meeting a taken timestamp can tell a repeat from a different run.
+    """
+    digest = hashlib.sha256()
+    for type_name, path, size, sha256 in sorted((f.type, f.path, f.size, f.sha256) for f in files):
+        digest.update(json.dumps([type_name, path, size, sha256], ensure_ascii=False).encode())
+        digest.update(b"\n")
+    return digest.hexdigest()
+
+
 def _load(raw: bytes | str, schema: str) -> dict[str, Any]:
     try:
         data = json.loads(raw)
@@ -86,15 +101,18 @@ class Claim:
     project_key: str
     timestamp: str
     created_at: str
+    #: :func:`content_sha256` of the claiming run's files; None in claims written before it existed.
+    content_sha256: str | None = None
 
     @classmethod
     def for_manifest(cls, manifest: Manifest) -> Claim:
         if manifest.timestamp is None:
             raise ContractError("an untimestamped run claims no timestamp")
-        return cls(manifest.run_id, manifest.project_key, manifest.timestamp, manifest.created_at)
+        return cls(manifest.run_id, manifest.project_key, manifest.timestamp, manifest.created_at,
+                   content_sha256(manifest.files))
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "schema": CLAIM_SCHEMA,
             "version": RECORD_VERSION,
             "run_id": self.run_id,
@@ -102,6 +120,9 @@ class Claim:
             "timestamp": self.timestamp,
             "created_at": self.created_at,
         }
+        if self.content_sha256 is not None:
+            data["content_sha256"] = self.content_sha256
+        return data
 
     def to_json(self) -> bytes:
         return dumps_record(self.to_dict())
@@ -114,6 +135,7 @@ class Claim:
             project_key=str(data.get("project_key", "")),
             timestamp=str(data.get("timestamp", "")),
             created_at=str(data.get("created_at", "")),
+            content_sha256=data["content_sha256"] if isinstance(data.get("content_sha256"), str) else None,
         )
 
 

@@ -35,6 +35,11 @@ RETENTION_PINNED = "pinned"
 
 ReceiptStatus = Literal["filed", "refused"]
 
+#: ``extra`` of a *filed* receipt whose run held exactly the files of a run filed before it (a
+#: command repeated as it was): nothing new was written, and the receipt points at that run.
+RECEIPT_ALREADY_FILED = "already_filed"
+RECEIPT_FILED_RUN_ID = "filed_run_id"
+
 
 @dataclass(frozen=True)
 class Receipt:
@@ -57,6 +62,17 @@ class Receipt:
     @property
     def filed(self) -> bool:
         return self.status == "filed"
+
+    @property
+    def already_filed(self) -> bool:
+        """Filed by an earlier run with the very same files; this one wrote nothing to the archive."""
+        return self.filed and self.extra.get(RECEIPT_ALREADY_FILED) is True
+
+    @property
+    def filed_run_id(self) -> str:
+        """The run whose files the archive holds: this one, or the earlier identical run."""
+        earlier = self.extra.get(RECEIPT_FILED_RUN_ID) if self.already_filed else None
+        return earlier if isinstance(earlier, str) else self.run_id
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -18,6 +18,7 @@ from .exceptions import (
     RunRefusedError,
     StagingCleanError,
     StagingReadError,
+    TimestampBusyError,
     TimestampTakenError,
 )
 from .filer import REFUSAL_STEPS, STEPS, Filer
@@ -45,5 +46,6 @@ __all__ = [
     "StagingCleanError",
     "StagingReadError",
     "StepHook",
+    "TimestampBusyError",
     "TimestampTakenError",
 ]

@@ -31,6 +31,11 @@ class StagingCleanError(FilerTransientError):
     """Staging objects could not be deleted."""
 
 
+class TimestampBusyError(FilerTransientError):
+    """The timestamp is claimed by a run holding the very same files that is not filed yet: this
+    one is answered as already filed once that run's record exists, on a later delivery."""
+
+
 class ArchiveChangedError(FilerTransientError):
     """An archive object changed while the filer was looking at it (someone is tidying up)."""
 

@@ -24,6 +24,10 @@ from urllib3.exceptions import ProtocolError
 from artifact_contract import (
     MANIFEST_NAME,
     MAX_MANIFEST_BYTES,
+    META_RUN_ID,
+    META_SHA256,
+    RECEIPT_ALREADY_FILED,
+    RECEIPT_FILED_RUN_ID,
     Claim,
     ContractError,
     FileEntry,
@@ -39,6 +43,7 @@ from artifact_contract import (
     RunRecord,
     archive_key,
     claim_key,
+    content_sha256,
     parse_manifest_key,
     piece_key,
     quarantine_key,
@@ -61,6 +66,7 @@ from .exceptions import (
     RunRefusedError,
     StagingCleanError,
     StagingReadError,
+    TimestampBusyError,
     TimestampTakenError,
 )
 from .reuse import (
@@ -254,11 +260,16 @@ class Filer:
         if record is not None and record.run_id == manifest.run_id:
             self.log.info("run record exists: finishing an earlier attempt", extra=self._identity(location))
         else:
+            earlier = self._identical_filed(manifest, record, record_key)
+            if earlier is not None:
+                return self._answer_already_filed(location, key, manifest, *earlier)
             etags = self._verify(manifest)
             sources = self._verify_reused(manifest)
             self._step("verified")
             if manifest.timestamp is not None:
-                self._claim(manifest)
+                earlier = self._claim(manifest)
+                if earlier is not None:
+                    return self._answer_already_filed(location, key, manifest, *earlier)
                 self._step("claimed")
             self._file_all(manifest, etags, sources)
             self._step("filed")
@@ -453,7 +464,9 @@ class Filer:
 
     # --- claim
 
-    def _claim(self, manifest: Manifest) -> None:
+    def _claim(self, manifest: Manifest) -> tuple[RunRecord, str] | None:
+        """Take the run's timestamp; a timestamp taken by another run refuses this one, unless that
+        run holds the very same files: then its record is returned, and this run is a repeat."""
         assert manifest.timestamp is not None
         key = claim_key(manifest.project_key, manifest.timestamp)
         claim = Claim.for_manifest(manifest)
@@ -462,22 +475,126 @@ class Filer:
                 Bucket=self.archive_bucket, Key=key, Body=claim.to_json(), ContentType=_JSON,
                 IfNoneMatch="*",
             )
-            return
+            return None
         except Exception as exc:
             if not is_precondition_failed(exc):
                 raise
         raw = self._get_small(self.archive_bucket, key)
-        holder = None
+        holder: Claim | None = None
         if raw is not None:
             try:
-                holder = Claim.from_json(raw).run_id
+                holder = Claim.from_json(raw)
             except RecordInvalidError:
-                holder = "an unreadable claim"
-        if holder != manifest.run_id:
-            raise TimestampTakenError(
-                f"timestamp {manifest.timestamp} of project {manifest.project_key} is already taken by "
-                f"run {holder}: upload again with another timestamp"
-            )
+                holder = None
+        if holder is not None and holder.run_id == manifest.run_id:
+            return None
+        if holder is not None and holder.content_sha256 == claim.content_sha256:
+            record_key = run_record_key(manifest.project_key, manifest.timestamp, manifest.run_id)
+            earlier = self._identical_filed(manifest, self._read_record(record_key), record_key)
+            if earlier is not None:
+                return earlier
+            if not self._refused(manifest.project_key, holder.run_id):
+                raise TimestampBusyError(
+                    f"timestamp {manifest.timestamp} of project {manifest.project_key} is claimed by run "
+                    f"{holder.run_id}, which holds the same files and is still being filed"
+                )
+        raise TimestampTakenError(
+            f"timestamp {manifest.timestamp} of project {manifest.project_key} is already taken by "
+            f"run {holder.run_id if holder else 'of an unreadable claim'}: upload again with another "
+            "timestamp"
+        )
+
+    def _refused(self, project_key: str, run_id: str) -> bool:
+        raw = self._get_small(self.staging_bucket, receipt_key(project_key, run_id))
+        try:
+            return raw is not None and not Receipt.from_json(raw).filed
+        except ReceiptInvalidError:
+            return False
+
+    # --- a run uploaded again unchanged
+
+    def _identical_filed(
+        self, manifest: Manifest, record: RunRecord | None, record_key: str
+    ) -> tuple[RunRecord, str] | None:
+        """The record, and its key, of an earlier run holding exactly this run's files, if any.
+
+        A timestamped run's files are never overwritten, so the record at its timestamp says what
+        the archive holds there. An untimestamped run's keys may since have been overwritten: the
+        run that wrote its first file is the candidate, and every key must still hold that run's
+        copy of the file.
+        """
+        if manifest.timestamp is not None:
+            if record is None or record.run_id == manifest.run_id:
+                return None
+            return (record, record_key) if self._same_files(manifest, record) else None
+        return self._identical_untimestamped(manifest)
+
+    @staticmethod
+    def _same_files(manifest: Manifest, record: RunRecord) -> bool:
+        return len(record.files) == len(manifest.files) and (
+            content_sha256(record.files) == content_sha256(manifest.files))
+
+    def _identical_untimestamped(self, manifest: Manifest) -> tuple[RunRecord, str] | None:
+        first = manifest.files[0]
+        head = self._head(self.archive_bucket,
+                          archive_key(manifest.project_key, first.type, None, first.path))
+        earlier = (head or {}).get("Metadata", {}).get(META_RUN_ID)
+        if not earlier or earlier == manifest.run_id:
+            return None
+        try:
+            record_key = run_record_key(manifest.project_key, None, earlier)
+        except ContractError:  # metadata someone else wrote
+            return None
+        record = self._read_record(record_key)
+        if record is None or record.run_id != earlier or not self._same_files(manifest, record):
+            return None
+        with ThreadPoolExecutor(self._workers(len(manifest.files)), "repeat") as pool:
+            futures = _Futures()
+            for entry in manifest.files:
+                futures.add(pool.submit(self._holds, manifest, entry, earlier))
+            holds = futures.wait()
+        return (record, record_key) if all(holds) else None
+
+    def _holds(self, manifest: Manifest, entry: FileEntry, run_id: str) -> bool:
+        """Whether the entry's archive key still holds ``run_id``'s copy of the entry's bytes."""
+        head = self._head(self.archive_bucket,
+                          archive_key(manifest.project_key, entry.type, None, entry.path))
+        if head is None:
+            return False
+        meta = head.get("Metadata", {})
+        return (meta.get(META_RUN_ID) == run_id and meta.get(META_SHA256) == entry.sha256
+                and int(head.get("ContentLength", -1)) == entry.size)
+
+    def _answer_already_filed(
+        self, location: ManifestLocation, key: str, manifest: Manifest, record: RunRecord, record_key: str
+    ) -> Receipt:
+        """Answer a repeat as filed, pointing at the earlier run: nothing is written to the archive,
+        and staging is left clean, as after any filing."""
+        self._clean(location)
+        self._step("cleaned")
+        receipt = Receipt(
+            run_id=manifest.run_id,
+            project_key=manifest.project_key,
+            status="filed",
+            timestamp=manifest.timestamp,
+            archive_bucket=self.archive_bucket,
+            run_record=record_key,
+            prefixes=record.prefixes,
+            files=len(record.files),
+            bytes=record.bytes,
+            at=_now(),
+            extra={RECEIPT_ALREADY_FILED: True, RECEIPT_FILED_RUN_ID: record.run_id},
+        )
+        self._put_receipt(receipt)
+        self._step("receipted")
+        self._delete_staging([key])
+        self._step("manifest-deleted")
+        self.log.info(
+            "run already filed with the same files: nothing written",
+            extra={**self._identity(location), "filed_run_id": record.run_id,
+                   "timestamp": manifest.timestamp},
+        )
+        return receipt
 
     # --- file
 

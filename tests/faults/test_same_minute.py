@@ -1,7 +1,8 @@
 """Two runs at once: two different runs of one project stamped with the same minute, one after the
 other and at the same moment. The outcome is always the same: one run is filed, the other refused
 with ``timestamp-taken`` and told what to do, and nothing of either is lost (the refused run's files
-are still on disk and what it sent is in quarantine). The same run uploaded twice is filed once.
+are still on disk and what it sent is in quarantine). The same run uploaded twice is filed once, and
+uploaded again once filed is answered as already filed.
 """
 
 from __future__ import annotations
@@ -125,11 +126,15 @@ def test_same_run_uploaded_twice_is_filed_once(tmp_path, stack, s3, make_filer, 
     assert again.resumed
     assert again.bytes_sent == 0
     assert_filed_once(s3, stack, folder, "P1", TS, again.run_id)
-    # Once filed, the same files under a new run id cannot overwrite it: refused, archive unchanged.
+    # Once filed, the same files under a new run id are that run: answered as already filed, and
+    # the archive keeps the one run it has.
     third = backup(tmp_path, stack, folder, "P1", wait=False)
     drain(worker)
     receipt = read_receipt(s3, stack, "P1", third.run_id)
     assert receipt is not None
-    assert receipt.code == "timestamp-taken"
+    assert receipt.filed
+    assert receipt.already_filed
+    assert receipt.filed_run_id == again.run_id
+    assert list_keys(s3, STAGING, f"incoming/P1/{third.run_id}/") == []
     assert_filed_once(s3, stack, folder, "P1", TS, again.run_id)
     assert run_record_key("P1", TS, again.run_id) in list_keys(s3, ARCHIVE, "P1/_runs/")

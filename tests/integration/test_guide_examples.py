@@ -8,6 +8,7 @@ archive key by key and byte by byte.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -254,3 +255,97 @@ def test_failed_workflow_uploads_nothing(fresh_stack, workdir):
     assert result.status == "skipped"
     assert result.reason == "workflow-failed"
     assert not archive_contents(fresh_stack.client("s3"), fresh_stack.names.archive_bucket, "")
+
+
+# -- the same command run twice on an unchanged folder ------------------------------------------
+# Repeating a command after a timeout, a lost terminal or an orchestrator's retry is ordinary: an
+# identical run is answered "already filed" (exit 0, the same archive URLs), writes nothing to the
+# archive and leaves nothing in staging or quarantine but its receipt. A run that differs in any
+# file is still refused ``timestamp-taken``, and nothing is overwritten.
+
+TIMESTAMPED = (f"--config config.yaml --folder {GUIDE_FOLDER} --project-key {PROJECT} "
+               "--include config logs report --custom-timestamp 20250101_0101 --json")
+UNTIMESTAMPED = (f"--config config.yaml --folder {GUIDE_FOLDER}/config --project-key {PROJECT} "
+                 "--folder-type config --json")
+
+
+def archive_versions(s3, bucket: str) -> set[tuple[str, str, str]]:
+    """Every version of every archive object: equal sets mean nothing at all was written."""
+    found = set()
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        found |= {(v["Key"], v["VersionId"], v["ETag"]) for v in page.get("Versions", [])}
+    return found
+
+
+def staging_keys(s3, bucket: str, prefix: str) -> list[str]:
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        keys += [o["Key"] for o in page.get("Contents", [])]
+    return keys
+
+
+def upload(workdir, args: str) -> tuple[int, dict, str]:
+    done = guide_command(workdir, args)
+    return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
+
+
+def assert_repeat_is_a_no_op(fresh_stack, workdir, args: str) -> None:
+    s3 = fresh_stack.client("s3")
+    names = fresh_stack.names
+    code, first, err = upload(workdir, args)
+    assert code == 0, err
+    assert first["result"]["already_filed"] is False
+    before = archive_versions(s3, names.archive_bucket)
+
+    code, again, err = upload(workdir, args)
+
+    assert code == 0, err
+    result = again["result"]
+    assert result["status"] == "filed"
+    assert result["already_filed"] is True
+    assert result["run_id"] != first["result"]["run_id"]
+    assert result["filed_run_id"] == first["result"]["run_id"]
+    assert result["archive_urls"] == first["result"]["archive_urls"]
+    assert (result["files"], result["bytes"]) == (first["result"]["files"], first["result"]["bytes"])
+    assert archive_versions(s3, names.archive_bucket) == before
+    assert staging_keys(s3, names.staging_bucket, "incoming/") == []
+    assert staging_keys(s3, names.staging_bucket, "quarantine/") == []
+    receipts = staging_keys(s3, names.staging_bucket, "receipts/")
+    assert f"receipts/{PROJECT}/{result['run_id']}.json" in receipts
+
+    # Without --json, the person at the terminal is told it in words.
+    done = guide_command(workdir, args.replace(" --json", ""))
+    assert done.returncode == 0, done.stderr
+    assert "Already filed" in done.stdout
+    assert all(url in done.stdout for url in first["result"]["archive_urls"])
+    assert archive_versions(s3, names.archive_bucket) == before
+
+
+def test_timestamped_upload_repeated_unchanged_is_already_filed(fresh_stack, workdir):
+    write_config(workdir, fresh_stack)
+    assert_repeat_is_a_no_op(fresh_stack, workdir, TIMESTAMPED)
+
+
+def test_untimestamped_upload_repeated_unchanged_is_already_filed(fresh_stack, workdir):
+    write_config(workdir, fresh_stack)
+    assert_repeat_is_a_no_op(fresh_stack, workdir, UNTIMESTAMPED)
+
+
+def test_repeat_that_differs_in_one_file_is_still_refused(fresh_stack, workdir):
+    write_config(workdir, fresh_stack)
+    s3 = fresh_stack.client("s3")
+    names = fresh_stack.names
+    code, first, err = upload(workdir, TIMESTAMPED)
+    assert code == 0, err
+    before = archive_versions(s3, names.archive_bucket)
+    log = workdir / GUIDE_FOLDER / "logs" / "process_log.txt"
+    assert log.is_file()
+    log.write_bytes(log.read_bytes() + b"one more line\n")
+
+    code, refused, err = upload(workdir, TIMESTAMPED)
+
+    assert code == 6, err
+    assert refused["ok"] is False
+    assert "timestamp-taken" in json.dumps(refused)
+    assert archive_versions(s3, names.archive_bucket) == before
+    assert staging_keys(s3, names.staging_bucket, "quarantine/")

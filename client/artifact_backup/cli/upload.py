@@ -173,6 +173,13 @@ def format_result(result: Any, console: Console) -> str:
             f"{plural(result.files, 'file')}, {size}; not waiting for the filer (--no-wait)."
         )
         lines.append("It will be filed under:")
+    elif result.already_filed:
+        stamp = f" {result.timestamp}" if result.timestamp else ""
+        lines.append(
+            f"Already filed: run{stamp} of {result.project_key} holds these very files "
+            f"({plural(result.files, 'file')}, {size}; {per_type}), filed by run {result.filed_run_id}. "
+            "Nothing new was written."
+        )
     else:
         stamp = f" {result.timestamp}" if result.timestamp else ""
         lines.append(
