@@ -99,6 +99,9 @@ class _State:
     released: threading.Event = field(default_factory=threading.Event)
     stalled: threading.Semaphore = field(default_factory=lambda: threading.Semaphore(0))
     write_lock: threading.Lock = field(default_factory=threading.Lock)
+    #: Requests being relayed right now; an exchange is logged only once its answer is in.
+    in_flight: int = 0
+    idle: threading.Condition = field(default_factory=threading.Condition)
 
 
 class _IncompleteBody(Exception):
@@ -155,6 +158,16 @@ class FaultProxy:
     def release(self) -> None:
         """Let every stalled request go (they are dropped, as a killed client would leave them)."""
         self._state.released.set()
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no request is being relayed, so the log holds every exchange that happened.
+
+        A client killed mid-request leaves its request in the proxy, which still forwards a body
+        that came whole: S3 stores it, and only then is the exchange logged.
+        """
+        state = self._state
+        with state.idle:
+            return state.idle.wait_for(lambda: state.in_flight == 0, timeout=timeout)
 
     def wait_stalled(self, timeout: float) -> bool:
         """Wait until a request is held by a ``stall`` rule."""
@@ -315,6 +328,16 @@ def _handler(upstream: tuple[str, int], state: _State) -> type[BaseHTTPRequestHa
                 head.close()
 
         def _relay(self) -> None:
+            with state.idle:
+                state.in_flight += 1
+            try:
+                self._relay_one()
+            finally:
+                with state.idle:
+                    state.in_flight -= 1
+                    state.idle.notify_all()
+
+        def _relay_one(self) -> None:
             line = f"{self.command} {self.path}"
             fault = self._pick(line)
             try:
