@@ -162,7 +162,9 @@ def render(args: argparse.Namespace) -> int:
     results["summary"] = summarize(measurements)
     series = {k: [tuple(p) for p in v] for k, v in results["series"].items()}
     one_gb = next((name for units, name in series.get("bytes", []) if units == 1024 * MiB), None)
-    results["targets"] = [t.as_dict() for t in targets(results["summary"], series, "small", "large", one_gb)]
+    files = {name: d["files"] for name, d in results.get("datasets", {}).items()}
+    results["targets"] = [t.as_dict() for t in targets(results["summary"], series, "small", "large", one_gb,
+                                                       files)]
     print(text(results))
     write(results, args.json if args.json != RESULTS_DIR / "latest.json" else args.render, args.markdown)
     return 0
@@ -198,7 +200,8 @@ def main(argv: list[str] | None = None) -> int:
         "series": series,
         "measurements": [m.as_dict() for m in log.measurements],
         "summary": summary,
-        "targets": [t.as_dict() for t in targets(summary, series, "small", "large", one_gb)],
+        "targets": [t.as_dict() for t in targets(summary, series, "small", "large", one_gb,
+                                                 {s.name: s.dataset.files for s in scenarios})],
         "errors": log.errors,
     }
     for d in results["datasets"].values():

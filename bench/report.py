@@ -13,7 +13,7 @@ import platform
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -38,6 +38,8 @@ TOOL_ORDER = (OURS_UPLOAD, OURS_E2E, AWS_SYNC, AWS_CP, S5CMD_CP, BOTO3, OURS_FIL
 _FILING = (OURS_FILER, S5CMD_COPY)
 #: Peak RSS may vary this much over a scaling series and still count as flat.
 FLAT_RSS_RATIO = 1.3
+#: The filer's CPU per filed file (handler only: a warm Lambda pays no start-up), in milliseconds.
+FILER_CPU_PER_FILE_MS = 2.5
 #: The cost of one more unit at the top of a series may be at most this many times that at the bottom.
 LINEAR_MARGINAL_RATIO = 1.5
 
@@ -70,7 +72,7 @@ def summarize(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[s
             "bytes_sent": _median(m.bytes_sent for m in runs),
             "server_cpu_s": _median(m.server_cpu_s for m in runs),
         }
-        for key in ("handler_s", "upload_s", "import_s"):
+        for key in ("handler_s", "handler_cpu_s", "upload_s", "import_s"):
             values = [m.inner[key] for m in runs if key in m.inner]
             if values:
                 row[key] = _median(values)
@@ -160,14 +162,37 @@ def _linear(points: list[tuple[int, dict[str, Any]]], key: str, unit: str) -> tu
     )
 
 
+def _cpu_per_file_target(summary: dict[str, Any], scenario: str, files: int | None) -> Target:
+    """The filer's CPU per filed file, start-up excluded, beside s5cmd's CPU per server-side copy:
+    what a run of many files costs in Lambda time, whatever else the machine is doing."""
+    name = f"{scenario}: filer CPU per filed file <= {FILER_CPU_PER_FILE_MS} ms"
+    filer, copy = _get(summary, scenario, OURS_FILER), _get(summary, scenario, S5CMD_COPY)
+    if not filer or not files or "handler_cpu_s" not in filer:
+        return _missing(name, f"<= {FILER_CPU_PER_FILE_MS} ms", "no filer run with its handler CPU")
+    ours = filer["handler_cpu_s"] / files * 1000
+    theirs = f"s5cmd server copy {copy['cpu_s'] / files * 1000:.2f} ms per copy (process)" if copy else (
+        "s5cmd server copy did not run")
+    return Target(
+        name,
+        f"<= {FILER_CPU_PER_FILE_MS} ms",
+        f"{ours:.2f} ms",
+        ours <= FILER_CPU_PER_FILE_MS,
+        f"filer handler {filer['handler_cpu_s']:.2f} CPU s for {files} files; {theirs}",
+    )
+
+
 def targets(
     summary: dict[str, Any],
     series: dict[str, list[tuple[int, str]]],
     small: str,
     large: str,
     one_gb: str | None,
+    files: Mapping[str, int] | None = None,
 ) -> list[Target]:
-    """Evaluate every target the benchmark tracks against this run's medians."""
+    """Evaluate every target the benchmark tracks against this run's medians.
+
+    ``files``: the number of files of each scenario's data set, for the per-file targets.
+    """
     out = [_speedup_target(summary, small, S5CMD_CP), _speedup_target(summary, small, AWS_SYNC)]
 
     ours = _get(summary, small, OURS_UPLOAD)
@@ -210,6 +235,7 @@ def targets(
         )
     else:
         out.append(_missing(name, "<= 1.0x", "filer or s5cmd copy did not run"))
+    out.append(_cpu_per_file_target(summary, small, (files or {}).get(small)))
 
     for tool, limit in ((OURS_UPLOAD, 120.0), (OURS_FILER, 256.0)):
         who = "client" if tool == OURS_UPLOAD else "filer"

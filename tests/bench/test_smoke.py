@@ -90,3 +90,8 @@ def test_requests_and_resources_were_counted(smoke: dict) -> None:
             assert m["body_bytes"] > 0, m
     filer = [m for m in smoke["measurements"] if m["tool"] == "ours filer"]
     assert all("handler_s" in m["inner"] for m in filer)
+    assert all(m["inner"]["handler_cpu_s"] > 0 for m in filer)
+    per_file = [t for t in smoke["targets"] if "filer CPU per filed file" in t["name"]]
+    assert len(per_file) == 1
+    assert per_file[0]["met"] in (True, False), per_file[0]
+    assert "s5cmd server copy" in per_file[0]["detail"]
