@@ -91,3 +91,36 @@ def body_of(response: Mapping[str, Any]) -> contextlib.closing[Any]:
 def now_iso() -> str:
     """Now, as every document of the contract writes a time: UTC, to the second."""
     return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# -- S3's limits on objects and multipart transfers ------------------------------------------
+
+MiB = 1024 * 1024
+#: A multipart upload or copy has at most this many parts, each of 5 MiB to 5 GiB (the last may be
+#: smaller), and an object is at most 5 TiB.
+MAX_PARTS = 10_000
+MIN_PART_BYTES = 5 * MiB
+MAX_PART_BYTES = 5 * 1024 * MiB
+MAX_OBJECT_BYTES = 5 * 1024 * 1024 * MiB
+
+
+def part_size(size: int, preferred: int) -> int:
+    """The part size for a multipart transfer of ``size`` bytes: ``preferred`` when that makes at
+    most 10,000 parts, else the smallest whole number of MiB that does, within S3's part limits.
+
+    A 100 GB file in 8 MiB parts would need 12,800 parts, which S3 refuses at the last part; the
+    size is raised up front rather than failing hours into a transfer.
+    """
+    if size > MAX_OBJECT_BYTES:
+        raise ValueError(f"{size} bytes is more than the {MAX_OBJECT_BYTES} an S3 object may hold")
+    chunk = min(max(preferred, MIN_PART_BYTES), MAX_PART_BYTES)
+    if -(-size // chunk) <= MAX_PARTS:
+        return chunk
+    needed = -(-size // MAX_PARTS)
+    return min(-(-needed // MiB) * MiB, MAX_PART_BYTES)
+
+
+def part_ranges(size: int, preferred: int) -> list[tuple[int, int, int]]:
+    """``(part number, first byte, last byte)`` of each part of a ``size``-byte multipart transfer."""
+    chunk = part_size(size, preferred)
+    return [(n, first, min(first + chunk, size) - 1) for n, first in enumerate(range(0, size, chunk), 1)]

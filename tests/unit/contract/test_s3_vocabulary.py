@@ -59,3 +59,32 @@ def test_body_is_closed_after_reading() -> None:
 
 def test_now_is_utc_to_the_second() -> None:
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", s3.now_iso())
+
+
+GB = 10**9
+
+
+@pytest.mark.parametrize("size", [100 * GB, 10**12, s3.MAX_OBJECT_BYTES, 80 * 1024 * s3.MiB, 1, 0])
+@pytest.mark.parametrize("preferred", [5 * s3.MiB, 8 * s3.MiB, 64 * s3.MiB])
+def test_parts_stay_within_s3s_limits(size: int, preferred: int) -> None:
+    ranges = s3.part_ranges(size, preferred)
+    assert len(ranges) <= s3.MAX_PARTS
+    assert [n for n, _, _ in ranges] == list(range(1, len(ranges) + 1))
+    # Contiguous, covering every byte once.
+    assert sum(last - first + 1 for _, first, last in ranges) == size
+    for (_, _, last), (_, first, _) in zip(ranges, ranges[1:], strict=False):
+        assert first == last + 1
+    for _, first, last in ranges[:-1]:
+        assert s3.MIN_PART_BYTES <= last - first + 1 <= s3.MAX_PART_BYTES
+
+
+def test_preferred_part_size_is_kept_when_it_fits() -> None:
+    assert s3.part_size(1 * GB, 8 * s3.MiB) == 8 * s3.MiB
+    # 100 GB in 8 MiB parts would be 11,921 parts: raised to the next whole MiB that fits.
+    assert s3.part_size(100 * GB, 8 * s3.MiB) == 10 * s3.MiB
+    assert s3.part_size(s3.MAX_OBJECT_BYTES, 8 * s3.MiB) == 525 * s3.MiB
+
+
+def test_an_object_larger_than_s3_allows_is_refused() -> None:
+    with pytest.raises(ValueError, match="5497558138880"):
+        s3.part_size(s3.MAX_OBJECT_BYTES + 1, 8 * s3.MiB)
