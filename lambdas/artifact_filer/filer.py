@@ -189,7 +189,8 @@ class Filer:
     """Files the runs whose manifests arrive in ``staging_bucket`` into ``archive_bucket``.
 
     ``client`` is a boto3 S3 client whose connection pool fits ``config.concurrency``; it is shared
-    by every worker thread (boto3 clients are thread-safe).
+    by every worker thread (boto3 clients are thread-safe). ``putter``, when given, sends the puts of
+    packed files instead of ``client``: the one request a run of many small files is made of.
     """
 
     def __init__(
@@ -200,8 +201,11 @@ class Filer:
         archive_bucket: str,
         config: FilerConfig | None = None,
         logger: logging.Logger | Any | None = None,
+        putter: Any | None = None,
     ) -> None:
         self.client = client
+        #: Sends the put of each packed file (``artifact_filer.crt.CrtPutter``); botocore when None.
+        self.putter = putter
         self.staging_bucket = staging_bucket
         self.archive_bucket = archive_bucket
         self.config = config or FilerConfig()
@@ -658,18 +662,21 @@ class Filer:
     def _put_member(self, manifest: Manifest, entry: FileEntry, data: bytes) -> None:
         key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
         kwargs = {"IfNoneMatch": "*"} if manifest.timestamp is not None else {}
+        put = {
+            "Bucket": self.archive_bucket,
+            "Key": key,
+            "Body": data,
+            "ContentType": content_type(entry.path),
+            "ChecksumSHA256": sha256_b64(entry.sha256),
+            "Metadata": archive_metadata(manifest, entry),
+            "Tagging": ARCHIVE_TAGGING,
+            **kwargs,
+        }
         try:
-            self.client.put_object(
-                Bucket=self.archive_bucket,
-                Key=key,
-                Body=data,
-                ContentType=content_type(entry.path),
-                ChecksumAlgorithm="SHA256",
-                ChecksumSHA256=sha256_b64(entry.sha256),
-                Metadata=archive_metadata(manifest, entry),
-                Tagging=ARCHIVE_TAGGING,
-                **kwargs,
-            )
+            if self.putter is not None:
+                self.putter.put_object(**put).result()
+            else:
+                self.client.put_object(ChecksumAlgorithm="SHA256", **put)
         except Exception as exc:
             if not (kwargs and is_precondition_failed(exc)):
                 raise

@@ -26,6 +26,8 @@ from botocore.config import Config
 from artifact_contract import ContractError, RefusalCode, parse_manifest_key
 
 from .config import FilerConfig
+from .crt import CrtPutter
+from .crt import available as crt_available
 from .exceptions import FilerConfigError, FilerRefusedError
 from .filer import Filer
 
@@ -68,7 +70,10 @@ def build_filer(environ: dict[str, str] | None = None) -> Filer:
         ):
             if env.get(name):
                 explicit[argument] = env[name]
-    client = boto3.client(
+    credentials = {k: explicit.pop(k) for k in ("aws_access_key_id", "aws_secret_access_key",
+                                                 "aws_session_token") if k in explicit}
+    session = boto3.session.Session(**credentials)
+    client = session.client(
         "s3",
         **explicit,
         config=Config(
@@ -85,7 +90,19 @@ def build_filer(environ: dict[str, str] | None = None) -> Filer:
         archive_bucket=env["ARCHIVE_BUCKET"],
         config=config,
         logger=logger,
+        putter=_putter(client, session, config),
     )
+
+
+def _putter(client: Any, session: Any, config: FilerConfig) -> CrtPutter | None:
+    """The native put path unless botocore is asked for or awscrt is missing (said once, here)."""
+    if config.put_client != "crt":
+        return None
+    if not crt_available():
+        logger.warning("awscrt is not installed: packed files are put through botocore")
+        return None
+    return CrtPutter.for_client(client, session.get_credentials(), max_connections=config.concurrency,
+                                max_attempts=config.max_attempts)
 
 
 def get_filer() -> Filer:

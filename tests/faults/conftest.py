@@ -103,7 +103,8 @@ def make_filer(stack: LocalStack, filer_proxy: FaultProxy, monkeypatch: pytest.M
         monkeypatch.delenv("AWS_ENDPOINT_URL")
         config = dataclasses.replace(built.config, on_step=on_step, **{**FILER_TUNING, **tuning})
         filer = Filer(built.client, staging_bucket=built.staging_bucket,
-                      archive_bucket=built.archive_bucket, config=config, logger=built.log)
+                      archive_bucket=built.archive_bucket, config=config, logger=built.log,
+                      putter=built.putter)
         if install:
             filer_handler.reset_filer(filer)
         return filer

@@ -22,6 +22,8 @@ def env(monkeypatch, s3):
     monkeypatch.setenv("STAGING_BUCKET", STAGING)
     monkeypatch.setenv("ARCHIVE_BUCKET", ARCHIVE)
     monkeypatch.setenv("FILER_CONCURRENCY", "8")
+    # The in-process S3 answers botocore only; the native put path is tested on the wire.
+    monkeypatch.setenv("FILER_PUT_CLIENT", "botocore")
     handler_module.reset_filer()
     yield
     handler_module.reset_filer()
