@@ -53,6 +53,7 @@ from artifact_contract import (
     staging_run_prefix,
     write_run_record,
 )
+from artifact_contract.s3 import part_ranges
 
 from .config import FilerConfig
 from .exceptions import (
@@ -785,9 +786,8 @@ class Filer:
         create = {k: args[k] for k in ("Metadata", "ContentType", "Tagging", "ChecksumAlgorithm")}
         upload_id = self.client.create_multipart_upload(Bucket=self.archive_bucket, Key=key, **create)[
             "UploadId"]
-        chunk = self.config.multipart_copy_chunk_bytes
-        ranges = [(n, first, min(first + chunk, size) - 1)
-                  for n, first in enumerate(range(0, size, chunk), 1)]
+        # Within S3's 10,000 parts whatever the file's size: a 100 GB blob in 8 MiB parts would not be.
+        ranges = part_ranges(size, self.config.multipart_copy_chunk_bytes)
         completing = False
         try:
             with ThreadPoolExecutor(self._workers(len(ranges), cap=16), "copy-part") as pool:
