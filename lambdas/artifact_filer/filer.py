@@ -653,17 +653,19 @@ class Filer:
                 size = len(data)
                 budget.acquire(size)
                 try:
-                    future = pool.submit(self._put_member, manifest, entry, data)
+                    if self.putter is not None:
+                        future = self._put_member_natively(manifest, entry, data, pool)
+                    else:
+                        future = pool.submit(self._put_member, manifest, entry, data)
                 except BaseException:
                     budget.release(size)
                     raise
                 future.add_done_callback(lambda _f, n=size: budget.release(n))
                 writes.add(future)
 
-    def _put_member(self, manifest: Manifest, entry: FileEntry, data: bytes) -> None:
+    def _member_put(self, manifest: Manifest, entry: FileEntry, data: bytes) -> dict[str, Any]:
         key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
-        kwargs = {"IfNoneMatch": "*"} if manifest.timestamp is not None else {}
-        put = {
+        return {
             "Bucket": self.archive_bucket,
             "Key": key,
             "Body": data,
@@ -671,15 +673,48 @@ class Filer:
             "ChecksumSHA256": sha256_b64(entry.sha256),
             "Metadata": archive_metadata(manifest, entry),
             "Tagging": ARCHIVE_TAGGING,
-            **kwargs,
+            **({"IfNoneMatch": "*"} if manifest.timestamp is not None else {}),
         }
-        try:
-            if self.putter is not None:
-                self.putter.put_object(**put).result()
+
+    def _put_member_natively(
+        self, manifest: Manifest, entry: FileEntry, data: bytes, pool: ThreadPoolExecutor
+    ) -> Future[None]:
+        """The put sent from the pack reader's thread, answered on the native client's: no worker
+        thread waits for it. Only a 412 (an earlier attempt's object) goes to a worker, whose HEAD
+        confirms the object is this run's."""
+        put = self._member_put(manifest, entry, data)
+        filed: Future[None] = Future()
+        filed.set_running_or_notify_cancel()  # in flight from here on: not to be cancelled
+
+        def settle(outcome: Future[Any]) -> None:
+            try:
+                outcome.result()
+                self._step("object-filed")
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the put
+                filed.set_exception(exc)
             else:
-                self.client.put_object(ChecksumAlgorithm="SHA256", **put)
+                filed.set_result(None)
+
+        def answered(sent: Future[Any]) -> None:
+            error = sent.exception()
+            if error is not None and "IfNoneMatch" in put and is_precondition_failed(error):
+                try:
+                    pool.submit(self._confirm_existing, manifest, entry, put["Key"]).add_done_callback(settle)
+                except RuntimeError as exc:  # the pool is shutting down: filing has already failed
+                    filed.set_exception(exc)
+                return
+            settle(sent)
+
+        self.putter.put_object(**put).add_done_callback(answered)
+        return filed
+
+    def _put_member(self, manifest: Manifest, entry: FileEntry, data: bytes) -> None:
+        put = self._member_put(manifest, entry, data)
+        key = put["Key"]
+        try:
+            self.client.put_object(ChecksumAlgorithm="SHA256", **put)
         except Exception as exc:
-            if not (kwargs and is_precondition_failed(exc)):
+            if not ("IfNoneMatch" in put and is_precondition_failed(exc)):
                 raise
             self._confirm_existing(manifest, entry, key)
         self._step("object-filed")
