@@ -22,8 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import RecordedFile
+from artifact_contract.s3 import error_code
 
-from ..aws import error_code
 from ..exceptions import (
     ChecksumMismatchError,
     FileUnreadableError,

@@ -28,8 +28,8 @@ from artifact_contract import (
     archive_key,
     archive_prefix,
 )
+from artifact_contract.s3 import error_code
 
-from ..aws import error_code
 from ._s3 import body_of, is_aws_error, is_missing, list_objects, parallel_map, read_error
 from .runs import find_record, list_runs, project_key_argument, run_label
 
