@@ -46,28 +46,29 @@ def error_code(exc: BaseException) -> str | None:
     return str(status) if status else None
 
 
-def _is(exc: BaseException, codes: frozenset[str], status: int) -> bool:
-    return error_code(exc) in codes or _status(exc) == status
+# Each is decided by the error code, and by the bare status only for an answer without a body (a
+# HEAD's): a 404 ``NoSuchBucket`` is not a missing key, nor a 403 ``InvalidAccessKeyId`` a denial
+# of one object, and treating them so would hide a wrong bucket or wrong credentials.
 
 
 def is_missing(exc: BaseException) -> bool:
     """A 404 of GetObject or HeadObject: the key does not exist."""
-    return _is(exc, MISSING_CODES, 404)
+    return error_code(exc) in MISSING_CODES
 
 
 def is_precondition_failed(exc: BaseException) -> bool:
     """A 412: ``IfNoneMatch='*'`` met an existing object, or ``IfMatch`` a replaced one."""
-    return _is(exc, PRECONDITION_CODES, 412)
+    return error_code(exc) in PRECONDITION_CODES
 
 
 def is_conflict(exc: BaseException) -> bool:
     """A 409: another conditional write on the same key was in flight; trying again settles it."""
-    return _is(exc, CONFLICT_CODES, 409)
+    return error_code(exc) in CONFLICT_CODES
 
 
 def is_denied(exc: BaseException) -> bool:
     """A 403. Without ``s3:ListBucket``, S3 also answers 403 for a key that does not exist."""
-    return _is(exc, DENIED_CODES, 403)
+    return error_code(exc) in DENIED_CODES
 
 
 def is_aws_error(exc: BaseException) -> bool:

@@ -16,9 +16,9 @@ import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from artifact_backup.local import LocalFilerWorker, LocalS3Server, LocalStack
-from artifact_backup.local.faults import FaultProxy
 from artifact_filer import Filer, StepHook
 from artifact_filer import handler as filer_handler
+from tests.support.faults import FaultProxy
 
 from .support import INJECTED, reset_stack
 

@@ -26,6 +26,10 @@ def _client_error(code: str | None, status: int) -> ClientError:
         ("ConditionalRequestConflict", 409, "conflict"),
         ("AccessDenied", 403, "denied"),
         ("InternalError", 500, None),
+        # A wrong bucket or wrong credentials are not a missing key or a denied one.
+        ("NoSuchBucket", 404, None),
+        ("InvalidAccessKeyId", 403, None),
+        ("OperationAborted", 409, None),
     ],
 )
 def test_answers_are_told_apart(code: str | None, status: int, kind: str | None) -> None:

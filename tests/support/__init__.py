@@ -1,0 +1,1 @@
+"""Test tooling shared by the suites: kept out of the product's packages, which ship to users."""
