@@ -144,15 +144,3 @@ def translate_error(
         return UploadFailedError(f"{exc}{doing}")
     return UploadFailedError(f"{type(exc).__name__}: {exc}{doing}")
 
-
-def error_code(exc: BaseException) -> str | None:
-    """The S3 error code of a ``ClientError`` (``NoSuchKey``, ``PreconditionFailed``...), else None."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict):
-        error = response.get("Error") or {}
-        code = error.get("Code")
-        if code:
-            return str(code)
-        status = (response.get("ResponseMetadata") or {}).get("HTTPStatusCode")
-        return str(status) if status else None
-    return None

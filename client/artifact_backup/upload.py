@@ -21,7 +21,6 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,9 +48,18 @@ from artifact_contract import (
     staging_run_prefix,
     validate_timestamp,
 )
+from artifact_contract.s3 import (
+    CONFLICT_CODES,
+    DENIED_CODES,
+    MISSING_CODES,
+    PRECONDITION_CODES,
+    error_code,
+    is_aws_error,
+    now_iso,
+)
 
 from ._version import __version__ as CLIENT_VERSION
-from .aws import error_code, make_s3_client, translate_error
+from .aws import make_s3_client, translate_error
 from .collect import DroppedFile, LocalFile, Selection, collect
 from .config import Settings
 from .exceptions import (
@@ -69,8 +77,6 @@ from .transfer import BaseSubscriber, Notifier, UploadConfig
 log = logging.getLogger("artifact_backup")
 
 CLIENT_NAME = "artifact-backup"
-_MISSING = {"NoSuchKey", "404", "NotFound"}
-_DENIED = {"AccessDenied", "403"}
 
 
 @dataclass(frozen=True)
@@ -360,7 +366,7 @@ class Uploader:
                         project_key=project_key,
                         timestamp=entry.timestamp,
                         archive_bucket=archive,
-                        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+                        created_at=now_iso(),
                         files=outcome.files,
                         pieces=outcome.pieces.values(),
                         uploader=self._uploader_info(),
@@ -383,7 +389,7 @@ class Uploader:
         except ArtifactBackupError:
             raise
         except Exception as exc:
-            if _is_aws_error(exc):
+            if is_aws_error(exc):
                 raise translate_error(exc, bucket=staging) from None
             raise
 
@@ -445,7 +451,7 @@ class Uploader:
             response = self.client.get_object(Bucket=bucket, Key=key)
             raw = response["Body"].read()
         except Exception as exc:
-            if error_code(exc) not in _MISSING | _DENIED:
+            if error_code(exc) not in MISSING_CODES | DENIED_CODES:
                 log.warning("the reuse index s3://%s/%s cannot be read (%s): sending every file",
                             bucket, key, exc)
             return None
@@ -664,7 +670,7 @@ class Uploader:
         except ArtifactBackupError:
             raise
         except Exception as exc:
-            if _is_aws_error(exc):
+            if is_aws_error(exc):
                 raise translate_error(exc, bucket=bucket, action="sending the run's pieces") from None
             raise
         finally:
@@ -707,7 +713,7 @@ class Uploader:
                 listed = [_ListedSize(f.size)]
                 manager.upload(f.location, bucket, key, extra_args=extra, subscribers=listed).result()
         except Exception as exc:
-            if _is_aws_error(exc):
+            if is_aws_error(exc):
                 raise translate_error(exc, bucket=bucket, action="sending a changed file again") from None
             raise
 
@@ -731,10 +737,10 @@ class Uploader:
                 )
             except Exception as exc:
                 code = error_code(exc)
-                if code in ("PreconditionFailed", "412"):
+                if code in PRECONDITION_CODES:
                     self._notify("on_committed", run_id=manifest.run_id, already=True)
                     return True
-                if code in ("ConditionalRequestConflict", "409") and attempt < 3:
+                if code in CONFLICT_CODES and attempt < 3:
                     self._sleep(0.2 * (attempt + 1))
                     continue
                 raise translate_error(exc, bucket=bucket, action="committing the manifest") from None
@@ -749,9 +755,9 @@ class Uploader:
             raw = response["Body"].read()
         except Exception as exc:
             code = error_code(exc)
-            if code in _MISSING:
+            if code in MISSING_CODES:
                 return None
-            if code in _DENIED:
+            if code in DENIED_CODES:
                 # Without s3:ListBucket on receipts/, S3 answers 403 for a key that does not exist yet.
                 self._receipt_denied = True
                 return None
@@ -830,7 +836,7 @@ def _cut_off(exc: BaseException) -> bool:
     """A connection-level failure (not an answer from S3), which the next poll may not meet."""
     if getattr(exc, "response", None) is not None:
         return False
-    return _is_aws_error(exc) or isinstance(exc, OSError)
+    return is_aws_error(exc) or isinstance(exc, OSError)
 
 
 class _NoShortReads:
@@ -936,11 +942,6 @@ def _changed_while_sent(f: LocalFile) -> FileChangedError:
         f"{f.source} changed while it was being uploaded",
         hint="re-run the upload once the program writing it has finished",
     )
-
-
-def _is_aws_error(exc: BaseException) -> bool:
-    module = type(exc).__module__
-    return module.startswith(("botocore", "boto3", "s3transfer", "urllib3"))
 
 
 def _refusal_hint(receipt: Receipt, staging_bucket: str, folder: Path) -> str | None:

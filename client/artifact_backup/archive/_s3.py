@@ -2,43 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..aws import error_code, translate_error
+from artifact_contract.s3 import MISSING_CODES, body_of, error_code, is_aws_error
+
+from ..aws import translate_error
 from ..exceptions import ArchiveReadError, ArtifactBackupError, UploadFailedError
 
 log = logging.getLogger("artifact_backup.archive")
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-_MISSING = {"NoSuchKey", "404", "NotFound"}
-
-
-def is_aws_error(exc: BaseException) -> bool:
-    return type(exc).__module__.startswith(("botocore", "boto3", "s3transfer", "urllib3"))
-
-
-def body_of(response: Any) -> contextlib.closing[Any]:
-    """A GetObject answer's body, to read in a ``with`` block that closes it.
-
-    Never ``with response["Body"] as body``: botocore's ``StreamingBody.__enter__`` returns the raw
-    urllib3 stream, which skips the body's own checks of the Content-Length and the response
-    checksum. From botocore 1.44 on, urllib3 is told not to check the length either, so an answer
-    cut off half-way would read as a short body ending cleanly. Read through the ``StreamingBody``,
-    a cut-off raises ``IncompleteReadError``.
-    """
-    return contextlib.closing(response["Body"])
-
-
-def is_missing(exc: BaseException) -> bool:
-    return error_code(exc) in _MISSING
-
 
 def read_error(exc: BaseException, *, bucket: str, action: str) -> ArtifactBackupError:
     """The upload side's translation, reworded for a reader: same cause codes, reader's checklist."""
@@ -98,7 +76,7 @@ def get_bytes(client: Any, bucket: str, key: str, *, action: str) -> bytes | Non
         with body_of(response) as body:
             return body.read()
     except Exception as exc:
-        if is_missing(exc):
+        if error_code(exc) in MISSING_CODES:
             return None
         if error_code(exc) == "InvalidObjectState":
             raise ObjectArchivedError(key) from None
@@ -111,7 +89,7 @@ def head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client.head_object(Bucket=bucket, Key=key)
     except Exception as exc:
-        if is_missing(exc):
+        if error_code(exc) in MISSING_CODES:
             return None
         if is_aws_error(exc):
             raise read_error(exc, bucket=bucket, action=f"reading {key}") from None

@@ -16,7 +16,6 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 from artifact_contract import (
@@ -34,6 +33,7 @@ from artifact_contract import (
     validate_project_key,
     validate_relative_path,
 )
+from artifact_contract.s3 import now_iso
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
@@ -91,7 +91,7 @@ class PinNote:
         return cls(
             pinned=pinned,
             note=note,
-            at=datetime.now(UTC).isoformat(timespec="seconds"),
+            at=now_iso(),
             run_id=record.run_id,
             by={"host": platform.node() or "unknown"},
         )

@@ -167,10 +167,11 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None, command:
         console.interrupted()
         return EXIT_INTERRUPTED
     except Exception as exc:
-        from ..aws import translate_error
-        from ..upload import _is_aws_error
+        from artifact_contract.s3 import is_aws_error
 
-        if _is_aws_error(exc):
+        from ..aws import translate_error
+
+        if is_aws_error(exc):
             error = translate_error(exc)
             console.error(error)
             return error.exit_code
