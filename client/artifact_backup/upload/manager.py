@@ -196,8 +196,9 @@ class Uploader:
             result.already_committed = True
             self._notify("on_committed", run_id=run.run_id, already=True)
         else:
-            reusable = read_reuse_index(self.client, run.bucket, run.project_key) if reuse and plan.blobs \
-                else None
+            reusable = None
+            if reuse and plan.blobs:
+                reusable = read_reuse_index(self.client, run.bucket, run.project_key)
             outcome = self._send_pieces(run, plan, reusable)
             _count(result, outcome)
             manifest = run_manifest(run, outcome, timestamp=attempt.entry.timestamp, archive_bucket=archive,
