@@ -6,8 +6,12 @@ command actually talks to S3: ``--help`` and ``--dry-run`` stay fast.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
+
+from artifact_contract.s3 import is_aws_error
 
 from .exceptions import (
     AccessDeniedError,
@@ -143,3 +147,17 @@ def translate_error(
     if isinstance(exc, bx.BotoCoreError):
         return UploadFailedError(f"{exc}{doing}")
     return UploadFailedError(f"{type(exc).__name__}: {exc}{doing}")
+
+
+@contextmanager
+def s3_failures(bucket: str | None = None, action: str = "") -> Iterator[None]:
+    """Within the block, a failure of the AWS SDK or its HTTP layer becomes the guide's message
+    (:func:`translate_error`); our own errors and anything else pass unchanged."""
+    try:
+        yield
+    except ArtifactBackupError:
+        raise
+    except Exception as exc:
+        if is_aws_error(exc):
+            raise translate_error(exc, bucket=bucket, action=action) from None
+        raise

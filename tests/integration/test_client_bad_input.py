@@ -84,7 +84,7 @@ def test_unreadable_file_locked_by_another_program(setup, capsys, monkeypatch):
 
 
 def test_packed_file_shrinking_while_uploaded(setup, capsys, monkeypatch):
-    import artifact_backup.upload as upload_module
+    import artifact_backup.upload.manager as upload_module
 
     folder, config, _ = setup
     real = upload_module.plan_pieces
@@ -108,7 +108,7 @@ def test_large_file_changing_while_uploaded(setup, capsys, monkeypatch, local_st
     fine: it is sent again once hashed, and the bytes hashed are the bytes sent. Rewritten or
     shrunk, the bytes sent are not the ones the manifest would declare: the client says so instead
     of committing a run the filer refuses."""
-    import artifact_backup.upload as upload_module
+    import artifact_backup.upload.blob_task as upload_module
 
     folder, config, project_key = setup
     original = b"2025-10-30 14:30:00 INFO frame ok\n" * (9 * 1024 * 1024 // 34 + 1)  # over 8 MiB: a blob
@@ -288,7 +288,7 @@ def _answer(status: int, code: str, message: str):
 @pytest.fixture
 def s3_answers(monkeypatch):
     """Make the upload's S3 client answer every request with ``handler``'s response."""
-    import artifact_backup.upload as upload_module
+    import artifact_backup.upload.manager as upload_module
 
     real = upload_module.make_s3_client
 

@@ -1,8 +1,4 @@
-"""What every read of the archive shares: error translation, listing, bounded parallelism, events.
-
-How S3's answers are told apart (``is_missing``, ``body_of``, ...) is the contract's
-(``artifact_contract.s3``), re-exported here for the archive's modules.
-"""
+"""What every read of the archive shares: error translation, listing, bounded parallelism, events."""
 
 from __future__ import annotations
 
@@ -12,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from artifact_contract.s3 import body_of, error_code, is_aws_error, is_missing
+from artifact_contract.s3 import MISSING_CODES, body_of, error_code, is_aws_error
 
 from ..aws import translate_error
 from ..exceptions import ArchiveReadError, ArtifactBackupError, UploadFailedError
@@ -21,7 +17,6 @@ log = logging.getLogger("artifact_backup.archive")
 
 T = TypeVar("T")
 R = TypeVar("R")
-
 
 def read_error(exc: BaseException, *, bucket: str, action: str) -> ArtifactBackupError:
     """The upload side's translation, reworded for a reader: same cause codes, reader's checklist."""
@@ -81,7 +76,7 @@ def get_bytes(client: Any, bucket: str, key: str, *, action: str) -> bytes | Non
         with body_of(response) as body:
             return body.read()
     except Exception as exc:
-        if is_missing(exc):
+        if error_code(exc) in MISSING_CODES:
             return None
         if error_code(exc) == "InvalidObjectState":
             raise ObjectArchivedError(key) from None
@@ -94,7 +89,7 @@ def head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client.head_object(Bucket=bucket, Key=key)
     except Exception as exc:
-        if is_missing(exc):
+        if error_code(exc) in MISSING_CODES:
             return None
         if is_aws_error(exc):
             raise read_error(exc, bucket=bucket, action=f"reading {key}") from None

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from artifact_contract import RecordedFile, RunRecord
+from artifact_contract.s3 import is_aws_error
 
 from ..exceptions import ChecksumMismatchError, RestoreRequiredError
-from ._s3 import ObjectArchivedError, get_bytes, is_aws_error, parallel_map, read_error
+from ._s3 import ObjectArchivedError, get_bytes, parallel_map, read_error
 from .config import ReadConfig
 from .download import restore_command
 from .runs import RunSummary, run_label, safe_file

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import RecordedFile
-from artifact_contract.s3 import error_code
+from artifact_contract.s3 import error_code, is_aws_error
 
 from ..exceptions import (
     ChecksumMismatchError,
@@ -31,7 +31,7 @@ from ..exceptions import (
     RunNotFoundError,
 )
 from ..transfer import Notifier
-from ._s3 import head, is_aws_error, read_error
+from ._s3 import head, read_error
 from .config import ReadConfig
 from .prices import ARCHIVE_CLASSES
 from .runs import MISSING, RunSummary, select_files

@@ -21,9 +21,10 @@ from artifact_contract import (
     TAG_MANAGED_VALUE,
     TAG_RETENTION,
 )
+from artifact_contract.s3 import MISSING_CODES, error_code, is_aws_error
 
 from ..exceptions import ArchiveReadError, ArgumentInvalidError
-from ._s3 import is_aws_error, is_missing, parallel_map, read_error
+from ._s3 import parallel_map, read_error
 from .runs import PinNote, RunSummary, pin_key
 
 MAX_NOTE_CHARS = 2000
@@ -70,7 +71,7 @@ def set_retention(client: Any, bucket: str, summary: RunSummary, *, pinned: bool
         try:
             client.put_object_tagging(Bucket=bucket, Key=key, Tagging=tags)
         except Exception as exc:
-            if is_missing(exc):
+            if error_code(exc) in MISSING_CODES:
                 return key, False
             if is_aws_error(exc):
                 raise read_error(exc, bucket=bucket, action=f"tagging {key}") from None

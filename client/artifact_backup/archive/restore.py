@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from artifact_contract import RecordedFile
-from artifact_contract.s3 import error_code
+from artifact_contract.s3 import error_code, is_aws_error
 
 from ..exceptions import ArchiveReadError, ArgumentInvalidError
-from ._s3 import head, is_aws_error, parallel_map, read_error
+from ._s3 import head, parallel_map, read_error
 from .config import ReadConfig
 from .download import restore_state
 from .prices import ARCHIVE_CLASSES

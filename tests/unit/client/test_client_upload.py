@@ -12,7 +12,8 @@ import tarfile
 import pytest
 from client_support import ARCHIVE, PROJECT, STAGING, Filer, write
 
-import artifact_backup.upload as upload_module
+import artifact_backup.upload.blob_task as blob_task_module
+import artifact_backup.upload.resume as resume_module
 from artifact_backup import (
     BackupRequest,
     BucketNotFoundError,
@@ -152,14 +153,14 @@ def test_a_lone_large_file_is_sent_while_it_is_hashed(tmp_path, s3, keys, make_u
             started.set()
 
     s3.meta.events.register("before-parameter-build.s3.PutObject", on_send)
-    real = upload_module.hash_file
+    real = blob_task_module.hash_file
 
     def hash_after_upload_started(f, chunksize):
         if not started.wait(timeout=30):
             raise AssertionError("the blob's upload did not start before its hash was done")
         return real(f, chunksize)
 
-    monkeypatch.setattr(upload_module, "hash_file", hash_after_upload_started)
+    monkeypatch.setattr(blob_task_module, "hash_file", hash_after_upload_started)
     config = UploadConfig(pack_threshold=16 * KB, pack_max_bytes=64 * KB)
     result = make_uploader(config=config).backup(request(root, include=["report"]), wait=False)
     manifest = manifest_of(s3, keys, result.run_id)
@@ -209,7 +210,7 @@ def test_resume_sends_only_missing_pieces(tmp_path, s3, calls, keys, make_upload
     write(root / "report" / "other.png", b"y" * 40 * KB)
     config = UploadConfig(pack_threshold=16 * KB, pack_max_bytes=64 * KB)
     stamps = iter(["20251030_0900", "20251030_0901"])
-    monkeypatch.setattr(upload_module, "format_timestamp", lambda *a: next(stamps))
+    monkeypatch.setattr(resume_module, "format_timestamp", lambda *a: next(stamps))
 
     handler = fail_manifest_put(s3)
     with pytest.raises(UploadFailedError, match="connection lost"):

@@ -1,0 +1,55 @@
+"""Small files, packed (docs/protocol.md, step 3): each pack is written to a temporary file, its
+members hashed from the very bytes packed, and sent as one piece named by its own SHA-256."""
+
+from __future__ import annotations
+
+import tempfile
+from collections import deque
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from artifact_contract import FileEntry, Piece, pack_piece_id
+
+from ..collect import LocalFile
+from ..pack import PackResult, write_pack
+from .sender import PieceSender
+
+
+def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> None:
+    """Build and send the packs in turn; at most ``max_pending_packs`` wait on disk for their upload."""
+    pending: deque[Any] = deque()
+    for members in packs:
+        while len(pending) >= sender.config.max_pending_packs:
+            pending.popleft().result()
+        path, packed = _write_pack_file(sender, members)
+        piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
+        sender.outcome.pieces[piece.id] = piece
+        sender.outcome.files.extend(
+            FileEntry(f.type, f.path, f.size, sha, piece.id)
+            for f, sha in zip(members, packed.file_sha256, strict=True)
+        )
+        if sender.already_there(piece):
+            path.unlink(missing_ok=True)
+            continue
+        pending.append(sender.upload(str(path), piece.id, piece, packed.size, cleanup=path))
+
+
+def _write_pack_file(sender: PieceSender, members: Sequence[LocalFile]) -> tuple[Path, PackResult]:
+    cfg = sender.config
+    handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until uploaded
+        prefix="artifact-pack-", suffix=".tar.gz", dir=cfg.temp_dir, delete=False
+    )
+    path = Path(handle.name)
+    sender.temp_files.append(path)
+    try:
+        packed = write_pack(
+            members,
+            handle,
+            compress_level=cfg.compress_level,
+            chunksize=cfg.hash_chunksize,
+            on_file=sender.file_hashed,
+        )
+    finally:
+        handle.close()
+    return path, packed

@@ -1,0 +1,131 @@
+"""What every task shares: s3transfer's manager, reading files strictly, and one run's sending."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from artifact_contract import Piece
+
+from ..collect import LocalFile
+from ..exceptions import FileChangedError
+from ..transfer import Notifier, UploadConfig
+from .subscribers import PieceProgress
+from .types import SendOutcome, StagingRun
+
+#: S3 checks every part against this checksum on arrival. CRC32 is computed at twice the speed of
+#: SHA-256 here, and the file's SHA-256 (taken by the client, carried in the manifest) is what the
+#: filer verifies before filing, so a second SHA-256 of every part would buy nothing.
+SEND_ARGS = {"ChecksumAlgorithm": "CRC32"}
+
+
+def transfer_manager(client: Any, config: UploadConfig) -> Any:
+    """s3transfer's manager with our part size and concurrency, reading files strictly."""
+    from s3transfer.manager import TransferConfig, TransferManager
+
+    transfer_config = TransferConfig(
+        multipart_threshold=config.multipart_threshold,
+        multipart_chunksize=config.multipart_chunksize,
+        max_request_concurrency=config.max_concurrency,
+    )
+    return TransferManager(client, transfer_config, osutil=_strict_osutil())
+
+
+class PieceSender:
+    """Sends one run's pieces through one s3transfer manager and keeps the outcome's tally.
+
+    The manager is given with :meth:`use` once it exists: the hashes start before it (and the S3
+    client it needs) is made.
+    """
+
+    def __init__(self, run: StagingRun, config: UploadConfig, notify: Notifier) -> None:
+        self.run = run
+        self.config = config
+        self.notify = notify
+        self.outcome = SendOutcome()
+        self.temp_files: list[Path] = []
+        self._manager: Any = None
+        self._transfers: list[Any] = []
+
+    def use(self, manager: Any) -> None:
+        self._manager = manager
+
+    def file_hashed(self, f: LocalFile) -> None:
+        self.notify("on_file_hashed", path=f.member_name, size=f.size)
+
+    def already_there(self, piece: Piece) -> bool:
+        """Whether an earlier attempt already sent ``piece``: then it is counted as skipped."""
+        if self.run.holds(piece.id, piece.size):
+            self.outcome.skipped += 1
+            self.notify("on_piece_done", piece=piece, skipped=True)
+            return True
+        return False
+
+    def upload(
+        self,
+        path: str,
+        piece_id: str,
+        piece: Piece | Callable[[], Piece],
+        size: int,
+        cleanup: Path | None = None,
+    ) -> Any:
+        """Start sending ``size`` bytes of ``path`` as the piece ``piece_id``; returns its future."""
+        progress = PieceProgress(piece, size, cleanup, outcome=self.outcome, notify=self.notify)
+        future = self._manager.upload(
+            path, self.run.bucket, self.run.key(piece_id), extra_args=dict(SEND_ARGS), subscribers=[progress]
+        )
+        self._transfers.append(future)
+        return future
+
+    def wait(self) -> None:
+        """Until every upload started is done; the first failure raises."""
+        for future in self._transfers:
+            future.result()
+
+    def remove_temp_files(self) -> None:
+        for path in self.temp_files:
+            path.unlink(missing_ok=True)
+
+
+class _NoShortReads:
+    """A file s3transfer sends from, that refuses to come up short.
+
+    s3transfer is told each piece's size up front and reads exactly that much; a file that shrank
+    since it was listed would otherwise send a body shorter than its Content-Length, and the request
+    would hang until the read timeout, then be retried and hang again, for minutes.
+    """
+
+    def __init__(self, handle: Any, path: str) -> None:
+        self._handle = handle
+        self._path = path
+
+    def read(self, amount: int | None = -1) -> bytes:
+        data = self._handle.read(amount)
+        if amount is not None and amount > 0 and len(data) < amount:
+            raise FileChangedError(
+                f"{self._path} changed while it was being uploaded (it is shorter than when it was listed)",
+                hint="re-run the upload once the program writing it has finished",
+            )
+        return data
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._handle, name)
+
+    def __enter__(self) -> _NoShortReads:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+
+def _strict_osutil() -> Any:
+    """s3transfer's file access, with every file opened for reading guarded by :class:`_NoShortReads`."""
+    from s3transfer.utils import OSUtils
+
+    class StrictOSUtils(OSUtils):
+        def open(self, filename: str, mode: str) -> Any:
+            handle = super().open(filename, mode)
+            return _NoShortReads(handle, filename) if "r" in mode else handle
+
+    return StrictOSUtils()
