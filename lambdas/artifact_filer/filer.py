@@ -14,7 +14,6 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from boto3.s3.transfer import TransferConfig
@@ -53,6 +52,7 @@ from artifact_contract import (
     staging_run_prefix,
     write_run_record,
 )
+from artifact_contract.s3 import body_of, error_code, is_missing, is_precondition_failed, now_iso
 
 from .config import FilerConfig
 from .exceptions import (
@@ -74,7 +74,6 @@ from .reuse import (
     copy_problem,
     index_problem,
     indexed_files,
-    now_iso,
     read_index,
     unavailable,
     update_index,
@@ -83,11 +82,7 @@ from .storage import (
     ARCHIVE_TAGGING,
     ByteBudget,
     archive_metadata,
-    body_of,
     content_type,
-    error_code,
-    is_missing,
-    is_precondition_failed,
     same_run,
     sha256_b64,
 )
@@ -126,10 +121,6 @@ _CUT_OFF = (StagingReadError, ResponseStreamingError, IncompleteReadError, Proto
             http.client.IncompleteRead)
 
 _T = TypeVar("_T")
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _reuse_counts(manifest: Manifest) -> dict[str, int]:
@@ -582,7 +573,7 @@ class Filer:
             prefixes=record.prefixes,
             files=len(record.files),
             bytes=record.bytes,
-            at=_now(),
+            at=now_iso(),
             extra={RECEIPT_ALREADY_FILED: True, RECEIPT_FILED_RUN_ID: record.run_id},
         )
         self._put_receipt(receipt)
@@ -893,7 +884,7 @@ class Filer:
             prefixes=tuple(head["prefixes"]),
             files=head["file_count"],
             bytes=head["bytes"],
-            at=_now(),
+            at=now_iso(),
             extra=_reuse_counts(manifest),
         )
 
@@ -915,7 +906,7 @@ class Filer:
             archive_bucket=self.archive_bucket,
             code=refusal.code,
             reason=refusal.reason,
-            at=_now(),
+            at=now_iso(),
         )
         self._put_receipt(receipt)
         refusal.receipt = receipt

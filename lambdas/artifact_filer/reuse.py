@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from artifact_contract import (
@@ -31,9 +30,10 @@ from artifact_contract import (
     reuse_index_key,
     runs_prefix,
 )
+from artifact_contract.s3 import body_of, is_conflict, is_missing, is_precondition_failed
 
 from .exceptions import ReuseUnavailableError
-from .storage import body_of, is_missing, is_precondition_failed, metadata_value
+from .storage import metadata_value
 
 #: Storage classes S3 cannot copy from without a restore; an Intelligent-Tiering object in an
 #: archive tier reports ``ArchiveStatus`` instead.
@@ -143,18 +143,9 @@ def update_index(
                               **condition)
             return True
         except Exception as exc:
-            if is_precondition_failed(exc) or _conflict(exc):
+            if is_precondition_failed(exc) or is_conflict(exc):
                 continue  # another filer wrote it in between: read again and merge
             raise
     log.warning("reuse index kept changing under this filer; update given up", extra={"key": key})
     return False
 
-
-def now_iso() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
-def _conflict(exc: BaseException) -> bool:
-    response = getattr(exc, "response", None) or {}
-    return (response.get("Error", {}).get("Code") == "ConditionalRequestConflict"
-            or response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 409)

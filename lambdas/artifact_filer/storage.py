@@ -1,16 +1,15 @@
-"""Small S3 helpers: how errors are told apart, and the headers every archived object carries."""
+"""The headers every archived object carries, and the bound on packed files waiting for their put.
+
+How S3's answers are told apart is the contract's (``artifact_contract.s3``), shared with the client.
+"""
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import mimetypes
 import threading
 from collections.abc import Mapping
-from typing import Any
 from urllib.parse import quote, urlencode
-
-from botocore.exceptions import ClientError
 
 from artifact_contract import (
     META_ARTIFACT_TYPE,
@@ -25,43 +24,6 @@ from artifact_contract import (
     FileEntry,
     Manifest,
 )
-
-_MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
-_PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
-
-
-def body_of(response: Mapping[str, Any]) -> contextlib.closing[Any]:
-    """A GetObject answer's body, to read in a ``with`` block that closes it.
-
-    Never ``with response["Body"] as body``: botocore's ``StreamingBody.__enter__`` returns the raw
-    urllib3 stream, which skips the body's own checks of the Content-Length and the response
-    checksum. From botocore 1.44 on, urllib3 is told not to check the length either, so an answer
-    cut off half-way would read as a short body ending cleanly, and a good piece be refused as
-    corrupt. Read through the ``StreamingBody``, a cut-off raises ``IncompleteReadError``.
-    """
-    return contextlib.closing(response["Body"])
-
-
-def error_code(exc: BaseException) -> str:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code", ""))
-    return ""
-
-
-def is_missing(exc: BaseException) -> bool:
-    """A 404 of GetObject or HeadObject (HEAD has no body, so only the status tells)."""
-    if not isinstance(exc, ClientError):
-        return False
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error_code(exc) in _MISSING_CODES or status == 404
-
-
-def is_precondition_failed(exc: BaseException) -> bool:
-    """A 412: ``IfNoneMatch='*'`` met an existing object, or ``IfMatch`` a replaced one."""
-    if not isinstance(exc, ClientError):
-        return False
-    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return error_code(exc) in _PRECONDITION_CODES or status == 412
 
 
 def sha256_b64(hex_digest: str) -> str:
