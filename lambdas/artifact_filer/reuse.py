@@ -33,7 +33,7 @@ from artifact_contract import (
 from artifact_contract.s3 import body_of, is_conflict, is_missing, is_precondition_failed
 
 from .exceptions import ReuseUnavailableError
-from .storage import metadata_value
+from .storage import JSON_TYPE, metadata_value
 
 #: Storage classes S3 cannot copy from without a restore; an Intelligent-Tiering object in an
 #: archive tier reports ``ArchiveStatus`` instead.
@@ -41,7 +41,6 @@ UNCOPYABLE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
 #: Error codes of a CopyObject whose source cannot be read as it is.
 UNCOPYABLE_CODES = frozenset({"InvalidObjectState", "ObjectNotInActiveTierError"})
 _INDEX_WRITE_ATTEMPTS = 5
-_JSON = "application/json"
 
 log = logging.getLogger(__name__)
 
@@ -139,7 +138,7 @@ def update_index(
             return True
         condition = {"IfMatch": etag} if etag is not None else {"IfNoneMatch": "*"}
         try:
-            client.put_object(Bucket=bucket, Key=key, Body=updated.to_json(), ContentType=_JSON,
+            client.put_object(Bucket=bucket, Key=key, Body=updated.to_json(), ContentType=JSON_TYPE,
                               **condition)
             return True
         except Exception as exc:
@@ -148,5 +147,4 @@ def update_index(
             raise
     log.warning("reuse index kept changing under this filer; update given up", extra={"key": key})
     return False
-
 

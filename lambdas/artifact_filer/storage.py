@@ -25,6 +25,9 @@ from artifact_contract import (
     Manifest,
 )
 
+#: The content type of the filer's own documents: claims, run records, receipts, the reuse index.
+JSON_TYPE = "application/json"
+
 
 def sha256_b64(hex_digest: str) -> str:
     """The ``ChecksumSHA256`` form (base64 of the digest) of a manifest's hex SHA-256."""

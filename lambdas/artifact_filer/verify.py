@@ -1,9 +1,10 @@
-"""Streaming checks of staging pieces against the manifest.
+"""Step 5 of docs/protocol.md's filer: every piece streamed and checked against the manifest, and
+every reused file's archived copy checked, before anything is written to the archive.
 
 Nothing a client sends is trusted: a piece is hashed as it streams past, never held whole, and a pack
 is read through ``tarfile`` in stream mode behind a cap on the decompressed bytes, so a hostile pack
 (a bomb, a giant header, a link, a ``..`` member) is refused after reading at most what its declared
-files account for.
+files account for. Filing (step 7) reads each pack again through the same checks.
 """
 
 from __future__ import annotations
@@ -13,18 +14,34 @@ import hashlib
 import tarfile
 import zlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
-from artifact_contract import FileEntry, Piece, RefusalCode, validate_relative_path
+from artifact_contract import (
+    FileEntry,
+    IndexedFile,
+    Manifest,
+    Piece,
+    RefusalCode,
+    piece_key,
+    validate_relative_path,
+)
 from artifact_contract.exceptions import ContractError
+from artifact_contract.s3 import body_of, is_missing, is_precondition_failed, now_iso
 
+from .config import FilerConfig
+from .context import FilingContext
 from .exceptions import (
     FilerRefusedError,
     MemberRefusedError,
     PackBombError,
+    PieceChangedError,
     PieceCorruptError,
+    PieceMissingError,
     StagingReadError,
 )
+from .plumbing import Futures, head, reread
+from .reuse import copy_problem, index_problem, read_index, unavailable, update_index
 
 #: Only plain regular files may travel in a pack; GNU sparse and contiguous files are refused too.
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE)
@@ -223,3 +240,109 @@ def _read_member(stream: Any, entry: FileEntry, piece: Piece, chunk: int, keep: 
             RefusalCode.MEMBER_MISMATCH,
         )
     return b"".join(parts) if keep else None
+
+
+# -- the verify pass ------------------------------------------------------------------------------
+
+
+def verify_pieces(ctx: FilingContext, manifest: Manifest) -> dict[str, str]:
+    """Stream every piece against the manifest; return each piece's ETag for the second read."""
+    grouped = manifest.files_by_piece()
+    with ThreadPoolExecutor(ctx.workers(len(manifest.pieces)), "verify") as pool:
+        futures = Futures()
+        for piece in manifest.pieces:
+            futures.add(pool.submit(_verify_piece, ctx, manifest, piece, grouped[piece.id]))
+        etags = futures.wait()
+    return {piece.id: etag for piece, etag in zip(manifest.pieces, etags, strict=True)}
+
+
+def _verify_piece(ctx: FilingContext, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry]) -> str:
+    return reread(ctx, lambda: _verify_piece_once(ctx, manifest, piece, entries))
+
+
+def _verify_piece_once(
+    ctx: FilingContext, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry]
+) -> str:
+    response = get_piece(ctx, manifest, piece, None)
+    # Read through body_of: an answer cut off half-way must raise, not read as a short body, or a
+    # good piece would be refused as corrupt.
+    with body_of(response) as body:
+        if response["ContentLength"] != piece.size:
+            raise PieceCorruptError(
+                f"piece {piece.id} is {response['ContentLength']} bytes, the manifest declares "
+                f"{piece.size}"
+            )
+        chunk = ctx.config.read_chunk_bytes
+        if piece.kind == "blob":
+            read_blob(body, piece, chunk)
+        else:
+            for _ in read_pack(body, piece, entries, limit=pack_limit_for(ctx.config, entries),
+                               chunk=chunk, keep=False):
+                pass
+    return response["ETag"]
+
+
+def get_piece(ctx: FilingContext, manifest: Manifest, piece: Piece, etag: str | None) -> dict[str, Any]:
+    """GetObject of a piece in staging; with ``etag``, only the very object that was verified."""
+    key = piece_key(manifest.project_key, manifest.run_id, piece.id)
+    kwargs = {"IfMatch": etag} if etag else {}
+    try:
+        return ctx.client.get_object(Bucket=ctx.staging_bucket, Key=key, **kwargs)
+    except Exception as exc:
+        if is_missing(exc):
+            raise PieceMissingError(f"piece {piece.id} is not in staging at {key}") from None
+        if etag and is_precondition_failed(exc):
+            raise PieceChangedError(f"piece {piece.id} was replaced after it was verified") from None
+        raise
+
+
+def pack_limit_for(config: FilerConfig, entries: Sequence[FileEntry]) -> int:
+    """The decompressed bytes a pack of ``entries`` may reach under the filer's tuning."""
+    return pack_limit(entries, config.pack_overhead_per_member_bytes, config.pack_overhead_bytes)
+
+
+def verify_reused(ctx: FilingContext, manifest: Manifest) -> dict[str, tuple[str, str]]:
+    """Check every reused file's archived copy; return its key and ETag by SHA-256.
+
+    Part of the verify pass: a missing, changed or Glacier copy refuses the run before anything
+    is claimed or written, so the client's re-send can take the same timestamp. Copies that
+    failed are dropped from the reuse index, so no later run offers them again.
+    """
+    wanted = {f.sha256: f for f in manifest.reused}
+    if not wanted:
+        return {}
+    index, _ = read_index(ctx.client, ctx.staging_bucket, manifest.project_key)
+    with ThreadPoolExecutor(ctx.workers(len(wanted)), "reuse") as pool:
+        futures = Futures()
+        for entry in wanted.values():
+            futures.add(pool.submit(_check_reused, ctx, manifest, entry, index.entries.get(entry.sha256)))
+        checked = futures.wait()
+    sources = {sha: found for sha, found in zip(wanted, checked, strict=True) if isinstance(found, tuple)}
+    problems = {sha: found for sha, found in zip(wanted, checked, strict=True) if isinstance(found, str)}
+    if problems:
+        _forget_reused(ctx, manifest.project_key, problems)
+        raise unavailable(manifest, problems)
+    return sources
+
+
+def _check_reused(
+    ctx: FilingContext, manifest: Manifest, entry: FileEntry, indexed: IndexedFile | None
+) -> tuple[str, str] | str:
+    """The copy's key and ETag, or why there is none."""
+    problem = index_problem(manifest.project_key, entry, indexed)
+    if problem is not None or indexed is None:
+        return problem or "no earlier copy is known"
+    found = head(ctx, ctx.archive_bucket, indexed.key)
+    problem = copy_problem(manifest.project_key, entry, indexed.key, found)
+    if problem is not None or found is None:
+        return problem or "no copy"
+    return indexed.key, found["ETag"]
+
+
+def _forget_reused(ctx: FilingContext, project_key: str, problems: dict[str, str]) -> None:
+    try:
+        update_index(ctx.client, ctx.staging_bucket, project_key,
+                     lambda index: index.without(problems, updated_at=now_iso()))
+    except Exception as exc:  # the refusal matters, the index is only a hint
+        ctx.log.warning("could not drop unusable copies from the reuse index",
+                        extra={"project_key": project_key, "error": str(exc)})

@@ -15,7 +15,8 @@ import pytest
 from botocore.hooks import HierarchicalEmitter
 
 from artifact_backup.transfer import UploadConfig
-from artifact_backup.upload import Uploader, _ListedSize
+from artifact_backup.upload.sender import SEND_ARGS, transfer_manager
+from artifact_backup.upload.subscribers import ListedSize
 from artifact_contract.s3 import MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES
 
 GB = 10**9
@@ -51,18 +52,17 @@ class RecordingS3:
 
 
 @pytest.mark.parametrize("chunk_mb", [8, 64])
-def test_a_100_gb_file_goes_in_at_most_10000_parts(tmp_path, settings, chunk_mb: int) -> None:
+def test_a_100_gb_file_goes_in_at_most_10000_parts(tmp_path, chunk_mb: int) -> None:
     size = 100 * GB
     sparse = tmp_path / "survey.gpkg"
     with sparse.open("wb") as handle:
         handle.truncate(size)
     s3 = RecordingS3()
     config = UploadConfig(multipart_chunksize=chunk_mb * MiB, max_concurrency=8)
-    uploader = Uploader(settings, client=s3, config=config)
 
-    with uploader._transfer_manager() as manager:
-        manager.upload(str(sparse), "staging", "incoming/P/run/blobs/x",
-                       extra_args={"ChecksumAlgorithm": "CRC32"}, subscribers=[_ListedSize(size)]).result()
+    with transfer_manager(s3, config) as manager:
+        manager.upload(str(sparse), "staging", "incoming/P/run/blobs/x", extra_args=dict(SEND_ARGS),
+                       subscribers=[ListedSize(size)]).result()
 
     assert len(s3.completed) == 1
     numbers = sorted(s3.parts)

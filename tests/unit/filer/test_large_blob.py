@@ -6,16 +6,27 @@ real GIS data set reaches. S3 accepts at most 10,000 parts of 5 MiB to 5 GiB eac
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 
-from artifact_contract import FileEntry, Piece, blob_piece_id, build_manifest
+from artifact_contract import (
+    FileEntry,
+    Piece,
+    blob_piece_id,
+    build_manifest,
+    manifest_key,
+    parse_manifest_key,
+)
 from artifact_contract.s3 import MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES
-from artifact_filer import Filer, FilerConfig
+from artifact_filer import FilerConfig
+from artifact_filer import file as file_step
+from artifact_filer.context import FilingContext
 
 from .helpers import ARCHIVE, STAGING, new_run_id
 
@@ -62,15 +73,19 @@ class RecordingS3:
 @pytest.mark.parametrize("size", [100 * GB, 5 * 1024 * GB])
 def test_a_huge_blob_is_copied_in_at_most_10000_parts(chunk: int, size: int) -> None:
     s3 = RecordingS3()
-    filer = Filer(s3, staging_bucket=STAGING, archive_bucket=ARCHIVE,
-                  config=FilerConfig(concurrency=8, multipart_copy_chunk_bytes=chunk))
     piece = Piece(blob_piece_id(SHA), "blob", size, SHA)
     entry = FileEntry("gis_data", "survey.gpkg", size, SHA, piece.id)
     manifest = build_manifest(run_id=new_run_id(), project_key="P", timestamp="20251030_1430",
                               archive_bucket=ARCHIVE, created_at="2025-10-30T14:30:00+00:00",
                               files=[entry], pieces=[piece])
 
-    filer._copy_blob(manifest, piece, '"etag-verified"', entry)
+    ctx = FilingContext(client=s3, staging_bucket=STAGING, archive_bucket=ARCHIVE,
+                        config=FilerConfig(concurrency=8, multipart_copy_chunk_bytes=chunk),
+                        log=logging.getLogger("test"), transfer=TransferConfig(),
+                        key=manifest_key("P", manifest.run_id),
+                        location=parse_manifest_key(manifest_key("P", manifest.run_id)))
+
+    file_step._copy_blob(ctx, manifest, piece, '"etag-verified"', entry)
 
     parts = sorted(s3.parts, key=lambda p: p["PartNumber"])
     assert len(parts) <= MAX_PARTS

@@ -1,0 +1,322 @@
+"""Step 7 of docs/protocol.md's filer: every file to its archive key, with this run's metadata, tags
+and SHA-256 checksum.
+
+Pack members are streamed from the pack into parallel puts (bounded memory: small files only, and a
+cap on the bytes waiting for their put); blobs and reused files are copied server-side, the large
+ones in parts. Timestamped keys are written with ``IfNoneMatch='*'``: a 412 means an earlier attempt
+of this same run wrote the object (the claim keeps every other run out), which is confirmed from its
+metadata.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from artifact_contract import FileEntry, Manifest, Piece, archive_key, piece_key
+from artifact_contract.s3 import body_of, error_code, is_missing, is_precondition_failed, part_ranges
+
+from .context import FilingContext
+from .exceptions import ArchiveChangedError, ArchiveConflictError, FilerRefusedError, PieceChangedError
+from .plumbing import MAX_SINGLE_COPY, Futures, head
+from .reuse import UNCOPYABLE_CODES, unavailable
+from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type, same_run, sha256_b64
+from .verify import get_piece, pack_limit_for, read_pack
+
+
+def file_all(
+    ctx: FilingContext, manifest: Manifest, etags: dict[str, str], sources: dict[str, tuple[str, str]]
+) -> None:
+    """Copy blobs and reused files, stream packs into parallel puts; the first failure stops new
+    work."""
+    grouped = manifest.files_by_piece()
+    packs = [p for p in manifest.pieces if p.kind == "pack"]
+    budget = ByteBudget(ctx.config.max_in_flight_bytes, 2 * ctx.config.concurrency)
+    work = Futures(keep_results=False)
+    pool = ThreadPoolExecutor(ctx.config.concurrency, "file")
+    try:
+        for piece in manifest.pieces:
+            if piece.kind == "blob":
+                for entry in grouped[piece.id]:
+                    work.add(pool.submit(_copy_blob, ctx, manifest, piece, etags[piece.id], entry))
+        for entry in manifest.reused:
+            key, etag = sources[entry.sha256]
+            work.add(pool.submit(_copy_reused, ctx, manifest, entry, key, etag))
+        with ThreadPoolExecutor(ctx.workers(len(packs), cap=4), "unpack") as unpack:
+            for piece in packs:
+                work.add(unpack.submit(
+                    _file_pack, ctx, manifest, piece, grouped[piece.id], etags[piece.id], pool,
+                    budget, work,
+                ))
+        # Every pack reader has finished, so every put is registered by now.
+        work.wait()
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+# -- packed files ---------------------------------------------------------------------------------
+
+
+def _file_pack(
+    ctx: FilingContext,
+    manifest: Manifest,
+    piece: Piece,
+    entries: Sequence[FileEntry],
+    etag: str,
+    pool: ThreadPoolExecutor,
+    budget: ByteBudget,
+    writes: Futures,
+) -> None:
+    response = get_piece(ctx, manifest, piece, etag)
+    with body_of(response) as body:
+        members = read_pack(body, piece, entries, limit=pack_limit_for(ctx.config, entries),
+                            chunk=ctx.config.read_chunk_bytes, keep=True)
+        for entry, data in members:
+            if writes.failed.is_set():
+                return
+            assert data is not None
+            size = len(data)
+            budget.acquire(size)
+            try:
+                if ctx.putter is not None:
+                    future = _put_member_natively(ctx, manifest, entry, data, pool)
+                else:
+                    future = pool.submit(_put_member, ctx, manifest, entry, data)
+            except BaseException:
+                budget.release(size)
+                raise
+            future.add_done_callback(lambda _f, n=size: budget.release(n))
+            writes.add(future)
+
+
+def _member_put(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes) -> dict[str, Any]:
+    """The put of one packed file, in botocore's parameter names (the native putter takes them too)."""
+    return {
+        "Bucket": ctx.archive_bucket,
+        "Key": archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path),
+        "Body": data,
+        "ContentType": content_type(entry.path),
+        "ChecksumSHA256": sha256_b64(entry.sha256),
+        "Metadata": archive_metadata(manifest, entry),
+        "Tagging": ARCHIVE_TAGGING,
+        **({"IfNoneMatch": "*"} if manifest.timestamp is not None else {}),
+    }
+
+
+def _put_member(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes) -> None:
+    put = _member_put(ctx, manifest, entry, data)
+    try:
+        ctx.client.put_object(ChecksumAlgorithm="SHA256", **put)
+    except Exception as exc:
+        if not ("IfNoneMatch" in put and is_precondition_failed(exc)):
+            raise
+        _confirm_existing(ctx, manifest, entry, put["Key"])
+    ctx.step("object-filed")
+
+
+def _put_member_natively(
+    ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes, pool: ThreadPoolExecutor
+) -> Future[None]:
+    """The put sent from the pack reader's thread, answered on the native client's: no worker
+    thread waits for it. Only a 412 (an earlier attempt's object) goes to a worker, whose HEAD
+    confirms the object is this run's."""
+    put = _member_put(ctx, manifest, entry, data)
+    filed: Future[None] = Future()
+    filed.set_running_or_notify_cancel()  # in flight from here on: not to be cancelled
+
+    def settle(outcome: Future[Any]) -> None:
+        try:
+            outcome.result()
+            ctx.step("object-filed")
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the put
+            filed.set_exception(exc)
+        else:
+            filed.set_result(None)
+
+    def answered(sent: Future[Any]) -> None:
+        error = sent.exception()
+        if error is not None and "IfNoneMatch" in put and is_precondition_failed(error):
+            try:
+                pool.submit(_confirm_existing, ctx, manifest, entry, put["Key"]).add_done_callback(settle)
+            except RuntimeError as exc:  # the pool is shutting down: filing has already failed
+                filed.set_exception(exc)
+            return
+        settle(sent)
+
+    ctx.putter.put_object(**put).add_done_callback(answered)
+    return filed
+
+
+# -- blobs and reused files -----------------------------------------------------------------------
+
+
+def _copy_blob(ctx: FilingContext, manifest: Manifest, piece: Piece, etag: str, entry: FileEntry) -> None:
+    source = {
+        "Bucket": ctx.staging_bucket,
+        "Key": piece_key(manifest.project_key, manifest.run_id, piece.id),
+    }
+
+    def changed() -> FilerRefusedError:
+        return PieceChangedError(f"blob {piece.id} was replaced after it was verified")
+
+    _copy(ctx, manifest, entry, source, etag, changed)
+
+
+def _copy_reused(
+    ctx: FilingContext, manifest: Manifest, entry: FileEntry, source_key: str, etag: str
+) -> None:
+    """Copy an earlier run's archived copy to this run's key, as a blob from staging is copied."""
+
+    def changed() -> FilerRefusedError:
+        problem = f"the copy {source_key} changed after it was checked"
+        return unavailable(manifest, {entry.sha256: problem})
+
+    try:
+        _copy(ctx, manifest, entry, {"Bucket": ctx.archive_bucket, "Key": source_key}, etag, changed)
+    except FilerRefusedError:
+        raise
+    except Exception as exc:
+        # The copy vanished or went to Glacier between the check and the copy: the run is
+        # refused like a blob replaced in staging, and the client sends it again in full.
+        if is_missing(exc) or error_code(exc) in UNCOPYABLE_CODES:
+            raise unavailable(
+                manifest, {entry.sha256: f"the copy {source_key} could not be copied ({error_code(exc)})"}
+            ) from None
+        raise
+
+
+def _copy(
+    ctx: FilingContext,
+    manifest: Manifest,
+    entry: FileEntry,
+    source: dict[str, str],
+    etag: str,
+    changed: Callable[[], FilerRefusedError],
+) -> None:
+    """Copy ``source`` server-side to the entry's archive key with this run's metadata and tags.
+
+    ``CopySourceIfMatch`` holds the source to what was verified; a source that changed anyway
+    raises ``changed()``.
+    """
+    key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
+    args: dict[str, Any] = {
+        "CopySourceIfMatch": etag,
+        "MetadataDirective": "REPLACE",
+        "Metadata": archive_metadata(manifest, entry),
+        "ContentType": content_type(entry.path),
+        "TaggingDirective": "REPLACE",
+        "Tagging": ARCHIVE_TAGGING,
+        "ChecksumAlgorithm": "SHA256",
+    }
+    timestamped = manifest.timestamp is not None
+    if entry.size > min(ctx.config.multipart_copy_threshold_bytes, MAX_SINGLE_COPY):
+        # A redelivery finds the copy done: one HEAD instead of copying it all again.
+        if not (timestamped and head(ctx, ctx.archive_bucket, key) is not None):
+            _copy_in_parts(ctx, source, key, args, entry.size, timestamped, changed)
+        if timestamped:
+            _confirm_existing(ctx, manifest, entry, key)
+        ctx.step("object-filed")
+        return
+    try:
+        response = ctx.client.copy_object(
+            CopySource=source, Bucket=ctx.archive_bucket, Key=key,
+            **args, **({"IfNoneMatch": "*"} if timestamped else {}),
+        )
+    except Exception as exc:
+        if not is_precondition_failed(exc):
+            raise
+        # Either the key exists (an earlier attempt) or the source changed: tell which.
+        if head(ctx, ctx.archive_bucket, key) is None:
+            raise changed() from None
+        _confirm_existing(ctx, manifest, entry, key)
+    else:
+        written = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
+        if written is not None and written != sha256_b64(entry.sha256):
+            # The source changed under a server that ignored CopySourceIfMatch: undo, refuse.
+            _undo_copy(ctx, key)
+            raise changed()
+    ctx.step("object-filed")
+
+
+def _copy_in_parts(
+    ctx: FilingContext,
+    source: dict[str, str],
+    key: str,
+    args: dict[str, Any],
+    size: int,
+    timestamped: bool,
+    changed: Callable[[], FilerRefusedError],
+) -> None:
+    """A multipart copy completed with ``IfNoneMatch='*'`` (timestamped keys).
+
+    s3transfer's copy cannot make its completion conditional, and a HEAD before it does not
+    stop two deliveries of the same message copying at once: both saw no object, both wrote
+    one, a second version. Completing conditionally, the slower one gets a 412 (the caller
+    then confirms the object is this run's) and its parts are discarded.
+    """
+    create = {k: args[k] for k in ("Metadata", "ContentType", "Tagging", "ChecksumAlgorithm")}
+    upload_id = ctx.client.create_multipart_upload(Bucket=ctx.archive_bucket, Key=key, **create)[
+        "UploadId"]
+    # Within S3's 10,000 parts whatever the file's size: a 100 GB blob in 8 MiB parts would not be.
+    ranges = part_ranges(size, ctx.config.multipart_copy_chunk_bytes)
+    completing = False
+    try:
+        with ThreadPoolExecutor(ctx.workers(len(ranges), cap=16), "copy-part") as pool:
+            futures = Futures()
+            for number, first, last in ranges:
+                futures.add(pool.submit(_copy_part, ctx, source, key, upload_id, number, first, last,
+                                        args["CopySourceIfMatch"]))
+            parts = futures.wait()
+        completing = True
+        ctx.client.complete_multipart_upload(
+            Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts},
+            **({"IfNoneMatch": "*"} if timestamped else {}),
+        )
+    except Exception as exc:
+        _abort_upload(ctx, key, upload_id)
+        if is_precondition_failed(exc):
+            if completing and timestamped:
+                return  # another attempt of this run completed first; the caller confirms it
+            raise changed() from None
+        if completing and timestamped and error_code(exc) == "NoSuchUpload":
+            return  # a completion retried after its answer was lost; the caller confirms it
+        raise
+
+
+def _copy_part(ctx: FilingContext, source: dict[str, str], key: str, upload_id: str, number: int,
+               first: int, last: int, etag: str) -> dict[str, Any]:
+    response = ctx.client.upload_part_copy(
+        Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id, PartNumber=number,
+        CopySource=source, CopySourceRange=f"bytes={first}-{last}", CopySourceIfMatch=etag,
+    )
+    result = response["CopyPartResult"]
+    part = {"PartNumber": number, "ETag": result["ETag"]}
+    if result.get("ChecksumSHA256"):
+        part["ChecksumSHA256"] = result["ChecksumSHA256"]
+    return part
+
+
+def _abort_upload(ctx: FilingContext, key: str, upload_id: str) -> None:
+    try:
+        ctx.client.abort_multipart_upload(Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id)
+    except Exception as exc:  # the bucket's lifecycle rule aborts what is left behind
+        ctx.log.warning("could not abort a multipart copy", extra={"key": key, "error": str(exc)})
+
+
+def _undo_copy(ctx: FilingContext, key: str) -> None:
+    try:
+        ctx.client.delete_object(Bucket=ctx.archive_bucket, Key=key)
+    except Exception as exc:  # the filer's role may not delete in the archive: leave it, say so
+        ctx.log.error("could not remove a copy of a changed blob", extra={"key": key, "error": str(exc)})
+
+
+def _confirm_existing(ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str) -> None:
+    """A timestamped key already exists: only an earlier attempt of this run may have written it."""
+    found = head(ctx, ctx.archive_bucket, key)
+    if found is None:  # deleted in between: a human is tidying up; try again later
+        raise ArchiveChangedError(f"archive object {key} vanished while being confirmed")
+    if not same_run(found.get("Metadata", {}), manifest, entry):
+        raise ArchiveConflictError(
+            f"archive key {key} already holds an object that run {manifest.run_id} did not write"
+        )
