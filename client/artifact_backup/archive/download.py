@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import RecordedFile
-from artifact_contract.s3 import error_code, is_aws_error
+from artifact_contract.s3 import error_code, is_aws_error, is_missing
 
 from ..exceptions import (
     ChecksumMismatchError,
@@ -234,7 +234,7 @@ def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadCo
                 if error_code(exc) == "InvalidObjectState":  # archived since the survey
                     outcome.status = "restore-needed"
                     continue
-                if error_code(exc) in ("NoSuchKey", "404"):
+                if is_missing(exc):
                     outcome.status = "missing"
                     continue
                 if is_aws_error(exc):

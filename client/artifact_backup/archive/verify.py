@@ -28,7 +28,7 @@ from artifact_contract import (
     archive_key,
     archive_prefix,
 )
-from artifact_contract.s3 import MISSING_CODES, body_of, error_code, is_aws_error
+from artifact_contract.s3 import body_of, error_code, is_aws_error, is_missing
 
 from ._s3 import list_objects, parallel_map, read_error
 from .runs import find_record, list_runs, project_key_argument, run_label
@@ -181,7 +181,7 @@ def _hash_object(client: Any, bucket: str, key: str, chunk: int) -> _Read | str 
     try:
         response = client.get_object(Bucket=bucket, Key=key)
     except Exception as exc:
-        if error_code(exc) in MISSING_CODES:
+        if is_missing(exc):
             return None
         if error_code(exc) == _ARCHIVED:
             return "GLACIER"

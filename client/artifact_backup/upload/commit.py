@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import Manifest, build_manifest, manifest_key
-from artifact_contract.s3 import CONFLICT_CODES, PRECONDITION_CODES, error_code, now_iso
+from artifact_contract.s3 import is_conflict, is_precondition_failed, now_iso
 
 from .._version import __version__ as CLIENT_VERSION
 from ..aws import translate_error
@@ -62,11 +62,10 @@ def put_manifest(
                 ChecksumAlgorithm="SHA256",
             )
         except Exception as exc:
-            code = error_code(exc)
-            if code in PRECONDITION_CODES:
+            if is_precondition_failed(exc):
                 notify("on_committed", run_id=manifest.run_id, already=True)
                 return True
-            if code in CONFLICT_CODES and attempt < 3:
+            if is_conflict(exc) and attempt < 3:
                 sleep(0.2 * (attempt + 1))
                 continue
             raise translate_error(exc, bucket=bucket, action="committing the manifest") from None

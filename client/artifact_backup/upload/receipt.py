@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import Receipt, ReceiptInvalidError, receipt_key
-from artifact_contract.s3 import DENIED_CODES, MISSING_CODES, error_code, is_aws_error
+from artifact_contract.s3 import is_aws_error, is_denied, is_missing
 
 from ..aws import translate_error
 from ..exceptions import ReceiptTimeoutError, ReceiptUnreadableError, RunRefusedError
@@ -65,10 +65,9 @@ class ReceiptPoller:
             response = self.client.get_object(Bucket=bucket, Key=key)
             raw = response["Body"].read()
         except Exception as exc:
-            code = error_code(exc)
-            if code in MISSING_CODES:
+            if is_missing(exc):
                 return None
-            if code in DENIED_CODES:
+            if is_denied(exc):
                 # Without s3:ListBucket on receipts/, S3 answers 403 for a key that does not exist yet.
                 self._denied = True
                 return None

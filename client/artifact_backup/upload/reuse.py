@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from artifact_contract import Piece, ReuseIndex, ReuseIndexInvalidError, reuse_index_key
-from artifact_contract.s3 import DENIED_CODES, MISSING_CODES, error_code
+from artifact_contract.s3 import is_denied, is_missing
 
 from ..collect import LocalFile
 from .types import BackupRequest, UploadResult
@@ -36,7 +36,7 @@ def read_reuse_index(client: Any, bucket: str, project_key: str) -> ReuseIndex |
         response = client.get_object(Bucket=bucket, Key=key)
         raw = response["Body"].read()
     except Exception as exc:
-        if error_code(exc) not in MISSING_CODES | DENIED_CODES:
+        if not (is_missing(exc) or is_denied(exc)):
             log.warning("the reuse index s3://%s/%s cannot be read (%s): sending every file",
                         bucket, key, exc)
         return None
