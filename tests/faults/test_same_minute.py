@@ -16,12 +16,12 @@ import pytest
 
 from artifact_backup.exceptions import ReceiptTimeoutError, RunRefusedError
 from artifact_contract import archive_key, run_record_key
+from tests.support.s3 import list_keys
 
 from .support import (
     assert_filed_once,
     backup,
     drain,
-    list_keys,
     local_files,
     make_project,
     read_receipt,
