@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -260,3 +261,22 @@ def state_diff(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
                 out.append(f"{side}: {key}: {got[side][key]} != {want[side][key]}")
     return out
 
+
+def side_by_side(*calls: Callable[[], Any], timeout: float,
+                 catch: type[BaseException] | tuple[type[BaseException], ...] = Exception) -> list[Any]:
+    """Run every call at once, each on a thread of its own; what each returned, or the exception
+    (of ``catch``) it raised, in the order of ``calls``."""
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            outcomes[i] = calls[i]()
+        except catch as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return outcomes
