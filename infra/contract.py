@@ -1,8 +1,11 @@
 """The contract constants the infrastructure depends on, imported from the one source of truth.
 
 The lifecycle rules and IAM policies must match the prefixes and tags the client and filer use; taking
-them from ``artifact_contract`` means a change there changes the stack too. When the project is not
-installed (``cdk synth`` straight from a checkout), the package is found in ``contract/``.
+them from ``artifact_contract`` means a change there changes the stack too. Likewise the filer
+function's environment is the one ``artifact_filer.config`` defines and the filer reads (that module
+needs the standard library and the contract only, not the filer's runtime). When the project is not
+installed (``cdk synth`` straight from a checkout), the packages are found in ``contract/`` and
+``lambdas/``.
 """
 
 from __future__ import annotations
@@ -19,6 +22,12 @@ except ImportError:  # pragma: no cover - depends on how the checkout was instal
     import artifact_contract
 
 from artifact_contract.layout import PIN_NOTE_NAME, RUNS_FOLDER  # noqa: E402
+
+try:
+    from artifact_filer.config import filer_environment
+except ImportError:  # pragma: no cover - depends on how the checkout was installed
+    sys.path.insert(0, str(REPO_ROOT / "lambdas"))
+    from artifact_filer.config import filer_environment
 
 INCOMING_PREFIX: str = artifact_contract.INCOMING_PREFIX
 INDEX_PREFIX: str = artifact_contract.INDEX_PREFIX
@@ -45,4 +54,5 @@ __all__ = [
     "TAG_MANAGED",
     "TAG_MANAGED_VALUE",
     "TAG_RETENTION",
+    "filer_environment",
 ]

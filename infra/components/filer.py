@@ -13,14 +13,20 @@ from aws_cdk import aws_sqs as sqs
 from cdk_nag import NagSuppressions
 from constructs import Construct
 
-from ..contract import INCOMING_PREFIX, INDEX_PREFIX, QUARANTINE_PREFIX, RECEIPTS_PREFIX, REPO_ROOT
+from ..contract import (
+    INCOMING_PREFIX,
+    INDEX_PREFIX,
+    QUARANTINE_PREFIX,
+    RECEIPTS_PREFIX,
+    REPO_ROOT,
+    filer_environment,
+)
 from ..settings import Settings
 from ._logs import retention
 from ._nag import object_wildcard, wildcard_suppression
 
 DOCKERFILE = "lambdas/Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
-SERVICE_NAME = "artifact-filer"
 METRICS_NAMESPACE = "ArtifactBackup"
 
 
@@ -113,17 +119,15 @@ class Filer(Construct):
             role=self.role,
             log_group=self.log_group,
             description="Files committed runs from staging into the archive",
-            environment={
-                "STAGING_BUCKET": staging_bucket.bucket_name,
-                "ARCHIVE_BUCKET": archive_bucket.bucket_name,
+            environment=filer_environment(
+                staging_bucket=staging_bucket.bucket_name,
+                archive_bucket=archive_bucket.bucket_name,
+                log_level="INFO",
+                metrics_namespace=METRICS_NAMESPACE,
                 # A reuse source must still be copyable (not yet in Glacier) when a later run asks
                 # for it, so index entries retire well before the transition.
-                "FILER_REUSE_MAX_AGE_DAYS": str(max(1, settings.glacier_transition_days * 2 // 3)),
-                "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
-                "POWERTOOLS_LOG_LEVEL": "INFO",
-                "POWERTOOLS_LOGGER_LOG_EVENT": "false",
-            },
+                reuse_max_age_days=max(1, settings.glacier_transition_days * 2 // 3),
+            ),
         )
         self.event_source = sources.SqsEventSource(
             queue,

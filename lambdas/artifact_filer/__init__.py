@@ -1,6 +1,12 @@
-"""The filer: files each run whose manifest arrives in staging into the archive, or refuses it."""
+"""The filer: files each run whose manifest arrives in staging into the archive, or refuses it.
 
-from .config import ENV_TUNING, FilerConfig, StepHook
+The filer itself (boto3 and the rest of its runtime) is imported on first use of its names, so
+``artifact_filer.config`` can be imported with the standard library alone (the CDK app does).
+"""
+
+from typing import TYPE_CHECKING, Any
+
+from .config import ENV_TUNING, FilerConfig, StepHook, filer_environment
 from .exceptions import (
     ArchiveChangedError,
     ArchiveConflictError,
@@ -21,7 +27,20 @@ from .exceptions import (
     TimestampBusyError,
     TimestampTakenError,
 )
-from .filer import REFUSAL_STEPS, STEPS, Filer
+
+if TYPE_CHECKING:
+    from .filer import REFUSAL_STEPS, STEPS, Filer
+
+_FROM_FILER = frozenset({"REFUSAL_STEPS", "STEPS", "Filer"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_FILER:
+        from . import filer
+
+        return getattr(filer, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "ENV_TUNING",
@@ -48,4 +67,5 @@ __all__ = [
     "StepHook",
     "TimestampBusyError",
     "TimestampTakenError",
+    "filer_environment",
 ]

@@ -1,4 +1,9 @@
-"""The filer's tuning, with defaults sized for a Lambda function of about 1 GiB of memory."""
+"""The filer's tuning, with defaults sized for a Lambda function of about 1 GiB of memory, and the
+environment the function reads it from (:func:`filer_environment`).
+
+Standard library and ``artifact_contract`` only: the CDK app imports this module to set the
+function's environment, and must not need the filer's runtime dependencies to do so.
+"""
 
 from __future__ import annotations
 
@@ -93,3 +98,44 @@ class FilerConfig:
                 values[name] = environ[var]
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]
+
+
+#: The function's required variables: the staging bucket it files from and the archive it files into.
+STAGING_BUCKET_VAR = "STAGING_BUCKET"
+ARCHIVE_BUCKET_VAR = "ARCHIVE_BUCKET"
+#: The service name powertools logs under (``POWERTOOLS_SERVICE_NAME``).
+SERVICE_NAME = "artifact-filer"
+
+
+def filer_environment(
+    *,
+    staging_bucket: str,
+    archive_bucket: str,
+    log_level: str = "INFO",
+    metrics_namespace: str | None = None,
+    **tuning: int | str,
+) -> dict[str, str]:
+    """The filer function's environment: what ``handler.build_filer`` and powertools read.
+
+    ``tuning`` is by :class:`FilerConfig` field name (``reuse_max_age_days=60`` sets
+    ``FILER_REUSE_MAX_AGE_DAYS``, ``put_client="botocore"`` sets ``FILER_PUT_CLIENT``); only what is
+    given is set, the rest keeps its default. The CDK
+    construct and the local stack both build the function's environment here, so this module must
+    stay importable with the standard library and ``artifact_contract`` alone.
+    """
+    variables = {
+        STAGING_BUCKET_VAR: staging_bucket,
+        ARCHIVE_BUCKET_VAR: archive_bucket,
+        "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
+        "POWERTOOLS_LOG_LEVEL": log_level,
+        "POWERTOOLS_LOGGER_LOG_EVENT": "false",
+    }
+    if metrics_namespace is not None:
+        variables["POWERTOOLS_METRICS_NAMESPACE"] = metrics_namespace
+    by_field = {name: var for var, name in ENV_TUNING.items()}
+    by_field.update((name, var) for var, (name, _) in ENV_CHOICES.items())
+    for name, value in tuning.items():
+        if name not in by_field:
+            raise FilerConfigError(f"{name} is not a filer setting read from the environment")
+        variables[by_field[name]] = str(value)
+    return variables

@@ -25,13 +25,13 @@ from botocore.config import Config
 
 from artifact_contract import ContractError, RefusalCode, parse_manifest_key
 
-from .config import FilerConfig
+from .config import ARCHIVE_BUCKET_VAR, SERVICE_NAME, STAGING_BUCKET_VAR, FilerConfig
 from .crt import CrtPutter
 from .crt import available as crt_available
 from .exceptions import FilerConfigError, FilerRefusedError
 from .filer import Filer
 
-SERVICE = "artifact-filer"
+SERVICE = SERVICE_NAME
 TEST_EVENT = "s3:TestEvent"
 #: Refusals the client recovers from by itself: the receipt says what to do, and the message ends
 #: there, so a normal event does not reach the dead-letter queue and its alarm.
@@ -50,7 +50,7 @@ def build_filer(environ: dict[str, str] | None = None) -> Filer:
     """A filer from the function's environment: ``STAGING_BUCKET`` and ``ARCHIVE_BUCKET`` (required)
     and the optional ``FILER_*`` tuning variables. boto3 itself reads ``AWS_ENDPOINT_URL``."""
     env = dict(os.environ if environ is None else environ)
-    missing = [name for name in ("STAGING_BUCKET", "ARCHIVE_BUCKET") if not env.get(name)]
+    missing = [name for name in (STAGING_BUCKET_VAR, ARCHIVE_BUCKET_VAR) if not env.get(name)]
     if missing:
         raise FilerConfigError(
             f"the filer needs the environment variable(s) {', '.join(missing)}: set them on the "
@@ -86,8 +86,8 @@ def build_filer(environ: dict[str, str] | None = None) -> Filer:
     )
     return Filer(
         client,
-        staging_bucket=env["STAGING_BUCKET"],
-        archive_bucket=env["ARCHIVE_BUCKET"],
+        staging_bucket=env[STAGING_BUCKET_VAR],
+        archive_bucket=env[ARCHIVE_BUCKET_VAR],
         config=config,
         logger=logger,
         putter=_putter(client, session, config),

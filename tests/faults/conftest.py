@@ -19,8 +19,9 @@ from artifact_backup.local import LocalFilerWorker, LocalS3Server, LocalStack
 from artifact_filer import Filer, StepHook
 from artifact_filer import handler as filer_handler
 from tests.support.faults import FaultProxy
+from tests.support.local import reset_stack, swapped_filer
 
-from .support import INJECTED, reset_stack
+from .support import INJECTED
 
 pytestmark = pytest.mark.integration
 
@@ -55,9 +56,8 @@ def stack(server: LocalS3Server, monkeypatch: pytest.MonkeyPatch,
     for name, value in local.filer_environment("WARNING").items():
         if name != "AWS_ENDPOINT_URL":
             monkeypatch.setenv(name, value)
-    previous = filer_handler.reset_filer()
-    yield local
-    filer_handler.reset_filer(previous)
+    with swapped_filer():
+        yield local
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -30,6 +31,7 @@ from artifact_contract import (
     run_record_key,
     staging_run_prefix,
 )
+from tests.support.s3 import list_keys
 
 MiB = 1024 * 1024
 #: What the suite injected, by kind, reported at the end of the run.
@@ -90,13 +92,6 @@ def write_settings(where: Path, stack: LocalStack, endpoint_url: str | None = No
     path = where / "config.yaml"
     path.write_text(block, encoding="utf-8")
     return load_config(path)
-
-
-def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(o["Key"] for o in page.get("Contents", []))
-    return sorted(keys)
 
 
 def versions(s3: Any, bucket: str, prefix: str = "") -> dict[str, int]:
@@ -241,18 +236,6 @@ def backup(where: Path, stack: LocalStack, folder: Path, project_key: str, *,
     return backup_run(folder, settings=settings, project_key=project_key, timestamp=timestamp, **kwargs)
 
 
-def reset_stack(endpoint_url: str) -> LocalStack:
-    """Wipe the embedded server (moto's reset API) and provision it again."""
-    import urllib.request
-
-    from artifact_backup.local import provision
-
-    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
-    return provision(endpoint_url)
-
-
 def staging_objects(s3: Any, stack: LocalStack, prefix: str = "incoming/") -> dict[str, bytes]:
     return {k: s3.get_object(Bucket=stack.names.staging_bucket, Key=k)["Body"].read()
             for k in list_keys(s3, stack.names.staging_bucket, prefix)}
@@ -277,3 +260,23 @@ def state_diff(got: dict[str, Any], want: dict[str, Any]) -> list[str]:
             elif got[side][key] != want[side][key]:
                 out.append(f"{side}: {key}: {got[side][key]} != {want[side][key]}")
     return out
+
+
+def side_by_side(*calls: Callable[[], Any], timeout: float,
+                 catch: type[BaseException] | tuple[type[BaseException], ...] = Exception) -> list[Any]:
+    """Run every call at once, each on a thread of its own; what each returned, or the exception
+    (of ``catch``) it raised, in the order of ``calls``."""
+    outcomes: list[Any] = [None] * len(calls)
+
+    def run(i: int) -> None:
+        try:
+            outcomes[i] = calls[i]()
+        except catch as exc:
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(calls))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=timeout)
+    return outcomes

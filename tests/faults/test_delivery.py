@@ -5,6 +5,7 @@ delivered again). Each ends with every file filed once.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from typing import Any
@@ -20,6 +21,7 @@ from .support import (
     backup,
     drain,
     make_project,
+    side_by_side,
     state_diff,
 )
 
@@ -87,19 +89,9 @@ def test_same_manifest_filed_by_two_filers_at_once(tmp_path, stack, s3, make_fil
             together.wait()
 
     filers = [make_filer(on_step=in_step, install=False) for _ in range(2)]
-    outcomes: list[Any] = [None, None]
-
-    def run(i: int) -> None:
-        try:
-            outcomes[i] = filers[i].file(manifest_key("P1", result.run_id))
-        except Exception as exc:  # reported below; a transient failure would be redelivered
-            outcomes[i] = exc
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    key = manifest_key("P1", result.run_id)
+    # Any exception is reported below (a transient failure would be redelivered).
+    outcomes = side_by_side(*(functools.partial(f.file, key) for f in filers), timeout=60)
     assert [getattr(o, "status", o) for o in outcomes] == ["filed", "filed"]
     assert_filed_once(s3, stack, folder, "P1", TS, result.run_id)
 

@@ -18,6 +18,8 @@ import pytest
 
 from artifact_contract import manifest_key, staging_run_prefix
 from artifact_filer import STEPS
+from tests.support.local import reset_stack
+from tests.support.s3 import list_keys
 
 from .support import (
     INJECTED,
@@ -25,9 +27,7 @@ from .support import (
     assert_filed_once,
     backup,
     drain,
-    list_keys,
     make_project,
-    reset_stack,
     restage,
     staging_objects,
     state_diff,

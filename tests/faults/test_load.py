@@ -14,8 +14,9 @@ from artifact_backup.aws import make_s3_client
 from artifact_backup.local import LocalFilerWorker
 from artifact_contract import RunRecord, archive_key, run_record_key
 from artifact_filer import handler as filer_handler
+from tests.support.s3 import list_keys
 
-from .support import backup, list_keys, local_files, make_project, versions, write_settings
+from .support import backup, local_files, make_project, versions, write_settings
 
 RUNS = 100
 #: Lambda runs several containers at once; three workers stand in for them.

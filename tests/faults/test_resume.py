@@ -14,11 +14,12 @@ import sys
 import time
 from pathlib import Path
 
+from tests.support.s3 import list_keys
+
 from .support import (
     INJECTED,
     MiB,
     assert_filed_once,
-    list_keys,
     local_files,
     make_project,
     noise,

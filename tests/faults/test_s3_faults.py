@@ -14,8 +14,9 @@ import pytest
 
 from artifact_backup.exceptions import UploadFailedError
 from artifact_contract import manifest_key, run_record_key, staging_run_prefix
+from tests.support.s3 import list_keys
 
-from .support import assert_filed_once, backup, drain, list_keys, make_project, queue_depth
+from .support import assert_filed_once, backup, drain, make_project, queue_depth
 
 STAGING = "rmi-360-raw-staging"
 ARCHIVE = "rmi-360-raw"

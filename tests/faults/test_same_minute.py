@@ -7,6 +7,7 @@ uploaded again once filed is answered as already filed.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import threading
 from pathlib import Path
@@ -16,15 +17,16 @@ import pytest
 
 from artifact_backup.exceptions import ReceiptTimeoutError, RunRefusedError
 from artifact_contract import archive_key, run_record_key
+from tests.support.s3 import list_keys
 
 from .support import (
     assert_filed_once,
     backup,
     drain,
-    list_keys,
     local_files,
     make_project,
     read_receipt,
+    side_by_side,
 )
 
 TS = "20251030_1200"
@@ -86,22 +88,15 @@ def test_two_runs_in_the_same_minute_at_once(tmp_path, stack, s3, make_filer, ru
     make_filer()
     runs = two_runs(tmp_path)
     before = [fingerprint(folder) for _, folder in runs]
-    outcomes: list[Any] = [None, None]
     start = threading.Barrier(2, timeout=30)
 
-    def run(i: int) -> None:
+    def run(i: int) -> Any:
         where, folder = runs[i]
         start.wait()
-        try:
-            outcomes[i] = backup(where, stack, folder, "P1")
-        except RunRefusedError as exc:
-            outcomes[i] = exc
+        return backup(where, stack, folder, "P1")
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    outcomes = side_by_side(*(functools.partial(run, i) for i in range(2)), timeout=120,
+                            catch=RunRefusedError)
     filed = [i for i, o in enumerate(outcomes) if getattr(o, "status", None) == "filed"]
     refused = [i for i, o in enumerate(outcomes) if isinstance(o, RunRefusedError)]
     assert len(filed) == 1, outcomes

@@ -25,6 +25,7 @@ import pytest
 
 from artifact_backup.local import LocalFilerWorker, LocalS3Server, LocalStack, LocalStackNames, provision
 from artifact_contract import receipt_key
+from tests.support.local import swapped_filer
 
 from .corpus import CASES, Case, Staged
 
@@ -100,10 +101,8 @@ def _dead_letters(sqs: Any, url: str) -> Iterator[str]:
 @pytest.fixture(scope="session")
 def corpus() -> Iterator[CorpusRun]:
     from artifact_filer.handler import logger as filer_logger
-    from artifact_filer.handler import reset_filer
 
-    previous = reset_filer()
-    with LocalS3Server() as server:
+    with swapped_filer(), LocalS3Server() as server:
         stack = provision(server.endpoint_url, NAMES)
         worker = LocalFilerWorker(stack, log_level="INFO")
         capture = LogCapture(filer_logger.registered_formatter)
@@ -114,7 +113,6 @@ def corpus() -> Iterator[CorpusRun]:
         finally:
             worker.stop()
             logging.getLogger(filer_logger.service).removeHandler(capture)
-            reset_filer(previous)
 
 
 def _run_corpus(stack: LocalStack, capture: LogCapture) -> CorpusRun:

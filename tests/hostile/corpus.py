@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from artifact_contract import RefusalCode, blob_piece_id, manifest_key, pack_piece_id, piece_key
-from tests.unit.filer.helpers import Member, StagedRun, regular, sha, tar_bytes
+from tests.support.staged import Member, StagedRun, regular, sha, tar_bytes
 
 TIMESTAMP = "20251030_1430"
 MiB = 1024 * 1024

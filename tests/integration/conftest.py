@@ -13,6 +13,7 @@ import re
 import pytest
 
 from artifact_backup.local import LocalFilerWorker, LocalS3Server, provision
+from tests.support.local import reset_server, swapped_filer
 
 
 @pytest.fixture(scope="session")
@@ -41,19 +42,6 @@ def project_key(request) -> str:
     return f"{name}-{hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:6]}"
 
 
-@pytest.fixture
-def list_keys(s3):
-    """Every key under a prefix, through the paginator (a bucket can exceed one page)."""
-
-    def list_keys(bucket: str, prefix: str) -> list[str]:
-        keys: list[str] = []
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-            keys.extend(obj["Key"] for obj in page.get("Contents", []))
-        return keys
-
-    return list_keys
-
-
 @pytest.fixture(scope="session")
 def fresh_server():
     """A second server whose state each ``fresh_stack`` test wipes, so the session stack is untouched."""
@@ -67,18 +55,11 @@ def fresh_stack(fresh_server):
     names without meeting earlier tests' runs: the server's state is reset (moto's reset API) and
     provisioned anew. The handler holds one filer per process, as one Lambda execution environment
     does, so the one this replaces (the session stack's) is put back afterwards."""
-    import urllib.request
-
-    from artifact_filer.handler import reset_filer
-
-    request = urllib.request.Request(f"{fresh_server.endpoint_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
-    previous = reset_filer()
-    stack = provision(fresh_server.endpoint_url)
-    worker = LocalFilerWorker(stack, log_level="WARNING").start()
-    try:
-        yield stack
-    finally:
-        worker.stop()
-        reset_filer(previous)
+    reset_server(fresh_server.endpoint_url)
+    with swapped_filer():
+        stack = provision(fresh_server.endpoint_url)
+        worker = LocalFilerWorker(stack, log_level="WARNING").start()
+        try:
+            yield stack
+        finally:
+            worker.stop()

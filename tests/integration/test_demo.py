@@ -7,16 +7,9 @@ import pytest
 
 from artifact_backup.local.demo import run_demo
 from artifact_contract import parse_runs_key
+from tests.support.local import installed_filer
 
 pytestmark = pytest.mark.integration
-
-
-def installed_filer():
-    from artifact_filer import handler as handler_module
-
-    current = handler_module.reset_filer()
-    handler_module.reset_filer(current)
-    return current
 
 
 def test_demo_files_two_complete_runs(tmp_path, local_stack):

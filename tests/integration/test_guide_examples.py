@@ -22,6 +22,7 @@ from artifact_backup import upload_after_workflow
 from artifact_backup.journal import Journal
 from artifact_backup.local.sample import DROPPED_FILES, make_sample_project
 from artifact_contract import ARTIFACT_TYPES
+from tests.support.s3 import list_keys
 
 pytestmark = pytest.mark.integration
 
@@ -277,13 +278,6 @@ def archive_versions(s3, bucket: str) -> set[tuple[str, str, str]]:
     return found
 
 
-def staging_keys(s3, bucket: str, prefix: str) -> list[str]:
-    keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys += [o["Key"] for o in page.get("Contents", [])]
-    return keys
-
-
 def upload(workdir, args: str) -> tuple[int, dict, str]:
     done = guide_command(workdir, args)
     return done.returncode, json.loads(done.stdout) if done.stdout.strip() else {}, done.stderr
@@ -308,9 +302,9 @@ def assert_repeat_is_a_no_op(fresh_stack, workdir, args: str) -> None:
     assert result["archive_urls"] == first["result"]["archive_urls"]
     assert (result["files"], result["bytes"]) == (first["result"]["files"], first["result"]["bytes"])
     assert archive_versions(s3, names.archive_bucket) == before
-    assert staging_keys(s3, names.staging_bucket, "incoming/") == []
-    assert staging_keys(s3, names.staging_bucket, "quarantine/") == []
-    receipts = staging_keys(s3, names.staging_bucket, "receipts/")
+    assert list_keys(s3, names.staging_bucket, "incoming/") == []
+    assert list_keys(s3, names.staging_bucket, "quarantine/") == []
+    receipts = list_keys(s3, names.staging_bucket, "receipts/")
     assert f"receipts/{PROJECT}/{result['run_id']}.json" in receipts
 
     # Without --json, the person at the terminal is told it in words.
@@ -348,4 +342,4 @@ def test_repeat_that_differs_in_one_file_is_still_refused(fresh_stack, workdir):
     assert refused["ok"] is False
     assert "timestamp-taken" in json.dumps(refused)
     assert archive_versions(s3, names.archive_bucket) == before
-    assert staging_keys(s3, names.staging_bucket, "quarantine/")
+    assert list_keys(s3, names.staging_bucket, "quarantine/")

@@ -54,14 +54,17 @@ class LocalStack:
 
     def filer_environment(self, log_level: str = "INFO") -> dict[str, str]:
         """The environment the filer function gets in AWS, pointed at the embedded server."""
+        from artifact_filer.config import filer_environment
+
         return {
-            "POWERTOOLS_LOG_LEVEL": log_level,
-            "STAGING_BUCKET": self.names.staging_bucket,
-            "ARCHIVE_BUCKET": self.names.archive_bucket,
+            **filer_environment(
+                staging_bucket=self.names.staging_bucket,
+                archive_bucket=self.names.archive_bucket,
+                log_level=log_level,
+            ),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,
             "AWS_REGION": self.region,
-            "POWERTOOLS_SERVICE_NAME": "artifact-filer",
             **LOCAL_CREDENTIALS,
         }
 

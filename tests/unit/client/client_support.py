@@ -9,6 +9,7 @@ from pathlib import Path
 
 from artifact_backup.transfer import BaseSubscriber
 from artifact_contract import Receipt, archive_prefix
+from tests.support.s3 import list_keys
 
 ARCHIVE = "rmi-360-raw"
 STAGING = "rmi-360-raw-staging"
@@ -70,7 +71,7 @@ class Filer(BaseSubscriber):
     def on_committed(self, *, run_id: str, already: bool, **kwargs) -> None:
         self.committed.append(run_id)
         key = next(
-            k for k in _keys(self.s3, STAGING, "incoming/") if k.endswith(f"/{run_id}/manifest.json")
+            k for k in list_keys(self.s3, STAGING, "incoming/") if k.endswith(f"/{run_id}/manifest.json")
         )
         manifest = self.s3.get_object(Bucket=STAGING, Key=key)["Body"].read()
         data = json.loads(manifest)
@@ -91,10 +92,3 @@ class Filer(BaseSubscriber):
         self.s3.put_object(
             Bucket=STAGING, Key=f"receipts/{data['project_key']}/{run_id}.json", Body=receipt.to_json()
         )
-
-
-def _keys(s3, bucket: str, prefix: str) -> list[str]:
-    keys: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(o["Key"] for o in page.get("Contents", []))
-    return keys

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import boto3
 import pytest
-from client_support import ARCHIVE, CONFIG_TEXT, PROJECT, STAGING, Calls, _keys, write  # noqa: F401
-from moto import mock_aws
+from client_support import ARCHIVE, CONFIG_TEXT, STAGING, Calls, write
 
 from artifact_backup import Journal, NullJournal, UploadConfig, Uploader, load_config
+from tests.support.s3 import list_keys, mocked_s3
 
 
 @pytest.fixture
@@ -41,12 +40,7 @@ def settings(config_file):
 
 @pytest.fixture
 def s3(monkeypatch):
-    for var in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-        monkeypatch.delenv(var, raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=STAGING)
-        client.create_bucket(Bucket=ARCHIVE)
+    with mocked_s3(monkeypatch, STAGING, ARCHIVE) as client:
         yield client
 
 
@@ -57,7 +51,7 @@ def calls(s3) -> Calls:
 
 @pytest.fixture
 def keys(s3):
-    return lambda prefix="": _keys(s3, STAGING, prefix)
+    return lambda prefix="": list_keys(s3, STAGING, prefix)
 
 
 @pytest.fixture

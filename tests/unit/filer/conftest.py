@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from artifact_filer import Filer, FilerConfig
-
-from .helpers import ARCHIVE, STAGING
+from tests.support.s3 import mocked_s3
+from tests.support.staged import ARCHIVE, STAGING
 
 
 @pytest.fixture
 def s3(monkeypatch):
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
-        client = boto3.client("s3", region_name="us-east-1")
-        client.create_bucket(Bucket=STAGING)
-        client.create_bucket(Bucket=ARCHIVE)
+    with mocked_s3(monkeypatch, STAGING, ARCHIVE) as client:
         yield client
 
 
@@ -53,10 +47,3 @@ class FakeContext:
 @pytest.fixture
 def lambda_context() -> FakeContext:
     return FakeContext()
-
-
-def list_keys(client, bucket: str, prefix: str = "") -> list[str]:
-    keys: list[str] = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
-        keys.extend(o["Key"] for o in page.get("Contents", []))
-    return sorted(keys)

@@ -27,9 +27,8 @@ from artifact_contract import (
     run_record_key,
 )
 from artifact_filer import STEPS, FilerRefusedError, RunRefusedError, TimestampTakenError
-
-from .conftest import list_keys
-from .helpers import ARCHIVE, STAGING, StagedRun, regular, sha
+from tests.support.s3 import list_keys
+from tests.support.staged import ARCHIVE, STAGING, StagedRun, regular, sha
 
 PROJECT = "RMI25320"
 TS = "20251030_1430"

@@ -9,9 +9,8 @@ import pytest
 from artifact_contract import receipt_key
 from artifact_filer import FilerConfigError
 from artifact_filer import handler as handler_module
-
-from .conftest import list_keys
-from .helpers import ARCHIVE, STAGING, TEST_EVENT, StagedRun, s3_event, sqs_batch
+from tests.support.s3 import list_keys
+from tests.support.staged import ARCHIVE, STAGING, TEST_EVENT, StagedRun, s3_event, sqs_batch
 
 PROJECT = "RMI25320"
 TS = "20251030_1430"

@@ -27,8 +27,7 @@ from artifact_contract.s3 import MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES
 from artifact_filer import FilerConfig
 from artifact_filer import file as file_step
 from artifact_filer.context import FilingContext
-
-from .helpers import ARCHIVE, STAGING, new_run_id
+from tests.support.staged import ARCHIVE, STAGING, new_run_id
 
 GB = 10**9
 MiB = 1024 * 1024

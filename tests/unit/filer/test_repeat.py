@@ -21,9 +21,9 @@ from artifact_contract import (
     run_record_key,
 )
 from artifact_filer import TimestampBusyError, TimestampTakenError
+from tests.support.s3 import list_keys
+from tests.support.staged import ARCHIVE, STAGING, StagedRun
 
-from .conftest import list_keys
-from .helpers import ARCHIVE, STAGING, StagedRun
 from .test_filer import PROJECT, TS, archive_snapshot, assert_refused, sample_files
 
 

@@ -24,9 +24,8 @@ from artifact_contract import (
     run_record_key,
 )
 from artifact_filer import STEPS, FilerRefusedError
-
-from .conftest import list_keys
-from .helpers import ARCHIVE, STAGING, StagedRun, sha
+from tests.support.s3 import list_keys
+from tests.support.staged import ARCHIVE, STAGING, StagedRun, sha
 
 PROJECT = "RMI25320"
 TS1, TS2 = "20251030_1430", "20251031_0900"
@@ -207,8 +206,7 @@ def test_handler_ends_a_reuse_refusal_without_a_dead_letter(s3, filer, monkeypat
     """The client re-sends by itself, so the message must not reach the dead-letter queue's alarm;
     a redelivery (the refused receipt answers) ends the same way."""
     from artifact_filer import handler as handler_module
-
-    from .helpers import s3_event, sqs_batch
+    from tests.support.staged import s3_event, sqs_batch
 
     first_run(s3, filer)
     s3.delete_object(Bucket=ARCHIVE, Key=f"{PROJECT}/gis_data/{TS1}/roads.gpkg")

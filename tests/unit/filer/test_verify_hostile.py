@@ -10,8 +10,7 @@ import pytest
 from artifact_contract import FileEntry, Piece, pack_piece_id
 from artifact_filer import PackBombError, PieceCorruptError
 from artifact_filer.verify import read_pack
-
-from .helpers import regular, sha, tar_bytes
+from tests.support.staged import regular, sha, tar_bytes
 
 DATA = b"2025-10-30 14:30:00 INFO frame 00001 ok\n" * 10
 
