@@ -17,7 +17,7 @@ PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 DENIED_CODES = frozenset({"AccessDenied", "403"})
 
-_SDK_MODULES = ("botocore", "boto3", "s3transfer", "urllib3")
+_SDK_MODULES = ("botocore", "boto3", "s3transfer", "urllib3", "awscrt")
 
 
 def _response(exc: BaseException) -> Mapping[str, Any] | None:
@@ -73,7 +73,8 @@ def is_denied(exc: BaseException) -> bool:
 
 def is_aws_error(exc: BaseException) -> bool:
     """Whether the AWS SDK or its HTTP layer raised ``exc`` (an answer, or a connection that failed),
-    as opposed to a bug or a local problem of ours."""
+    as opposed to a bug or a local problem of ours. awscrt counts: botocore signs and checksums
+    through it once it is installed."""
     return type(exc).__module__.startswith(_SDK_MODULES)
 
 

@@ -30,7 +30,7 @@ from artifact_contract import (
 from ..aws import make_s3_client, s3_failures
 from ..collect import Selection, collect
 from ..config import Settings
-from ..exceptions import ArtifactBackupError
+from ..exceptions import ArtifactBackupError, FileChangedError
 from ..journal import Journal
 from ..pack import PiecePlan, plan_pieces
 from ..transfer import BaseSubscriber, Notifier, UploadConfig
@@ -38,11 +38,11 @@ from .blob_task import file_blobs, send_slot_blobs, start_hashes
 from .commit import put_manifest, run_manifest
 from .pack_task import send_packs
 from .receipt import PollCutOff, ReceiptPoller, refused_error
-from .resend_task import settle_moved_blobs
+from .resend_task import changed_while_sent, moved, settle_moved_blobs
 from .resume import Attempt, mark_committed, sent_before, start_attempt
 from .reuse import hash_first_sizes, read_reuse_index, send_again_in_full
 from .sender import PieceSender, transfer_manager
-from .types import BackupRequest, SendOutcome, StagingRun, UploadResult
+from .types import BackupRequest, BlobJob, SendOutcome, StagingRun, UploadResult
 
 
 class Uploader:
@@ -217,9 +217,10 @@ class Uploader:
         runs beside."""
         sender = PieceSender(run, self.config, self._notify)
         pool = ThreadPoolExecutor(max_workers=self.config.hash_workers, thread_name_prefix="artifact-hash")
+        blobs: list[BlobJob] = []
         try:
-            with s3_failures(run.bucket, "sending the run's pieces"):
-                blobs = start_hashes(sender, pool, plan.blobs, hash_first_sizes(plan.blobs, reusable))
+            with _changes_named(blobs), s3_failures(run.bucket, "sending the run's pieces"):
+                blobs.extend(start_hashes(sender, pool, plan.blobs, hash_first_sizes(plan.blobs, reusable)))
                 with transfer_manager(self.client, self.config) as manager:
                     sender.use(manager)
                     send_slot_blobs(sender, blobs)
@@ -248,6 +249,25 @@ class Uploader:
         return ReceiptPoller(
             self.client, self.config, notify=self._notify, sleep=self._sleep, clock=self._clock
         )
+
+
+@contextmanager
+def _changes_named(blobs: Sequence[BlobJob]) -> Iterator[None]:
+    """A failed send whose large file moved meanwhile reports the change, its real cause.
+
+    A file that shrinks is caught as it is read; but when the AWS SDK reads it through native code
+    (botocore signs with awscrt once that is installed), the change comes back as an opaque native
+    error, which would read as a crash instead of the guide's message.
+    """
+    try:
+        yield
+    except FileChangedError:
+        raise
+    except Exception as exc:
+        moved_file = next((job.file for job in blobs if moved(job.file)), None)
+        if moved_file is None:
+            raise
+        raise changed_while_sent(moved_file) from exc
 
 
 @contextmanager
