@@ -28,7 +28,7 @@ from artifact_contract.s3 import is_precondition_failed
 
 from .context import FilingContext
 from .exceptions import TimestampBusyError, TimestampTakenError
-from .finish import clean, delete_manifest, put_receipt, receipt_pointing_at
+from .finish import answer, receipt_pointing_at
 from .intake import read_record
 from .plumbing import Futures, get_small, head
 from .storage import JSON_TYPE
@@ -144,16 +144,11 @@ def answer_already_filed(
 ) -> Receipt:
     """Answer a repeat as filed, pointing at the earlier run: nothing is written to the archive,
     and staging is left clean, as after any filing."""
-    clean(ctx)
-    ctx.step("cleaned")
     receipt = receipt_pointing_at(
         ctx, manifest, record_key, prefixes=record.prefixes, files=len(record.files), size=record.bytes,
         extra={RECEIPT_ALREADY_FILED: True, RECEIPT_FILED_RUN_ID: record.run_id},
     )
-    put_receipt(ctx, receipt)
-    ctx.step("receipted")
-    delete_manifest(ctx)
-    ctx.step("manifest-deleted")
+    answer(ctx, receipt)
     ctx.log.info(
         "run already filed with the same files: nothing written",
         extra={**ctx.identity(), "filed_run_id": record.run_id, "timestamp": manifest.timestamp},

@@ -84,7 +84,6 @@ class CrtPutter:
             return AwsCredentials(access_key, secret_key, token)
 
         loops = EventLoopGroup(1)
-        self._max_connections = max_connections
         self._client = S3Client(
             bootstrap=ClientBootstrap(loops, DefaultHostResolver(loops)),
             region=region,

@@ -148,13 +148,8 @@ class Filer:
         """Steps 9 to 11, also for a redelivery that finds the run already recorded."""
         finish.index(ctx, manifest)  # 9. index
         ctx.step("indexed")
-        finish.clean(ctx)  # 10. clean
-        ctx.step("cleaned")
-        receipt = finish.filed_receipt(ctx, manifest, record_key)  # 11. receipt, then the manifest
-        finish.put_receipt(ctx, receipt)
-        ctx.step("receipted")
-        finish.delete_manifest(ctx)
-        ctx.step("manifest-deleted")
+        receipt = finish.filed_receipt(ctx, manifest, record_key)
+        finish.answer(ctx, receipt)  # 10. clean, 11. receipt, then the manifest
         ctx.log.info(
             "run filed",
             extra={**ctx.identity(), "files": receipt.files, "bytes": receipt.bytes,

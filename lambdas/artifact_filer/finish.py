@@ -117,6 +117,17 @@ def put_receipt(ctx: FilingContext, receipt: Receipt) -> None:
     )
 
 
+def answer(ctx: FilingContext, receipt: Receipt) -> None:
+    """Steps 10 and 11: clean staging, write the receipt, then delete the manifest; the same for
+    a run filed now and for a repeat answered with an earlier run's record."""
+    clean(ctx)
+    ctx.step("cleaned")
+    put_receipt(ctx, receipt)
+    ctx.step("receipted")
+    delete_manifest(ctx)
+    ctx.step("manifest-deleted")
+
+
 def delete_manifest(ctx: FilingContext) -> None:
     """Delete the manifest, after the receipt: a filer dying between the two finds the receipt."""
     delete_staging(ctx, [ctx.key])
