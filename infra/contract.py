@@ -32,6 +32,7 @@ except ImportError:  # pragma: no cover - depends on how the checkout was instal
 INCOMING_PREFIX: str = artifact_contract.INCOMING_PREFIX
 INDEX_PREFIX: str = artifact_contract.INDEX_PREFIX
 RECEIPTS_PREFIX: str = artifact_contract.RECEIPTS_PREFIX
+PROGRESS_PREFIX: str = artifact_contract.PROGRESS_PREFIX
 QUARANTINE_PREFIX: str = artifact_contract.QUARANTINE_PREFIX
 MANIFEST_NAME: str = artifact_contract.MANIFEST_NAME
 TAG_MANAGED: str = artifact_contract.TAG_MANAGED
@@ -45,6 +46,7 @@ __all__ = [
     "INDEX_PREFIX",
     "MANIFEST_NAME",
     "PIN_NOTE_NAME",
+    "PROGRESS_PREFIX",
     "QUARANTINE_PREFIX",
     "RECEIPTS_PREFIX",
     "REPO_ROOT",

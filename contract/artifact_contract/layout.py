@@ -38,6 +38,8 @@ INCOMING_PREFIX = "incoming/"
 RECEIPTS_PREFIX = "receipts/"
 QUARANTINE_PREFIX = "quarantine/"
 INDEX_PREFIX = "index/"
+#: The filer's own notes on a filing that continues in another invocation; only the filer writes here.
+PROGRESS_PREFIX = "progress/"
 MANIFEST_NAME = "manifest.json"
 RUNS_FOLDER = "_runs"
 #: A pinned run's note, beside its run record: written by readers, the one archive key they may write.
@@ -253,6 +255,14 @@ def receipt_key(project_key: str, run_id: str) -> str:
 def reuse_index_key(project_key: str) -> str:
     """The project's reuse index in staging: written by the filer, read by the uploader."""
     return f"{INDEX_PREFIX}{validate_project_key(project_key)}/reuse.json"
+
+
+def progress_key(project_key: str, run_id: str) -> str:
+    """Where the filer keeps what it has verified and filed of a run too large for one invocation.
+
+    Outside ``incoming/``, which the uploader may write: the filer trusts what it finds here.
+    """
+    return f"{PROGRESS_PREFIX}{validate_project_key(project_key)}/{validate_run_id(run_id)}.json"
 
 
 def quarantine_key(staging_key: str) -> str:

@@ -13,7 +13,7 @@ from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
-from ..contract import INCOMING_PREFIX, QUARANTINE_PREFIX, RECEIPTS_PREFIX
+from ..contract import INCOMING_PREFIX, PROGRESS_PREFIX, QUARANTINE_PREFIX, RECEIPTS_PREFIX
 from ..lifecycle import RULE_ID_PREFIX, archive_rules, to_cdk_rules
 from ..settings import Settings
 from ._logs import retention
@@ -47,6 +47,8 @@ class StagingBucket(Construct):
             lifecycle_rules=[
                 s3.LifecycleRule(id="expire-incoming", prefix=INCOMING_PREFIX, expiration=expire),
                 s3.LifecycleRule(id="expire-receipts", prefix=RECEIPTS_PREFIX, expiration=expire),
+                # The filer deletes its notes with the run; a run given up on leaves them here.
+                s3.LifecycleRule(id="expire-progress", prefix=PROGRESS_PREFIX, expiration=expire),
                 s3.LifecycleRule(
                     id="expire-quarantine",
                     prefix=QUARANTINE_PREFIX,

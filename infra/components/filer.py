@@ -16,6 +16,7 @@ from constructs import Construct
 from ..contract import (
     INCOMING_PREFIX,
     INDEX_PREFIX,
+    PROGRESS_PREFIX,
     QUARANTINE_PREFIX,
     RECEIPTS_PREFIX,
     REPO_ROOT,
@@ -35,7 +36,8 @@ class Filer(Construct):
 
     The S3 statements follow docs/protocol.md step by step: read a run's pieces and receipts, delete
     the pieces once filed, write receipts and quarantine copies, read and write the projects' reuse
-    indexes; on the archive, read back its own
+    indexes and its own progress notes on runs that take more than one invocation (which it also
+    continues by sending itself a message on ``queue``); on the archive, read back its own
     writes, claims and run records (idempotency), write and tag artifacts. It can delete nothing in
     the archive, and has no wildcard action.
     """
@@ -78,13 +80,15 @@ class Filer(Construct):
             [
                 wildcard_suppression(
                     "Object keys are per run (incoming/{project}/{run_id}/..., receipts/{project}/..., "
-                    "quarantine/{project}/...) or per project (index/{project}/reuse.json): the "
+                    "quarantine/{project}/..., progress/{project}/...) or per project "
+                    "(index/{project}/reuse.json): the "
                     "prefixes of docs/protocol.md are the narrowest resource that still names every run.",
                     [
                         object_wildcard(staging_bucket, INCOMING_PREFIX + "*"),
                         object_wildcard(staging_bucket, RECEIPTS_PREFIX + "*"),
                         object_wildcard(staging_bucket, QUARANTINE_PREFIX + "*"),
                         object_wildcard(staging_bucket, INDEX_PREFIX + "*"),
+                        object_wildcard(staging_bucket, PROGRESS_PREFIX + "*"),
                     ],
                 ),
                 wildcard_suppression(
@@ -122,6 +126,7 @@ class Filer(Construct):
             environment=filer_environment(
                 staging_bucket=staging_bucket.bucket_name,
                 archive_bucket=archive_bucket.bucket_name,
+                queue_url=queue.queue_url,
                 log_level="INFO",
                 metrics_namespace=METRICS_NAMESPACE,
                 # A reuse source must still be copyable (not yet in Glacier) when a later run asks
@@ -136,6 +141,10 @@ class Filer(Construct):
             max_concurrency=settings.filer_max_concurrency or None,
         )
         self.function.add_event_source(self.event_source)
+        # A filing longer than one invocation continues through a message to its own queue: that
+        # one action (``grant_send_messages`` would add the attribute and URL lookups too).
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ContinueLongFilings", actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
 
     @staticmethod
     def _s3_statements(staging: s3.IBucket, archive: s3.IBucket) -> list[iam.PolicyStatement]:
@@ -143,19 +152,20 @@ class Filer(Construct):
         receipts = staging.arn_for_objects(RECEIPTS_PREFIX + "*")
         quarantine = staging.arn_for_objects(QUARANTINE_PREFIX + "*")
         index = staging.arn_for_objects(INDEX_PREFIX + "*")
+        progress = staging.arn_for_objects(PROGRESS_PREFIX + "*")
         return [
             iam.PolicyStatement(
-                sid="StagingReadRunsReceiptsAndIndex",
+                sid="StagingReadRunsReceiptsIndexAndProgress",
                 actions=["s3:GetObject"],
-                resources=[incoming, receipts, index],
+                resources=[incoming, receipts, index, progress],
             ),
             iam.PolicyStatement(
-                sid="StagingCleanFiledRuns", actions=["s3:DeleteObject"], resources=[incoming]
+                sid="StagingCleanFiledRuns", actions=["s3:DeleteObject"], resources=[incoming, progress]
             ),
             iam.PolicyStatement(
-                sid="StagingWriteReceiptsQuarantineAndIndex",
+                sid="StagingWriteReceiptsQuarantineIndexAndProgress",
                 actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-                resources=[receipts, quarantine, index],
+                resources=[receipts, quarantine, index, progress],
             ),
             # Listing lets a missing receipt read as 404 rather than 403, and finds a run's pieces
             # when a refused run is moved to quarantine.

@@ -14,6 +14,7 @@ from .exceptions import (
     FilerError,
     FilerRefusedError,
     FilerTransientError,
+    FilingUnfinishedError,
     ManifestRefusedError,
     MemberRefusedError,
     PackBombError,
@@ -29,9 +30,9 @@ from .exceptions import (
 )
 
 if TYPE_CHECKING:
-    from .filer import REFUSAL_STEPS, STEPS, Filer
+    from .filer import CONTINUATION_STEPS, REFUSAL_STEPS, STEPS, Filer
 
-_FROM_FILER = frozenset({"REFUSAL_STEPS", "STEPS", "Filer"})
+_FROM_FILER = frozenset({"CONTINUATION_STEPS", "REFUSAL_STEPS", "STEPS", "Filer"})
 
 
 def __getattr__(name: str) -> Any:
@@ -43,6 +44,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CONTINUATION_STEPS",
     "ENV_TUNING",
     "REFUSAL_STEPS",
     "STEPS",
@@ -54,6 +56,7 @@ __all__ = [
     "FilerError",
     "FilerRefusedError",
     "FilerTransientError",
+    "FilingUnfinishedError",
     "ManifestRefusedError",
     "MemberRefusedError",
     "PackBombError",

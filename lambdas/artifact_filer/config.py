@@ -32,6 +32,8 @@ ENV_TUNING: Mapping[str, str] = {
     "FILER_MULTIPART_COPY_CHUNK_BYTES": "multipart_copy_chunk_bytes",
     "FILER_MAX_ATTEMPTS": "max_attempts",
     "FILER_REUSE_MAX_AGE_DAYS": "reuse_max_age_days",
+    "FILER_STOP_MARGIN_MS": "stop_margin_ms",
+    "FILER_CHECKPOINT_SECONDS": "checkpoint_seconds",
 }
 #: Environment variables that choose among named options: variable -> (field, choices).
 ENV_CHOICES: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -68,6 +70,13 @@ class FilerConfig:
     #: What sends the one put per packed file: ``crt``, the native S3 client (a quarter of
     #: botocore's CPU per put; botocore when awscrt is not installed), or ``botocore``.
     put_client: str = "crt"
+    #: Time an invocation keeps back to let its units in flight finish (up to ``concurrency``
+    #: requests and four pack readers, each ending its pack) and to hand the filing on: once less is
+    #: left, it starts no more work and continues in a fresh invocation (``artifact_filer.progress``).
+    stop_margin_ms: int = 120_000
+    #: How often an invocation saves its progress while it files, so one that is killed at its
+    #: timeout anyway loses no more than this much work.
+    checkpoint_seconds: int = 60
     on_step: StepHook | None = None
 
     def __post_init__(self) -> None:
@@ -103,6 +112,8 @@ class FilerConfig:
 #: The function's required variables: the staging bucket it files from and the archive it files into.
 STAGING_BUCKET_VAR = "STAGING_BUCKET"
 ARCHIVE_BUCKET_VAR = "ARCHIVE_BUCKET"
+#: The filing queue, where a filing too long for one invocation sends its continuation.
+QUEUE_URL_VAR = "FILER_QUEUE_URL"
 #: The service name powertools logs under (``POWERTOOLS_SERVICE_NAME``).
 SERVICE_NAME = "artifact-filer"
 
@@ -111,6 +122,7 @@ def filer_environment(
     *,
     staging_bucket: str,
     archive_bucket: str,
+    queue_url: str | None = None,
     log_level: str = "INFO",
     metrics_namespace: str | None = None,
     **tuning: int | str,
@@ -119,7 +131,9 @@ def filer_environment(
 
     ``tuning`` is by :class:`FilerConfig` field name (``reuse_max_age_days=60`` sets
     ``FILER_REUSE_MAX_AGE_DAYS``, ``put_client="botocore"`` sets ``FILER_PUT_CLIENT``); only what is
-    given is set, the rest keeps its default. The CDK
+    given is set, the rest keeps its default. ``queue_url`` is the filing queue's: without it a
+    filing that outlasts its invocation fails its message (progress saved) rather than continuing.
+    The CDK
     construct and the local stack both build the function's environment here, so this module must
     stay importable with the standard library and ``artifact_contract`` alone.
     """
@@ -130,6 +144,8 @@ def filer_environment(
         "POWERTOOLS_LOG_LEVEL": log_level,
         "POWERTOOLS_LOGGER_LOG_EVENT": "false",
     }
+    if queue_url is not None:
+        variables[QUEUE_URL_VAR] = queue_url
     if metrics_namespace is not None:
         variables["POWERTOOLS_METRICS_NAMESPACE"] = metrics_namespace
     by_field = {name: var for var, name in ENV_TUNING.items()}

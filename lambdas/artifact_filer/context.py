@@ -3,8 +3,9 @@ hook, and the run's place, decoded from its manifest key.
 
 One context is made per manifest key once it is decoded (``Filer.file``), so a filer whose
 ``config`` is replaced between filings files the next run with the new one. Worker threads share it;
-nothing in it changes. The manifest is not in it: it is passed to each step that reads it, since the
-steps before it (decoding, the receipt) run without one.
+nothing in it changes but ``manifest_etag``, set once the manifest is read. The manifest is not in
+it: it is passed to each step that reads it, since the steps before it (decoding, the receipt) run
+without one.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ class FilingContext:
     location: ManifestLocation
     on_step: StepHook | None = None
     putter: Any | None = None
+    #: The ETag of the manifest read (step 3): the filing's progress is kept for that upload of it.
+    manifest_etag: str = ""
 
     def step(self, name: str) -> None:
         """Tell the step hook a step is done (the fault suite kills the filer there)."""

@@ -36,6 +36,11 @@ class TimestampBusyError(FilerTransientError):
     one is answered as already filed once that run's record exists, on a later delivery."""
 
 
+class FilingUnfinishedError(FilerTransientError):
+    """The invocation's time ran out with the run partly filed and no queue to continue on
+    (``FILER_QUEUE_URL`` unset): the progress is saved and the message's next delivery goes on."""
+
+
 class ArchiveChangedError(FilerTransientError):
     """An archive object changed while the filer was looking at it (someone is tidying up)."""
 

@@ -10,6 +10,7 @@ metadata.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
@@ -20,39 +21,97 @@ from artifact_contract.s3 import body_of, error_code, is_missing, is_preconditio
 from .context import FilingContext
 from .exceptions import ArchiveChangedError, ArchiveConflictError, FilerRefusedError, PieceChangedError
 from .plumbing import MAX_SINGLE_COPY, Futures, head
+from .progress import Progress, reuse_unit
 from .reuse import UNCOPYABLE_CODES, unavailable
 from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type, same_run, sha256_b64
 from .verify import get_piece, pack_limit_for, read_pack
 
 
 def file_all(
-    ctx: FilingContext, manifest: Manifest, etags: dict[str, str], sources: dict[str, tuple[str, str]]
-) -> None:
+    ctx: FilingContext,
+    manifest: Manifest,
+    etags: dict[str, str],
+    sources: dict[str, tuple[str, str]],
+    progress: Progress,
+) -> bool:
     """Copy blobs and reused files, stream packs into parallel puts; the first failure stops new
-    work."""
+    work. Units an earlier invocation filed are skipped; False when this invocation's time ran out
+    before every unit was filed (what was, is in ``progress``)."""
     grouped = manifest.files_by_piece()
-    packs = [p for p in manifest.pieces if p.kind == "pack"]
+    packs = [p for p in manifest.pieces if p.kind == "pack" and not progress.is_filed(p.id)]
     budget = ByteBudget(ctx.config.max_in_flight_bytes, 2 * ctx.config.concurrency)
     work = Futures(keep_results=False)
     pool = ThreadPoolExecutor(ctx.config.concurrency, "file")
     try:
         for piece in manifest.pieces:
-            if piece.kind == "blob":
+            if piece.kind == "blob" and not progress.is_filed(piece.id):
+                unit = _Unit(piece.id, progress)
                 for entry in grouped[piece.id]:
-                    work.add(pool.submit(_copy_blob, ctx, manifest, piece, etags[piece.id], entry))
+                    work.add(unit.track(pool.submit(
+                        _unless_late, progress, _copy_blob, ctx, manifest, piece, etags[piece.id], entry)))
+                unit.close()
         for entry in manifest.reused:
+            name = reuse_unit(entry.member_name)
+            if progress.is_filed(name):
+                continue
             key, etag = sources[entry.sha256]
-            work.add(pool.submit(_copy_reused, ctx, manifest, entry, key, etag))
+            unit = _Unit(name, progress)
+            work.add(unit.track(pool.submit(_unless_late, progress, _copy_reused, ctx, manifest, entry, key,
+                                            etag)))
+            unit.close()
         with ThreadPoolExecutor(ctx.workers(len(packs), cap=4), "unpack") as unpack:
             for piece in packs:
                 work.add(unpack.submit(
                     _file_pack, ctx, manifest, piece, grouped[piece.id], etags[piece.id], pool,
-                    budget, work,
+                    budget, work, progress,
                 ))
         # Every pack reader has finished, so every put is registered by now.
         work.wait()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    units = [p.id for p in manifest.pieces] + [reuse_unit(e.member_name) for e in manifest.reused]
+    return all(progress.is_filed(u) for u in units)
+
+
+#: What a unit's task returns when it did not start: the invocation's time was up.
+_LATE = object()
+
+
+def _unless_late(progress: Progress, task: Callable[..., Any], *args: Any) -> Any:
+    return _LATE if progress.out_of_time() else task(*args)
+
+
+class _Unit:
+    """A unit of filing (a pack, a blob, a reused file): filed once the requests it was given all
+    succeeded and its submitter closed it. Requests may finish on any thread, the native client's
+    included."""
+
+    def __init__(self, name: str, progress: Progress) -> None:
+        self._name = name
+        self._progress = progress
+        self._lock = threading.Lock()
+        self._pending = 1  # the submitter's own hold, released by close()
+        self._failed = False
+
+    def track(self, future: Future[Any]) -> Future[Any]:
+        with self._lock:
+            self._pending += 1
+        future.add_done_callback(self._settled)
+        return future
+
+    def close(self, *, complete: bool = True) -> None:
+        self._release(not complete)
+
+    def _settled(self, future: Future[Any]) -> None:
+        self._release(future.cancelled() or future.exception() is not None or future.result() is _LATE)
+
+    def _release(self, failed: bool) -> None:
+        with self._lock:
+            self._failed = self._failed or failed
+            self._pending -= 1
+            filed = self._pending == 0 and not self._failed
+        if filed:
+            self._progress.mark_filed(self._name)
 
 
 # -- packed files ---------------------------------------------------------------------------------
@@ -67,6 +126,29 @@ def _file_pack(
     pool: ThreadPoolExecutor,
     budget: ByteBudget,
     writes: Futures,
+    progress: Progress,
+) -> None:
+    if progress.out_of_time():
+        return
+    unit = _Unit(piece.id, progress)
+    complete = False
+    try:
+        _put_members(ctx, manifest, piece, entries, etag, pool, budget, writes, unit)
+        complete = not writes.failed.is_set()
+    finally:
+        unit.close(complete=complete)
+
+
+def _put_members(
+    ctx: FilingContext,
+    manifest: Manifest,
+    piece: Piece,
+    entries: Sequence[FileEntry],
+    etag: str,
+    pool: ThreadPoolExecutor,
+    budget: ByteBudget,
+    writes: Futures,
+    unit: _Unit,
 ) -> None:
     response = get_piece(ctx, manifest, piece, etag)
     with body_of(response) as body:
@@ -87,7 +169,7 @@ def _file_pack(
                 budget.release(size)
                 raise
             future.add_done_callback(lambda _f, n=size: budget.release(n))
-            writes.add(future)
+            writes.add(unit.track(future))
 
 
 def _member_put(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes) -> dict[str, Any]:

@@ -8,6 +8,10 @@ record, and the receipt comes last.
 This module is the order of the steps; each step is a module of its own: ``intake`` (steps 1-4),
 ``verify`` (5), ``claim`` (6, and step 4's repeats), ``file`` (7), ``finish`` (8-11) and
 ``refusal``. They share a :class:`~.context.FilingContext` and the requests of ``plumbing``.
+
+A run too large for one invocation pauses between units of steps 5 and 7 and continues in a fresh
+one (``progress``, ``continuation``); the steps after the last unit run once, in the invocation that
+files it.
 """
 
 from __future__ import annotations
@@ -19,11 +23,13 @@ from boto3.s3.transfer import TransferConfig
 
 from artifact_contract import Manifest, Receipt, RunRecord, run_record_key
 
-from . import claim, file, finish, intake, refusal, verify
+from . import claim, file, finish, intake, progress, refusal, verify
 from .config import FilerConfig
 from .context import FilingContext
-from .exceptions import FilerRefusedError, RunRefusedError
+from .continuation import Continuer
+from .exceptions import FilerRefusedError, FilingUnfinishedError, RunRefusedError
 from .plumbing import delete_staging
+from .progress import Progress, RemainingTime
 
 #: Step names passed to ``FilerConfig.on_step``, in the order an undisturbed filing reaches them.
 STEPS = (
@@ -42,6 +48,12 @@ STEPS = (
 )
 #: Step names of a refusal.
 REFUSAL_STEPS = ("refusal-receipted", "quarantined")
+#: Step names of a filing that pauses, its invocation's time up, to continue in a fresh one.
+CONTINUATION_STEPS = ("progress-saved", "continued")
+
+
+class _Paused(Exception):  # noqa: N818 - not an error: the filing goes on in a fresh invocation
+    """Raised by the orchestrator once a paused filing's progress is saved and handed on."""
 
 
 class Filer:
@@ -60,8 +72,12 @@ class Filer:
         config: FilerConfig | None = None,
         logger: logging.Logger | Any | None = None,
         putter: Any | None = None,
+        continuer: Continuer | None = None,
     ) -> None:
         self.client = client
+        #: Sends a filing that outlasts its invocation on to a fresh one; without it such a filing
+        #: fails its message (progress saved) and goes on when the message is delivered again.
+        self.continuer = continuer
         #: Sends the put of each packed file (``artifact_filer.crt.CrtPutter``); botocore when None.
         self.putter = putter
         self.staging_bucket = staging_bucket
@@ -74,11 +90,15 @@ class Filer:
             max_concurrency=min(16, self.config.concurrency),
         )
 
-    def file(self, key: str) -> Receipt | None:
+    def file(self, key: str, remaining: RemainingTime | None = None) -> Receipt | None:
         """File the run whose manifest is at the (URL-decoded) staging ``key``.
 
+        ``remaining`` tells the milliseconds the invocation has left (Lambda's
+        ``context.get_remaining_time_in_millis``); without it the filing never pauses.
+
         Returns the *filed* receipt, or ``None`` when there is nothing to do (not a manifest key, or
-        the manifest is gone without a receipt). Raises a :class:`FilerRefusedError` once a refused
+        the manifest is gone without a receipt) or when the filing continues in a fresh invocation.
+        Raises a :class:`FilerRefusedError` once a refused
         receipt is written and the run's staging objects are quarantined; any other error is
         transient and leaves everything ready for another attempt.
         """
@@ -100,12 +120,14 @@ class Filer:
             refusal.quarantine(ctx)
             raise RunRefusedError.from_receipt(previous)
         try:
-            return self._file(ctx)
+            return self._file(ctx, remaining)
         except FilerRefusedError as refused:
             refusal.refuse(ctx, refused)
             raise
+        except _Paused:
+            return None
 
-    def _file(self, ctx: FilingContext) -> Receipt | None:
+    def _file(self, ctx: FilingContext, remaining: RemainingTime | None) -> Receipt | None:
         manifest = intake.read_manifest(ctx)  # 3. validate the manifest
         if manifest is None:
             ctx.log.info("manifest gone and no receipt: nothing to do", extra=ctx.identity())
@@ -120,29 +142,60 @@ class Filer:
         else:
             earlier = claim.identical_filed(ctx, manifest, record, record_key)
             if earlier is None:
-                earlier = self._verify_claim_file(ctx, manifest, record_key)
+                done = progress.resume(ctx, ctx.manifest_etag, remaining)
+                earlier = self._verify_claim_file(ctx, manifest, record_key, done)
             if earlier is not None:
                 return claim.answer_already_filed(ctx, manifest, *earlier)
         return self._finish(ctx, manifest, record_key)
 
     def _verify_claim_file(
-        self, ctx: FilingContext, manifest: Manifest, record_key: str
+        self, ctx: FilingContext, manifest: Manifest, record_key: str, done: Progress
     ) -> tuple[RunRecord, str] | None:
         """Steps 5 to 8; the earlier run's record and its key when the claim finds this run is a
-        repeat of a run filed at the same timestamp."""
-        etags = verify.verify_pieces(ctx, manifest)  # 5. verify every piece and reused file
-        sources = verify.verify_reused(ctx, manifest)
-        ctx.step("verified")
-        if manifest.timestamp is not None:
-            earlier = claim.claim(ctx, manifest)  # 6. claim the timestamp
-            if earlier is not None:
-                return earlier
-            ctx.step("claimed")
-        file.file_all(ctx, manifest, etags, sources)  # 7. file
+        repeat of a run filed at the same timestamp. Pauses (``_Paused``) between units once the
+        invocation's time is nearly up."""
+        try:
+            # 5. verify every piece and reused file
+            etags = verify.verify_pieces(ctx, manifest, done)
+            if etags is None:
+                self._pause(ctx, done)
+            if done.state.sources is None:
+                done.state.sources = verify.verify_reused(ctx, manifest)
+            ctx.step("verified")
+            if manifest.timestamp is not None:
+                earlier = claim.claim(ctx, manifest)  # 6. claim the timestamp (again, if resumed)
+                if earlier is not None:
+                    return earlier
+                ctx.step("claimed")
+            if not file.file_all(ctx, manifest, etags, done.state.sources, done):  # 7. file
+                self._pause(ctx, done)
+        except (FilerRefusedError, FilingUnfinishedError, _Paused):
+            raise
+        except Exception:
+            done.save_quietly()  # the next delivery goes on from here
+            raise
         ctx.step("filed")
         finish.write_record(ctx, manifest, record_key)  # 8. record
         ctx.step("recorded")
         return None
+
+    def _pause(self, ctx: FilingContext, done: Progress) -> None:
+        """Keep what is done and hand the filing to a fresh invocation; always raises."""
+        done.save()
+        ctx.step("progress-saved")
+        details = {**ctx.identity(), **progress.describe(done)}
+        if self.continuer is None:
+            ctx.log.warning("invocation out of time, no queue to continue on: failing the message",
+                            extra=details)
+            raise FilingUnfinishedError(
+                f"run {ctx.location.run_id} is partly filed and this invocation's time is up; its "
+                "progress is saved and the next delivery of the message goes on (set FILER_QUEUE_URL "
+                "to continue at once)"
+            )
+        self.continuer.send(ctx.staging_bucket, ctx.key, done.state.invocations + 2)
+        ctx.step("continued")
+        ctx.log.info("invocation out of time: the filing continues in a fresh one", extra=details)
+        raise _Paused
 
     def _finish(self, ctx: FilingContext, manifest: Manifest, record_key: str) -> Receipt:
         """Steps 9 to 11, also for a redelivery that finds the run already recorded."""

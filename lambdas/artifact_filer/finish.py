@@ -10,6 +10,7 @@ from artifact_contract import (
     MANIFEST_NAME,
     Manifest,
     Receipt,
+    progress_key,
     receipt_key,
     run_record_head,
     staging_run_prefix,
@@ -70,10 +71,11 @@ def index(ctx: FilingContext, manifest: Manifest) -> None:
 
 
 def clean(ctx: FilingContext) -> None:
-    """Delete the run's pieces from staging; the manifest stays until the receipt is written."""
+    """Delete the run's pieces and the filer's progress notes from staging; the manifest stays until
+    the receipt is written."""
     keys = [k for k in list_keys(ctx, ctx.staging_bucket, staging_run_prefix(
         ctx.location.project_key, ctx.location.run_id)) if not k.endswith("/" + MANIFEST_NAME)]
-    delete_staging(ctx, keys)
+    delete_staging(ctx, [*keys, progress_key(ctx.location.project_key, ctx.location.run_id)])
 
 
 def filed_receipt(ctx: FilingContext, manifest: Manifest, record_key: str) -> Receipt:

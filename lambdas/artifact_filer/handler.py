@@ -25,11 +25,13 @@ from botocore.config import Config
 
 from artifact_contract import ContractError, RefusalCode, parse_manifest_key
 
-from .config import ARCHIVE_BUCKET_VAR, SERVICE_NAME, STAGING_BUCKET_VAR, FilerConfig
+from .config import ARCHIVE_BUCKET_VAR, QUEUE_URL_VAR, SERVICE_NAME, STAGING_BUCKET_VAR, FilerConfig
+from .continuation import CONTINUATION_FIELD, Continuer
 from .crt import CrtPutter
 from .crt import available as crt_available
 from .exceptions import FilerConfigError, FilerRefusedError
 from .filer import Filer
+from .progress import RemainingTime
 
 SERVICE = SERVICE_NAME
 TEST_EVENT = "s3:TestEvent"
@@ -47,8 +49,9 @@ _lock = threading.Lock()
 
 
 def build_filer(environ: dict[str, str] | None = None) -> Filer:
-    """A filer from the function's environment: ``STAGING_BUCKET`` and ``ARCHIVE_BUCKET`` (required)
-    and the optional ``FILER_*`` tuning variables. boto3 itself reads ``AWS_ENDPOINT_URL``."""
+    """A filer from the function's environment: ``STAGING_BUCKET`` and ``ARCHIVE_BUCKET`` (required),
+    ``FILER_QUEUE_URL`` (the queue a long filing continues on) and the optional ``FILER_*`` tuning
+    variables. boto3 itself reads ``AWS_ENDPOINT_URL``."""
     env = dict(os.environ if environ is None else environ)
     missing = [name for name in (STAGING_BUCKET_VAR, ARCHIVE_BUCKET_VAR) if not env.get(name)]
     if missing:
@@ -91,7 +94,19 @@ def build_filer(environ: dict[str, str] | None = None) -> Filer:
         config=config,
         logger=logger,
         putter=_putter(client, session, config),
+        continuer=_continuer(env, session, explicit),
     )
+
+
+def _continuer(env: dict[str, str], session: Any, explicit: dict[str, str]) -> Continuer | None:
+    """Where a filing too long for its invocation continues: the filing queue, when it is named."""
+    queue_url = env.get(QUEUE_URL_VAR)
+    if not queue_url:
+        logger.warning(f"{QUEUE_URL_VAR} is not set: a run too large for one invocation is filed "
+                       "over redeliveries of its message instead of continuation messages")
+        return None
+    sqs = session.client("sqs", **explicit, config=Config(retries={"mode": "standard"}))
+    return Continuer(sqs, queue_url, explicit.get("region_name") or session.region_name or "")
 
 
 def _putter(client: Any, session: Any, config: FilerConfig) -> CrtPutter | None:
@@ -132,12 +147,20 @@ def reset_filer(filer: Filer | None = None, *, replacing: Filer | None = _ANY) -
     return previous
 
 
-def record_handler(record: SQSRecord) -> None:
-    """File every manifest the record's S3 notification names; raising fails just this record."""
+def record_handler(record: SQSRecord, lambda_context: LambdaContext | None = None) -> None:
+    """File every manifest the record's S3 notification names; raising fails just this record.
+
+    ``lambda_context`` (passed by the batch processor) tells the time left: a filing that would
+    outlast the invocation continues in a fresh one.
+    """
     body = record.json_body
     if isinstance(body, dict) and body.get("Event") == TEST_EVENT:
         logger.debug("S3 test event ignored", extra={"message_id": record.message_id})
         return
+    if isinstance(body, dict) and CONTINUATION_FIELD in body:
+        logger.debug("continuation message", extra={"message_id": record.message_id,
+                                                    "continuation": body[CONTINUATION_FIELD]})
+    remaining = lambda_context.get_remaining_time_in_millis if lambda_context is not None else None
     event = record.decoded_nested_s3_event
     for s3_record in event.records:
         key = unquote_plus(s3_record.s3.get_object.key)
@@ -151,10 +174,10 @@ def record_handler(record: SQSRecord) -> None:
                 extra={"bucket": s3_record.s3.bucket.name, "key": key},
             )
             continue
-        _file_one(filer, key)
+        _file_one(filer, key, remaining)
 
 
-def _file_one(filer: Filer, key: str) -> None:
+def _file_one(filer: Filer, key: str, remaining: RemainingTime | None) -> None:
     try:
         location = parse_manifest_key(key)
     except ContractError:
@@ -162,7 +185,7 @@ def _file_one(filer: Filer, key: str) -> None:
     identity = {"project_key": location.project_key, "run_id": location.run_id} if location else {}
     logger.append_keys(**identity)
     try:
-        filer.file(key)
+        filer.file(key, remaining)
     except FilerRefusedError as refusal:
         if refusal.code not in RECOVERABLE_REFUSALS:
             raise

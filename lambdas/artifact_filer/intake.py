@@ -78,6 +78,7 @@ def _read_manifest_once(ctx: FilingContext) -> Manifest | None:
         except ManifestInvalidError as exc:
             raise ManifestRefusedError(str(exc)) from None
     check_manifest(ctx, manifest)
+    ctx.manifest_etag = response.get("ETag", "")
     return manifest
 
 

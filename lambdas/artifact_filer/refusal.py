@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from artifact_contract import MANIFEST_NAME, quarantine_key, staging_run_prefix
+from artifact_contract import MANIFEST_NAME, progress_key, quarantine_key, staging_run_prefix
 
 from .context import FilingContext
 from .exceptions import FilerRefusedError
 from .finish import new_receipt, put_receipt
-from .plumbing import MAX_SINGLE_COPY, Futures, list_sizes
+from .plumbing import MAX_SINGLE_COPY, Futures, delete_staging, list_sizes
 
 
 def refuse(ctx: FilingContext, refusal: FilerRefusedError) -> None:
@@ -37,6 +37,8 @@ def quarantine(ctx: FilingContext) -> None:
         ctx.location.project_key, ctx.location.run_id))
     manifest = [(k, s) for k, s in objects if k.endswith("/" + MANIFEST_NAME)]
     pieces = [(k, s) for k, s in objects if not k.endswith("/" + MANIFEST_NAME)]
+    # What the filer had done of it is of no more use (nor is it evidence: the receipt says why).
+    delete_staging(ctx, [progress_key(ctx.location.project_key, ctx.location.run_id)])
     for batch in (pieces, manifest):
         if not batch:
             continue

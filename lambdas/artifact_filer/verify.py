@@ -41,6 +41,7 @@ from .exceptions import (
     StagingReadError,
 )
 from .plumbing import Futures, head, reread
+from .progress import Progress
 from .reuse import copy_problem, index_problem, read_index, unavailable, update_index
 
 #: Only plain regular files may travel in a pack; GNU sparse and contiguous files are refused too.
@@ -245,15 +246,33 @@ def _read_member(stream: Any, entry: FileEntry, piece: Piece, chunk: int, keep: 
 # -- the verify pass ------------------------------------------------------------------------------
 
 
-def verify_pieces(ctx: FilingContext, manifest: Manifest) -> dict[str, str]:
-    """Stream every piece against the manifest; return each piece's ETag for the second read."""
+def verify_pieces(ctx: FilingContext, manifest: Manifest, progress: Progress) -> dict[str, str] | None:
+    """Stream every piece against the manifest; return each piece's ETag for the second read.
+
+    Pieces an earlier invocation verified are taken at the ETag it saw. None when the invocation's
+    time ran out first: what was verified is in ``progress``, the rest waits for the next one.
+    """
     grouped = manifest.files_by_piece()
-    with ThreadPoolExecutor(ctx.workers(len(manifest.pieces)), "verify") as pool:
-        futures = Futures()
-        for piece in manifest.pieces:
-            futures.add(pool.submit(_verify_piece, ctx, manifest, piece, grouped[piece.id]))
-        etags = futures.wait()
-    return {piece.id: etag for piece, etag in zip(manifest.pieces, etags, strict=True)}
+    todo = [p for p in manifest.pieces if progress.verified(p.id) is None]
+    if todo:
+        with ThreadPoolExecutor(ctx.workers(len(todo)), "verify") as pool:
+            futures = Futures(keep_results=False)
+            for piece in todo:
+                futures.add(pool.submit(_verify_unless_late, ctx, manifest, piece, grouped[piece.id],
+                                        progress))
+            futures.wait()
+    etags = {p.id: progress.verified(p.id) for p in manifest.pieces}
+    if any(etag is None for etag in etags.values()):
+        return None
+    return etags  # type: ignore[return-value]
+
+
+def _verify_unless_late(
+    ctx: FilingContext, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry], progress: Progress
+) -> None:
+    if progress.out_of_time():
+        return
+    progress.mark_verified(piece.id, _verify_piece(ctx, manifest, piece, entries))
 
 
 def _verify_piece(ctx: FilingContext, manifest: Manifest, piece: Piece, entries: Sequence[FileEntry]) -> str:

@@ -104,7 +104,7 @@ def make_filer(stack: LocalStack, filer_proxy: FaultProxy, monkeypatch: pytest.M
         config = dataclasses.replace(built.config, on_step=on_step, **{**FILER_TUNING, **tuning})
         filer = Filer(built.client, staging_bucket=built.staging_bucket,
                       archive_bucket=built.archive_bucket, config=config, logger=built.log,
-                      putter=built.putter)
+                      putter=built.putter, continuer=built.continuer)
         if install:
             filer_handler.reset_filer(filer)
         return filer

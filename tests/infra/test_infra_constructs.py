@@ -18,6 +18,7 @@ from infra.contract import (
     INDEX_PREFIX,
     MANIFEST_NAME,
     PIN_NOTE_NAME,
+    PROGRESS_PREFIX,
     QUARANTINE_PREFIX,
     RECEIPTS_PREFIX,
     RETENTION_PINNED,
@@ -94,6 +95,7 @@ def test_staging_objects_expire_and_unfinished_uploads_are_aborted_after_a_day(s
     assert by_prefix[INCOMING_PREFIX]["ExpirationInDays"] == DEFAULTS.staging_expiration_days
     assert by_prefix[RECEIPTS_PREFIX]["ExpirationInDays"] == DEFAULTS.staging_expiration_days
     assert by_prefix[QUARANTINE_PREFIX]["ExpirationInDays"] == DEFAULTS.quarantine_expiration_days
+    assert by_prefix[PROGRESS_PREFIX]["ExpirationInDays"] == DEFAULTS.staging_expiration_days
     abort = by_prefix[None]
     assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     assert "ExpirationInDays" not in abort
@@ -402,6 +404,19 @@ def test_filer_may_delete_in_staging_only_and_never_in_the_archive(filer: Templa
         assert "Archive" not in _targets(statement)
         assert f"/{INCOMING_PREFIX}*" in _targets(statement)
         assert RECEIPTS_PREFIX not in _targets(statement)
+
+
+def test_filer_keeps_its_progress_notes_and_continues_on_its_own_queue(filer: Template) -> None:
+    touching = [s for s in filer_statements(filer) if f"/{PROGRESS_PREFIX}*" in _targets(s)]
+    actions = {a for s in touching for a in as_list(s["Action"])}
+    assert actions == {"s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload", "s3:DeleteObject"}
+    # Beside what the event source mapping needs to receive: sending, and only to its own queue.
+    sending = [s for s in filer_statements(filer) if "sqs:SendMessage" in as_list(s["Action"])]
+    assert [as_list(s["Action"]) for s in sending] == [["sqs:SendMessage"]]
+    (queue_id,) = resources(filer.to_json(), "AWS::SQS::Queue")
+    assert [s["Resource"] for s in sending] == [{"Fn::GetAtt": [queue_id, "Arn"]}]
+    (function,) = resources(filer.to_json(), "AWS::Lambda::Function").values()
+    assert function["Properties"]["Environment"]["Variables"]["FILER_QUEUE_URL"] == {"Ref": queue_id}
 
 
 def test_filer_writes_staging_only_under_receipts_and_quarantine(filer: Template) -> None:

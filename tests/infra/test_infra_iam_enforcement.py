@@ -37,6 +37,7 @@ PIECE = f"incoming/{RUN}/packs/{'a' * 64}.tar.gz"
 MANIFEST = f"incoming/{RUN}/manifest.json"
 RECEIPT = f"receipts/{RUN}.json"
 QUARANTINED = f"quarantine/{RUN}/packs/{'b' * 64}.tar.gz"
+PROGRESS = f"progress/{RUN}.json"
 ARTIFACT = "RMI25320/logs/20251030_1430/process_log.txt"
 REEL = "RMI25320/reels/reel_0001/frame_0001.jpg"
 RUN_RECORD = "RMI25320/_runs/20251030_1430/run.json"
@@ -130,7 +131,7 @@ def enforced(synth: Synth) -> Iterator[Enforced]:
         admin.create_bucket(Bucket=STAGING)
         admin.create_bucket(Bucket=ARCHIVE)
         admin.put_bucket_versioning(Bucket=ARCHIVE, VersioningConfiguration={"Status": "Enabled"})
-        for key in (PIECE, RECEIPT, QUARANTINED):
+        for key in (PIECE, RECEIPT, QUARANTINED, PROGRESS):
             admin.put_object(Bucket=STAGING, Key=key, Body=b"staged")
         admin.put_object(Bucket=ARCHIVE, Key=ARTIFACT, Body=b"filed", Tagging=TAGS)
         admin.put_object(Bucket=ARCHIVE, Key=REEL, Body=b"reel")
@@ -185,6 +186,10 @@ def test_uploader_cannot_read_or_delete_other_staging_objects(enforced: Enforced
     denied(s3.put_object, Bucket=STAGING, Key=QUARANTINED, Body=b"x")
     denied(s3.put_object, Bucket=STAGING, Key="elsewhere/x", Body=b"x")
     denied(s3.put_bucket_policy, Bucket=STAGING, Policy="{}")
+    # The filer trusts its progress notes (what it verified): no client may write or read them.
+    denied(s3.put_object, Bucket=STAGING, Key=PROGRESS, Body=b"forged progress")
+    denied(s3.get_object, Bucket=STAGING, Key=PROGRESS)
+    denied(s3.delete_object, Bucket=STAGING, Key=PROGRESS)
 
 
 def test_uploader_cannot_read_delete_or_overwrite_any_archive_object(enforced: Enforced) -> None:
@@ -255,6 +260,16 @@ def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
     s3.put_object(Bucket=STAGING, Key=f"receipts/{run}.json", Body=b"{}")
     s3.delete_object(Bucket=STAGING, Key=f"incoming/{run}/manifest.json")
     assert s3.get_object(Bucket=STAGING, Key=f"receipts/{run}.json")["Body"].read() == b"{}"
+
+
+def test_filer_keeps_progress_notes_on_a_long_filing(enforced: Enforced) -> None:
+    s3 = enforced.s3("filer")
+    key = "progress/RMI25320/00000000000000000000000000000002.json"
+    with pytest.raises(ClientError, match="404|NoSuchKey|Not Found"):
+        s3.get_object(Bucket=STAGING, Key=key)
+    s3.put_object(Bucket=STAGING, Key=key, Body=b"{}")
+    assert s3.get_object(Bucket=STAGING, Key=key)["Body"].read() == b"{}"
+    s3.delete_object(Bucket=STAGING, Key=key)
 
 
 def test_filer_moves_a_refused_run_to_quarantine(enforced: Enforced) -> None:

@@ -60,6 +60,7 @@ class LocalStack:
             **filer_environment(
                 staging_bucket=self.names.staging_bucket,
                 archive_bucket=self.names.archive_bucket,
+                queue_url=self.queue_url,
                 log_level=log_level,
             ),
             "AWS_ENDPOINT_URL": self.endpoint_url,

@@ -117,6 +117,7 @@ class LocalFilerWorker:
         wait_seconds: int = 1,
         retry_delay_seconds: int = 1,
         log_level: str = "INFO",
+        timeout_seconds: float = 900.0,
     ) -> None:
         self.stack = stack
         #: Puts back the filer this worker replaced, when it installed its own: a session (the
@@ -129,6 +130,9 @@ class LocalFilerWorker:
         self.wait_seconds = wait_seconds
         #: AWS waits out the queue's visibility timeout before a retry; locally a second will do.
         self.retry_delay_seconds = retry_delay_seconds
+        #: Each invocation's time, as the function's timeout is in AWS: a filing that would outlast
+        #: it continues in the next invocation. Small values show that on small runs.
+        self.timeout_seconds = timeout_seconds
         self._sqs = stack.client("sqs")
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -151,7 +155,7 @@ class LocalFilerWorker:
         failed_ids: set[str]
         try:
             event = sqs_batch_event(messages, self.stack.queue_arn, self.stack.region)
-            result = self.handler(event, LambdaContext()) or {}
+            result = self.handler(event, LambdaContext(timeout_seconds=self.timeout_seconds)) or {}
             failed_ids = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
         except Exception as exc:  # a crashed invocation fails the whole batch, as in Lambda
             log.exception("filer invocation failed")
