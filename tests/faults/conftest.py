@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
 from artifact_backup.local import LocalFilerWorker, LocalS3Server, LocalStack
+from artifact_contract import manifest_key
 from artifact_filer import Filer, StepHook
 from artifact_filer import handler as filer_handler
 from tests.support.faults import FaultProxy
 from tests.support.local import reset_stack, swapped_filer
 
-from .support import INJECTED
+from .support import INJECTED, archive_state, backup, drain, make_project, restage, staging_objects
 
 pytestmark = pytest.mark.integration
 
@@ -126,3 +128,33 @@ def running_worker(stack: LocalStack) -> Iterator[LocalFilerWorker]:
                                retry_delay_seconds=0).start()
     yield running
     running.stop()
+
+
+@pytest.fixture(scope="session")
+def staged(server: LocalS3Server,
+           tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, bytes]]:
+    """One run as the client stages it: its folder, run id and staging objects (staged once, put
+    back byte-identical with ``restage`` by each test that files it)."""
+    where = tmp_path_factory.mktemp("crash")
+    stack = reset_stack(server.endpoint_url)
+    folder = make_project(where)
+    result = backup(where, stack, folder, "P1", wait=False)
+    objects = staging_objects(stack.client("s3"), stack)
+    assert manifest_key("P1", result.run_id) in objects
+    return folder, result.run_id, objects
+
+
+_reference: dict[str, Any] = {}
+
+
+@pytest.fixture
+def undisturbed(staged: tuple[Path, str, dict[str, bytes]], stack: LocalStack, s3: Any,
+                make_filer: MakeFiler, worker: LocalFilerWorker) -> dict[str, Any]:
+    """The archive state an undisturbed filing of the staged run leaves (computed once)."""
+    if "state" not in _reference:
+        restage(s3, stack, staged[2])
+        make_filer()
+        drain(worker)
+        _reference["state"] = archive_state(s3, stack)
+        reset_stack(stack.endpoint_url)
+    return _reference["state"]

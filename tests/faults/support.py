@@ -45,6 +45,29 @@ TRANSFER = {
     "wait_timeout_seconds": 120,
 }
 TYPES = ("logs", "gis_data")
+#: The timestamp the suite's runs are filed under.
+TS = "20251030_1200"
+
+
+class FilerKilled(Exception):
+    """The filer's process ending mid-way, as far as the handler and the queue can tell."""
+
+
+def kill_at(step: str, nth: int = 1, before: Callable[[], None] | None = None) -> Callable[[str], None]:
+    """A step hook that kills the filer the ``nth`` time it reaches ``step`` (after ``before``)."""
+    seen = {"n": 0}
+
+    def hook(name: str) -> None:
+        if name != step:
+            return
+        seen["n"] += 1
+        if seen["n"] == nth:
+            if before is not None:
+                before()
+            INJECTED["filers killed"] += 1
+            raise FilerKilled(f"killed after {step} #{nth}")
+
+    return hook
 
 
 def noise(seed: str, size: int) -> bytes:

@@ -10,77 +10,13 @@ staged once per module and put back into staging, byte-identical, before every c
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from artifact_contract import manifest_key, staging_run_prefix
+from artifact_contract import staging_run_prefix
 from artifact_filer import STEPS
-from tests.support.local import reset_stack
 from tests.support.s3 import list_keys
 
-from .support import (
-    INJECTED,
-    archive_state,
-    assert_filed_once,
-    backup,
-    drain,
-    make_project,
-    restage,
-    staging_objects,
-    state_diff,
-)
-
-TS = "20251030_1200"
-
-
-class FilerKilled(Exception):
-    """The filer's process ending mid-way, as far as the handler and the queue can tell."""
-
-
-@pytest.fixture(scope="module")
-def staged(server, tmp_path_factory) -> tuple[Path, str, dict[str, bytes]]:
-    """One run as the client stages it: its folder, run id and staging objects."""
-    where = tmp_path_factory.mktemp("crash")
-    stack = reset_stack(server.endpoint_url)
-    folder = make_project(where)
-    result = backup(where, stack, folder, "P1", wait=False)
-    objects = staging_objects(stack.client("s3"), stack)
-    assert manifest_key("P1", result.run_id) in objects
-    return folder, result.run_id, objects
-
-
-_reference: dict[str, Any] = {}
-
-
-@pytest.fixture
-def undisturbed(staged, stack, s3, make_filer, worker) -> dict[str, Any]:
-    """The archive state an undisturbed filing of the staged run leaves (computed once)."""
-    if "state" not in _reference:
-        restage(s3, stack, staged[2])
-        make_filer()
-        drain(worker)
-        _reference["state"] = archive_state(s3, stack)
-        reset_stack(stack.endpoint_url)
-    return _reference["state"]
-
-
-def kill_at(step: str, nth: int = 1, before: Callable[[], None] | None = None) -> Callable[[str], None]:
-    seen = {"n": 0}
-
-    def hook(name: str) -> None:
-        if name != step:
-            return
-        seen["n"] += 1
-        if seen["n"] == nth:
-            if before is not None:
-                before()
-            INJECTED["filers killed"] += 1
-            raise FilerKilled(f"killed after {step} #{nth}")
-
-    return hook
+from .support import TS, archive_state, assert_filed_once, drain, kill_at, restage, state_diff
 
 
 def _crash_then_redeliver(staged, stack, s3, make_filer, worker, hook) -> None:

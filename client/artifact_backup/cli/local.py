@@ -18,6 +18,7 @@ aws: block of config.yaml that points a client at it.
 EPILOG = """\
 Examples:
   artifact-backup local --port 5000
+  artifact-backup local --filer-timeout 5     # large runs continue across filer invocations
   # then, in another terminal, with the printed aws: block in config.yaml:
   artifact-backup upload --config config.yaml --folder ./RMI25320 --project-key RMI25320 \\
       --include logs --timestamp
@@ -38,7 +39,22 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     )
     parser.add_argument("--archive-bucket", default="rmi-360-raw", help="default: %(default)s")
     parser.add_argument("--staging-bucket", help="default: {archive bucket}-staging")
+    parser.add_argument(
+        "--filer-timeout", type=_seconds, metavar="SECONDS",
+        help="each filer invocation's time, as the function's timeout (default: 900, Lambda's "
+             "limit); with a few seconds a large run is filed over several invocations",
+    )
     parser.set_defaults(run=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value <= 900:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 900 seconds (Lambda's limit)")
+    return value
 
 
 def run(args: argparse.Namespace, console: Console, stop: threading.Event | None = None) -> int:
@@ -48,7 +64,7 @@ def run(args: argparse.Namespace, console: Console, stop: threading.Event | None
         archive_bucket=args.archive_bucket,
         staging_bucket=args.staging_bucket or f"{args.archive_bucket}-staging",
     )
-    session = LocalSession(port=args.port, names=names)
+    session = LocalSession(port=args.port, names=names, filer_timeout_seconds=args.filer_timeout)
     stack = session.start()
     try:
         console.emit(

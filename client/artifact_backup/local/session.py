@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 from .server import LocalS3Server
 from .stack import LocalStack, LocalStackNames, provision
@@ -25,8 +26,12 @@ class LocalSession:
         server_env: Mapping[str, str] | None = None,
         run_worker: bool = True,
         filer_log_level: str = "INFO",
+        filer_timeout_seconds: float | None = None,
     ) -> None:
         self.server = LocalS3Server(port=port, env=server_env)
+        #: Each filer invocation's time (Lambda's 15 minutes by default). A few seconds show a run
+        #: too large for one invocation continue in the next: the filer keeps a quarter of it back.
+        self.filer_timeout_seconds = filer_timeout_seconds
         self.names = names or LocalStackNames()
         self.run_worker = run_worker
         self.filer_log_level = filer_log_level
@@ -38,11 +43,19 @@ class LocalSession:
         try:
             self.stack = provision(endpoint, self.names)
             if self.run_worker:
-                self.worker = LocalFilerWorker(self.stack, log_level=self.filer_log_level).start()
+                self.worker = LocalFilerWorker(self.stack, log_level=self.filer_log_level,
+                                               **self._worker_timing()).start()
         except BaseException:
             self.server.stop()
             raise
         return self.stack
+
+    def _worker_timing(self) -> dict[str, Any]:
+        if self.filer_timeout_seconds is None:
+            return {}
+        margin_ms = max(1, int(self.filer_timeout_seconds * 1000) // 4)
+        return {"timeout_seconds": self.filer_timeout_seconds,
+                "filer_tuning": {"stop_margin_ms": margin_ms}}
 
     def stop(self) -> None:
         if self.worker is not None:

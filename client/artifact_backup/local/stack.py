@@ -52,8 +52,9 @@ class LocalStack:
             config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=64),
         )
 
-    def filer_environment(self, log_level: str = "INFO") -> dict[str, str]:
-        """The environment the filer function gets in AWS, pointed at the embedded server."""
+    def filer_environment(self, log_level: str = "INFO", **tuning: int | str) -> dict[str, str]:
+        """The environment the filer function gets in AWS, pointed at the embedded server;
+        ``tuning`` sets filer settings by name (``stop_margin_ms=500``)."""
         from artifact_filer.config import filer_environment
 
         return {
@@ -62,6 +63,7 @@ class LocalStack:
                 archive_bucket=self.names.archive_bucket,
                 queue_url=self.queue_url,
                 log_level=log_level,
+                **tuning,
             ),
             "AWS_ENDPOINT_URL": self.endpoint_url,
             "AWS_DEFAULT_REGION": self.region,

@@ -75,7 +75,7 @@ def sqs_batch_event(messages: list[dict[str, Any]], queue_arn: str, region: str)
     }
 
 
-def load_filer_handler(stack: LocalStack, log_level: str = "INFO") -> Handler:
+def load_filer_handler(stack: LocalStack, log_level: str = "INFO", **tuning: int | str) -> Handler:
     """Install a filer configured as the function is in AWS, pointed at the stack, and return the
     real handler.
 
@@ -83,10 +83,12 @@ def load_filer_handler(stack: LocalStack, log_level: str = "INFO") -> Handler:
     (and every other client in it) is left alone. The handler module holds one filer, as one
     execution environment does: one local stack per process.
     """
-    return _install_filer(stack, log_level)[0]
+    return _install_filer(stack, log_level, tuning)[0]
 
 
-def _install_filer(stack: LocalStack, log_level: str) -> tuple[Handler, Callable[[], None]]:
+def _install_filer(
+    stack: LocalStack, log_level: str, tuning: Mapping[str, int | str]
+) -> tuple[Handler, Callable[[], None]]:
     """:func:`load_filer_handler`, and a function that puts back the filer it replaced."""
     try:
         from artifact_filer import handler as handler_module
@@ -95,7 +97,7 @@ def _install_filer(stack: LocalStack, log_level: str) -> tuple[Handler, Callable
             f"the filer cannot be loaded ({exc}): pip install 'artifact-backup[local]'"
         ) from None
     handler_module.logger.setLevel(log_level)
-    installed = handler_module.build_filer(stack.filer_environment(log_level))
+    installed = handler_module.build_filer(stack.filer_environment(log_level, **tuning))
     previous = handler_module.reset_filer(installed)
 
     def restore() -> None:
@@ -106,7 +108,11 @@ def _install_filer(stack: LocalStack, log_level: str) -> tuple[Handler, Callable
 
 
 class LocalFilerWorker:
-    """Poll the queue and invoke the handler with SQS batch events until stopped."""
+    """Poll the queue and invoke the handler with SQS batch events until stopped.
+
+    Without ``handler`` it installs a filer configured as the function is, with ``filer_tuning``
+    (filer settings by name) on top; ``timeout_seconds`` is each invocation's time.
+    """
 
     def __init__(
         self,
@@ -118,13 +124,14 @@ class LocalFilerWorker:
         retry_delay_seconds: int = 1,
         log_level: str = "INFO",
         timeout_seconds: float = 900.0,
+        filer_tuning: Mapping[str, int | str] | None = None,
     ) -> None:
         self.stack = stack
         #: Puts back the filer this worker replaced, when it installed its own: a session (the
         #: demo, ``local``) leaves the process as it found it once stopped.
         self._restore: Callable[[], None] | None = None
         if handler is None:
-            handler, self._restore = _install_filer(stack, log_level)
+            handler, self._restore = _install_filer(stack, log_level, filer_tuning or {})
         self.handler = handler
         self.batch_size = batch_size
         self.wait_seconds = wait_seconds
