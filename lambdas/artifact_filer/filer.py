@@ -169,6 +169,10 @@ class Filer:
                 ctx.step("claimed")
             if not file.file_all(ctx, manifest, etags, done.state.sources, done):  # 7. file
                 self._pause(ctx, done)
+            done.close()
+            if done.out_of_time():
+                # Every file is in; the record, index and clean-up get an invocation of their own.
+                self._pause(ctx, done)
         except (FilerRefusedError, FilingUnfinishedError, _Paused):
             raise
         except Exception:

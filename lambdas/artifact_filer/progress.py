@@ -110,6 +110,8 @@ class Progress:
         self._lock = threading.Lock()
         self._saving = threading.Lock()
         self._saved_at = time.monotonic()
+        self._checkpointer: threading.Thread | None = None
+        self._closed = False
         #: Units finished by this invocation.
         self.done = 0
         #: Whether an earlier invocation left progress that this one took up.
@@ -171,16 +173,35 @@ class Progress:
 
     def _checkpoint(self) -> None:
         """Save now and then while filing: an invocation killed at its timeout (a unit that outran
-        the margin) loses no more than this interval's work."""
+        the margin) loses no more than this interval's work.
+
+        Saved from a thread of its own: the unit may have been settled on the native S3 client's
+        event loop, which must not wait for a request.
+        """
         if self._remaining is None or time.monotonic() - self._saved_at < self._checkpoint_s:
             return
-        if self._saving.locked():
-            return  # another thread is saving right now
+        with self._lock:
+            if self._closed or (self._checkpointer is not None and self._checkpointer.is_alive()):
+                return
+            self._saved_at = time.monotonic()  # one checkpoint per interval, even if it fails
+            self._checkpointer = threading.Thread(target=self._save_logged, name="progress", daemon=True)
+            self._checkpointer.start()
+
+    def _save_logged(self) -> None:
         try:
             self.save()
         except Exception as exc:  # the next checkpoint or the pause tries again
             self._ctx.log.warning("could not save the filing's progress",
                                   extra={**self._ctx.identity(), "error": str(exc)})
+
+    def close(self) -> None:
+        """No more checkpoints, and none still being written: once every unit is filed, the record
+        and the clean-up follow, and a late checkpoint must not bring the notes back after them."""
+        with self._lock:
+            self._closed = True
+            checkpointer = self._checkpointer
+        if checkpointer is not None:
+            checkpointer.join()
 
 
 def resume(ctx: FilingContext, manifest_etag: str, remaining: RemainingTime | None) -> Progress:

@@ -4,18 +4,21 @@ continues in a fresh invocation, ending with the archive of an undisturbed filin
 from __future__ import annotations
 
 import json
+import logging
 import os
 from collections import Counter
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
+from boto3.s3.transfer import TransferConfig
 
 from artifact_contract import RunRecord, progress_key, receipt_key, run_record_key
 from artifact_filer import CONTINUATION_STEPS, Filer, FilerConfig, FilingUnfinishedError
 from artifact_filer import handler as filer_handler
+from artifact_filer.context import FilingContext
 from artifact_filer.continuation import CONTINUATION_FIELD, continuation_body
-from artifact_filer.progress import ProgressState
+from artifact_filer.progress import Progress, ProgressState
 from tests.support.s3 import list_keys
 from tests.support.staged import ARCHIVE, STAGING, StagedRun, sqs_batch
 
@@ -209,4 +212,43 @@ def test_a_refused_run_leaves_no_progress(s3):
     with pytest.raises(Exception, match="replaced|corrupt|not a readable|bytes"):
         file_until_done(filer, key)
 
+    assert list_keys(s3, STAGING, "progress/") == []
+
+
+def progress_of(s3: Any, run: StagedRun, remaining: Any) -> Progress:
+    from artifact_contract import parse_manifest_key
+
+    ctx = FilingContext(client=s3, staging_bucket=STAGING, archive_bucket=ARCHIVE,
+                        config=FilerConfig(checkpoint_seconds=1), log=logging.getLogger("test"),
+                        transfer=TransferConfig(), key=run.manifest_key,
+                        location=parse_manifest_key(run.manifest_key))
+    return Progress(ctx, ProgressState(manifest_etag='"m"'), remaining)
+
+
+def test_progress_is_checkpointed_while_filing_and_never_after_closing(s3):
+    run, _ = staged_run(s3)
+    key = progress_key(PROJECT, run.run_id)
+    progress = progress_of(s3, run, lambda: 900_000)
+    progress._saved_at -= 5  # the last save is older than the interval
+
+    progress.mark_filed("packs/a")
+    progress.close()  # waits for the checkpoint being written
+    saved = ProgressState.from_json(s3.get_object(Bucket=STAGING, Key=key)["Body"].read())
+    assert saved.filed == {"packs/a"}
+
+    s3.delete_object(Bucket=STAGING, Key=key)
+    progress._saved_at -= 5
+    progress.mark_filed("packs/b")
+    progress.close()
+    assert list_keys(s3, STAGING, "progress/") == []
+
+
+def test_outside_lambda_a_filing_never_stops_nor_saves(s3):
+    run, _ = staged_run(s3)
+    progress = progress_of(s3, run, None)
+    progress._saved_at -= 5
+    progress.mark_filed("packs/a")
+    progress.save_quietly()
+    progress.close()
+    assert not progress.out_of_time()
     assert list_keys(s3, STAGING, "progress/") == []
