@@ -133,43 +133,37 @@ def _file_pack(
     unit = _Unit(piece.id, progress)
     complete = False
     try:
-        _put_members(ctx, manifest, piece, entries, etag, pool, budget, writes, unit)
+        response = get_piece(ctx, manifest, piece, etag)
+        with body_of(response) as body:
+            members = read_pack(body, piece, entries, limit=pack_limit_for(ctx.config, entries),
+                                chunk=ctx.config.read_chunk_bytes, keep=True)
+            for entry, data in members:
+                if writes.failed.is_set():
+                    return
+                assert data is not None
+                writes.add(unit.track(_submit_member(ctx, manifest, entry, data, pool, budget)))
         complete = not writes.failed.is_set()
     finally:
         unit.close(complete=complete)
 
 
-def _put_members(
-    ctx: FilingContext,
-    manifest: Manifest,
-    piece: Piece,
-    entries: Sequence[FileEntry],
-    etag: str,
-    pool: ThreadPoolExecutor,
+def _submit_member(
+    ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes, pool: ThreadPoolExecutor,
     budget: ByteBudget,
-    writes: Futures,
-    unit: _Unit,
-) -> None:
-    response = get_piece(ctx, manifest, piece, etag)
-    with body_of(response) as body:
-        members = read_pack(body, piece, entries, limit=pack_limit_for(ctx.config, entries),
-                            chunk=ctx.config.read_chunk_bytes, keep=True)
-        for entry, data in members:
-            if writes.failed.is_set():
-                return
-            assert data is not None
-            size = len(data)
-            budget.acquire(size)
-            try:
-                if ctx.putter is not None:
-                    future = _put_member_natively(ctx, manifest, entry, data, pool)
-                else:
-                    future = pool.submit(_put_member, ctx, manifest, entry, data)
-            except BaseException:
-                budget.release(size)
-                raise
-            future.add_done_callback(lambda _f, n=size: budget.release(n))
-            writes.add(unit.track(future))
+) -> Future[Any]:
+    """Send one packed file's put, once the bytes waiting for their put leave room for it."""
+    size = len(data)
+    budget.acquire(size)
+    try:
+        if ctx.putter is not None:
+            future = _put_member_natively(ctx, manifest, entry, data, pool)
+        else:
+            future = pool.submit(_put_member, ctx, manifest, entry, data)
+    except BaseException:
+        budget.release(size)
+        raise
+    future.add_done_callback(lambda _f: budget.release(size))
+    return future
 
 
 def _member_put(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes) -> dict[str, Any]:
