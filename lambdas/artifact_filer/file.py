@@ -30,7 +30,6 @@ def file_all(
 ) -> None:
     """Copy blobs and reused files, stream packs into parallel puts; the first failure stops new
     work."""
-    grouped = manifest.files_by_piece()
     packs = [p for p in manifest.pieces if p.kind == "pack"]
     budget = ByteBudget(ctx.config.max_in_flight_bytes, 2 * ctx.config.concurrency)
     work = Futures(keep_results=False)
@@ -38,7 +37,7 @@ def file_all(
     try:
         for piece in manifest.pieces:
             if piece.kind == "blob":
-                for entry in grouped[piece.id]:
+                for entry in manifest.files_of(piece.id):
                     work.add(pool.submit(_copy_blob, ctx, manifest, piece, etags[piece.id], entry))
         for entry in manifest.reused:
             key, etag = sources[entry.sha256]
@@ -46,7 +45,7 @@ def file_all(
         with ThreadPoolExecutor(ctx.workers(len(packs), cap=4), "unpack") as unpack:
             for piece in packs:
                 work.add(unpack.submit(
-                    _file_pack, ctx, manifest, piece, grouped[piece.id], etags[piece.id], pool,
+                    _file_pack, ctx, manifest, piece, manifest.files_of(piece.id), etags[piece.id], pool,
                     budget, work,
                 ))
         # Every pack reader has finished, so every put is registered by now.
