@@ -120,6 +120,10 @@ class FileSpool:
     def add(self, entry: FileEntry, key: str) -> bool:
         """Add ``entry``, filed at archive ``key``; False (and nothing added) if its type and path
         are already listed."""
+        with self._lock:
+            return self._add(entry, key)
+
+    def _add(self, entry: FileEntry, key: str) -> bool:
         if self._sealed:
             raise RuntimeError("the spool is sealed: entries are added before it is read")
         piece_no = None
@@ -131,13 +135,12 @@ class FileSpool:
                 self._piece_ids.append(entry.piece)
                 self._piece_counts.append(0)
             ordinal = self._piece_counts[piece_no]
-        with self._lock:
-            cursor = self._db.execute(
-                "INSERT OR IGNORE INTO files (key, type, path, size, sha256, piece, ord, reuse) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (key, entry.type, entry.path, entry.size, entry.sha256, piece_no, ordinal,
-                 int(entry.reuse is not None)),
-            )
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO files (key, type, path, size, sha256, piece, ord, reuse) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (key, entry.type, entry.path, entry.size, entry.sha256, piece_no, ordinal,
+             int(entry.reuse is not None)),
+        )
         if cursor.rowcount == 0:
             return False
         if piece_no is not None:

@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 from artifact_contract import (
@@ -200,10 +200,12 @@ class Uploader:
             if reuse and plan.blobs:
                 reusable = read_reuse_index(self.client, run.bucket, run.project_key)
             outcome = self._send_pieces(run, plan, reusable)
-            _count(result, outcome)
-            manifest = run_manifest(run, outcome, timestamp=attempt.entry.timestamp, archive_bucket=archive,
-                                    config_source=selection.config_source)
-            result.already_committed = self.commit(run.bucket, manifest)
+            with closing(outcome):
+                _count(result, outcome)
+                manifest = run_manifest(run, outcome, timestamp=attempt.entry.timestamp,
+                                        archive_bucket=archive, config_source=selection.config_source)
+            with manifest:
+                result.already_committed = self.commit(run.bucket, manifest)
         mark_committed(self.journal, attempt)
 
     def _send_pieces(

@@ -25,10 +25,8 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
         path, packed = _write_pack_file(sender, members)
         piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
         sender.outcome.pieces[piece.id] = piece
-        sender.outcome.files.extend(
-            FileEntry(f.type, f.path, f.size, sha, piece.id)
-            for f, sha in zip(members, packed.file_sha256, strict=True)
-        )
+        for f, sha in zip(members, packed.file_sha256, strict=True):
+            sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
         if sender.already_there(piece):
             path.unlink(missing_ok=True)
             continue
