@@ -19,9 +19,10 @@ from .sender import PieceSender
 def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> None:
     """Build and send the packs in turn; at most ``max_pending_packs`` wait on disk for their upload."""
     pending: deque[Any] = deque()
-    for members in packs:
+    for planned in packs:
         while len(pending) >= sender.config.max_pending_packs:
             pending.popleft().result()
+        members = list(planned)  # one pack's files, read from the run's spool
         path, packed = _write_pack_file(sender, members)
         piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
         sender.outcome.pieces[piece.id] = piece
