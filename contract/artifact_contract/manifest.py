@@ -68,8 +68,9 @@ MANIFEST_VERSIONS = (1, 2, 3)
 REUSE_MANIFEST_VERSION = 2
 #: The version that introduced blobs named by their file (sent while being hashed).
 SLOT_MANIFEST_VERSION = 3
-#: Larger manifests are refused unread. A file's entry is about 250 bytes with a short path and
-#: up to about 1.3 KB with a path near S3's key limit, so MAX_FILES entries of long paths fit.
+#: Larger manifests are refused unread. A file's entry is about 200 bytes with a short path and
+#: about 1.2 KB with a path near S3's 1,024-byte key limit, so MAX_FILES entries of such paths fit
+#: (the filer copies the body to /tmp; it is never held in memory).
 MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 MAX_FILES = 200_000
 #: The largest file that may travel in a pack. The filer holds each packed file in memory once on
