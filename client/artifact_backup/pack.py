@@ -292,7 +292,11 @@ def write_pack(
     """
     writer = _HashingWriter(out)
     shas: list[str] = []
-    ordered = sorted(files, key=lambda f: f.member_name)
+    # A planned pack reads its files from the run's spool already in (type, path) order, which is
+    # member name order (type names sort after "/"): streamed, not held, as the pack is written.
+    presorted = isinstance(files, PlannedPack)
+    ordered = files if presorted else sorted(files, key=lambda f: f.member_name)
+    previous = ""
     offset = 0
     gz = gzip.GzipFile(filename="", mode="wb", fileobj=writer, compresslevel=compress_level, mtime=0)  # type: ignore[arg-type]
     with gz, _Deflater(gz, block=chunksize) as deflate:
@@ -300,6 +304,10 @@ def write_pack(
             # tarfile builds each header (PAX records where a name needs them); the data is streamed
             # here, a member's header and first chunk in one write: tarfile's own copy loop and
             # record buffer cost more than the compression of a small file.
+            if presorted:
+                if f.member_name <= previous:
+                    raise RuntimeError(f"pack members out of order at {f.member_name!r}")
+                previous = f.member_name
             header = member_header(f)
             digest = hashlib.sha256()
             pending = header
@@ -316,5 +324,7 @@ def write_pack(
         # The end of archive as tarfile writes it: two zero blocks, then zeros to a whole record.
         offset += 2 * tarfile.BLOCKSIZE
         deflate.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE + -offset % tarfile.RECORDSIZE))
+    if presorted:
+        return PackResult(writer.digest.hexdigest(), writer.size, tuple(shas))
     by_name = dict(zip((f.member_name for f in ordered), shas, strict=True))
     return PackResult(writer.digest.hexdigest(), writer.size, tuple(by_name[f.member_name] for f in files))
