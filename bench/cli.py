@@ -40,7 +40,7 @@ COMPARE = (GROUP_OURS, GROUP_E2E, GROUP_AWS, GROUP_S5CMD)
 SERIES = {
     "none": ((), ()),
     "default": ((1000, 10_000), (100 * MiB, 1024 * MiB)),
-    "full": ((1000, 10_000, 50_000), (100 * MiB, 1024 * MiB)),
+    "full": ((1000, 10_000, 50_000, 200_000), (100 * MiB, 1024 * MiB)),
 }
 
 
@@ -55,32 +55,40 @@ def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple
     series_name = "none" if args.smoke else args.series
     files_series, bytes_series = SERIES[series_name]
 
-    small = data.small_files(root, small_n)
-    large = data.large_file(root, large_size)
-    gis = large.project / "gis_data" / "orthomosaic.gpkg"
-    scenarios = [
-        Scenario("small", small, ("logs",), COMPARE, series=("files", small_n)),
-        Scenario(
+    only = set(getattr(args, "only", None) or ())
+
+    def wanted(name: str) -> bool:
+        return not only or name in only
+
+    scenarios = []
+    if wanted("small") or wanted("full"):
+        small = data.small_files(root, small_n)
+    if wanted("large") or wanted("full"):
+        large = data.large_file(root, large_size)
+    if wanted("small"):
+        scenarios.append(Scenario("small", small, ("logs",), COMPARE, series=("files", small_n)))
+    if wanted("large"):
+        gis = large.project / "gis_data" / "orthomosaic.gpkg"
+        scenarios.append(Scenario(
             "large",
             large,
             ("gis_data",),
             (*COMPARE, GROUP_BOTO3),
             single_file=gis,
             series=("bytes", large_size),
-        ),
-    ]
-    if not args.smoke:
+        ))
+    if not args.smoke and wanted("full"):
         full = data.full_run(root, small, large)
         scenarios.append(Scenario("full", full, ALL_TYPES, COMPARE))
     for n in files_series:
-        if n != small_n:
+        if n != small_n and wanted(f"files-{n}"):
             scenarios.append(
                 Scenario(
                     f"files-{n}", data.small_files(root, n), ("logs",), (GROUP_OURS,), series=("files", n)
                 )
             )
     for size in bytes_series:
-        if size != large_size:
+        if size != large_size and wanted(f"bytes-{_label(size)}"):
             dataset = data.large_file(root, size)
             scenarios.append(
                 Scenario(
@@ -120,7 +128,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--series",
         choices=sorted(SERIES),
         default="default",
-        help="scaling series: default 1k/2k/10k files and 100M/256M/1G; full adds 50k files (slow)",
+        help="scaling series: default 1k/2k/10k files and 100M/256M/1G; full adds 50k and 200k files (slow)",
     )
     parser.add_argument(
         "--data-dir", default=str(RESULTS_DIR / "data"), help="where generated data is cached"
@@ -141,6 +149,13 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="only re-evaluate the targets of a results JSON and rewrite its reports",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds any one tool may run")
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="SCENARIO",
+        help="run only these scenarios of the plan (small, large, full, files-N, bytes-NM), e.g. "
+        "--series full --only files-1000 files-200000 for the memory series' ends",
+    )
     args = parser.parse_args(argv)
     if args.json is None:
         args.json = RESULTS_DIR / ("smoke.json" if args.smoke else "latest.json")

@@ -4,7 +4,8 @@ CPU and peak RSS come from ``os.wait4``: the kernel's own accounting of the chil
 processes it started and waited for (the wrapper script of a CLI, a helper binary). ``ru_maxrss``
 is the peak resident set of the largest process in that tree, which is the figure that decides
 whether a tool fits in a Lambda or on a field laptop. Nothing polls the child, so measuring costs
-it nothing.
+it nothing. Tools are started by a small launcher process (:mod:`bench._launcher`): Linux would
+otherwise count the benchmark's own resident set, up to the ``exec``, in every tool's peak.
 
 Requests and bytes are the server's counters (see :mod:`bench.server`) read just before the child
 starts and just after it exits; nothing else talks to the server in between. The server's own CPU
@@ -17,11 +18,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import tempfile
 import threading
-import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
@@ -94,36 +96,56 @@ class ChildResult:
     stderr: str
 
 
+class _Launcher:
+    """The small process that starts every measured tool (:mod:`bench._launcher`), started once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._process: subprocess.Popen[str] | None = None
+
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            if self._process is None or self._process.poll() is not None:
+                self._process = subprocess.Popen(
+                    [sys.executable, "-m", "bench._launcher"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                    text=True, cwd=str(Path(__file__).resolve().parent.parent),
+                    env={k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+                )
+            assert self._process.stdin is not None
+            assert self._process.stdout is not None
+            self._process.stdin.write(json.dumps(request) + "\n")
+            self._process.stdin.flush()
+            answer = self._process.stdout.readline()
+        if not answer:
+            raise ToolFailedError("the benchmark's launcher process died")
+        return json.loads(answer)
+
+
+_LAUNCHER = _Launcher()
+
+
 def run_child(
     argv: Sequence[str], env: Mapping[str, str], timeout_s: float, cwd: str | None = None
 ) -> ChildResult:
-    """Start ``argv``, reap it with ``wait4`` and return its timings.
+    """Start ``argv`` from the launcher, reaped with ``wait4``, and return its timings.
 
     Output goes to temporary files rather than pipes, so the child never blocks on a full pipe and
     the harness reads nothing while the child runs. A watchdog kills the child after ``timeout_s``
-    so a hung tool cannot hang the benchmark.
+    so a hung tool cannot hang the benchmark. The launcher, not this process, starts the child, so
+    its peak RSS is not this process's (see :mod:`bench._launcher`).
     """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(list(argv), env=dict(env), stdout=out, stderr=err, cwd=cwd)
-        killer = threading.Timer(timeout_s, process.kill)
-        killer.start()
-        try:
-            _, status, usage = os.wait4(process.pid, 0)
-        finally:
-            killer.cancel()
-        wall = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
+    with tempfile.TemporaryDirectory(prefix="bench-child-") as folder:
+        out, err = Path(folder, "stdout"), Path(folder, "stderr")
+        answer = _LAUNCHER.run({"argv": list(argv), "env": dict(env), "cwd": cwd, "timeout_s": timeout_s,
+                                "stdout": str(out), "stderr": str(err)})
         return ChildResult(
-            returncode=process.returncode,
-            wall_s=wall,
-            user_s=usage.ru_utime,
-            sys_s=usage.ru_stime,
-            peak_rss_mb=usage.ru_maxrss / 1024,  # kilobytes on Linux
-            stdout=out.read().decode(errors="replace"),
-            stderr=err.read().decode(errors="replace"),
+            returncode=answer["returncode"],
+            wall_s=answer["wall_s"],
+            user_s=answer["user_s"],
+            sys_s=answer["sys_s"],
+            peak_rss_mb=answer["maxrss_kb"] / 1024,  # kilobytes on Linux
+            stdout=out.read_bytes().decode(errors="replace"),
+            stderr=err.read_bytes().decode(errors="replace"),
         )
 
 

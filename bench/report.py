@@ -38,6 +38,10 @@ TOOL_ORDER = (OURS_UPLOAD, OURS_E2E, AWS_SYNC, AWS_CP, S5CMD_CP, BOTO3, OURS_FIL
 _FILING = (OURS_FILER, S5CMD_COPY)
 #: Peak RSS may vary this much over a scaling series and still count as flat.
 FLAT_RSS_RATIO = 1.3
+#: From the smallest to the largest run of files (1,000 to 200,000), peak RSS may grow at most this
+#: much: the file list is spooled to disk on both sides, so nothing per file stays in memory.
+FILES_RSS_RATIO = 1.2
+FILES_RSS_FROM, FILES_RSS_TO = 1000, 200_000
 #: The filer's CPU per filed file (handler only: a warm Lambda pays no start-up), in milliseconds.
 FILER_CPU_PER_FILE_MS = 2.5
 #: The cost of one more unit at the top of a series may be at most this many times that at the bottom.
@@ -130,6 +134,23 @@ def _speedup_target(summary: dict[str, Any], scenario: str, other: str) -> Targe
         f"{other} {theirs['wall_s']:.2f} s vs ours {ours['wall_s']:.2f} s (medians)",
     )
 
+
+
+def _files_rss_target(summary: dict[str, Any], series: dict[str, list[tuple[int, str]]], tool: str) -> Target:
+    """Peak RSS at 200,000 files against 1,000: a run's files must not stay in memory."""
+    who = "client" if tool == OURS_UPLOAD else "filer"
+    name = f"{who} peak RSS within {FILES_RSS_RATIO}x from 1k to 200k files"
+    threshold = f"<= {FILES_RSS_RATIO}x"
+    points = dict(_series_points(summary, series, "files", tool))
+    low, high = points.get(FILES_RSS_FROM), points.get(FILES_RSS_TO)
+    if low is None or high is None:
+        return _missing(name, threshold, f"no {FILES_RSS_FROM}- and {FILES_RSS_TO}-file points")
+    ratio = high["peak_rss_mb_max"] / low["peak_rss_mb_max"]
+    return Target(
+        name, threshold, f"{ratio:.2f}x", ratio <= FILES_RSS_RATIO,
+        f"largest peak {low['peak_rss_mb_max']:.0f} MB at {FILES_RSS_FROM} files, "
+        f"{high['peak_rss_mb_max']:.0f} MB at {FILES_RSS_TO} files",
+    )
 
 def _series_points(
     summary: dict[str, Any], series: dict[str, list[tuple[int, str]]], kind: str, tool: str
@@ -278,6 +299,9 @@ def targets(
                 )
             else:
                 out.append(_missing(name, f"max/min <= {FLAT_RSS_RATIO}", "no scaling series"))
+
+    for tool in (OURS_UPLOAD, OURS_FILER):
+        out.append(_files_rss_target(summary, series, tool))
 
     # Cost is CPU seconds (the tool's own): unlike wall time it does not move with other load.
     for kind, unit in (("files", "file"), ("bytes", "MiB")):

@@ -23,6 +23,7 @@ import stat
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from artifact_contract import ARTIFACT_TYPES, ContractError, get_artifact_type, validate_relative_path
 
@@ -34,6 +35,7 @@ from .exceptions import (
     FolderNotFoundError,
     SelectionEmptyError,
 )
+from .local_files import LocalFiles
 
 CONFIG_TYPE = "config"
 
@@ -80,28 +82,32 @@ class Selection:
 
     folder: Path
     types: tuple[str, ...]
-    files: tuple[LocalFile, ...]
+    #: On disk (:class:`.local_files.LocalFiles`), in (type, path) order; a tuple or list is
+    #: spooled too. :meth:`close` frees it.
+    files: Any
     dropped: tuple[DroppedFile, ...] = ()
     warnings: tuple[str, ...] = ()
     type_folders: dict[str, Path] = field(default_factory=dict)
     folder_type: str | None = None
     config_source: Path | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.files, LocalFiles):
+            object.__setattr__(self, "files", LocalFiles.of(self.files))
+
     @property
     def total_bytes(self) -> int:
-        return sum(f.size for f in self.files)
+        return self.files.total_bytes
 
     def files_per_type(self) -> dict[str, int]:
-        counts = dict.fromkeys(self.types, 0)
-        for f in self.files:
-            counts[f.type] = counts.get(f.type, 0) + 1
-        return counts
+        return {t: self.files.count_of(t) for t in self.types}
 
     def bytes_per_type(self) -> dict[str, int]:
-        sizes = dict.fromkeys(self.types, 0)
-        for f in self.files:
-            sizes[f.type] = sizes.get(f.type, 0) + f.size
-        return sizes
+        return {t: self.files.bytes_of(t) for t in self.types}
+
+    def close(self) -> None:
+        """Free the spooled file list."""
+        self.files.close()
 
 
 def resolve_types(include: Iterable[str] | None, settings: Settings | None) -> tuple[str, ...]:
@@ -147,7 +153,7 @@ def _check_name(artifact_type: str, rel: str, source: str | Path) -> None:
 
 
 def _walk(
-    artifact_type: str, top: Path, files: list[LocalFile], dropped: list[DroppedFile], unreadable: list[str]
+    artifact_type: str, top: Path, files: LocalFiles, dropped: list[DroppedFile], unreadable: list[str]
 ) -> None:
     kind = get_artifact_type(artifact_type)
     stack: list[tuple[Path, str]] = [(top, "")]
@@ -188,7 +194,7 @@ def _walk(
             if not os.access(entry.path, os.R_OK):
                 unreadable.append(f"{_display(entry.path)} (permission denied)")
                 continue
-            files.append(LocalFile(artifact_type, rel, entry.path, st.st_size, st.st_mtime_ns))
+            files.put(LocalFile(artifact_type, rel, entry.path, st.st_size, st.st_mtime_ns))
 
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
@@ -237,7 +243,8 @@ def collect(
             absolute = configured.is_absolute() or looks_like_windows_drive(configured)
             type_folders[t] = configured if absolute else root / configured
 
-    files: list[LocalFile] = []
+    # Spooled to disk as they are found: a run may hold 200,000 files.
+    files = LocalFiles()
     dropped: list[DroppedFile] = []
     warnings: list[str] = []
     unreadable: list[str] = []
@@ -248,6 +255,7 @@ def collect(
         elif not (t == CONFIG_TYPE and config_path is not None):
             warnings.append(f"no {t} folder at {_display(top)}{_drive_note(t, top)}")
     if unreadable:
+        files.close()
         more = f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
         shown = "; ".join(unreadable[:5]) + more
         raise FileUnreadableError(
@@ -268,24 +276,18 @@ def collect(
             _check_name(CONFIG_TYPE, name, config_source)
             st = config_source.stat()
             ours = LocalFile(CONFIG_TYPE, name, str(config_source), st.st_size, st.st_mtime_ns)
-            for i, existing in enumerate(files):
-                if existing.type == CONFIG_TYPE and existing.path == name:
-                    if not os.path.samefile(existing.source, config_source):
-                        warnings.append(
-                            f"{_display(existing.source)} is not uploaded: the --config file "
-                            f"{_display(config_source)} is filed as config/{name} instead"
-                        )
-                    files[i] = ours
-                    break
-            else:
-                files.append(ours)
+            existing = files.put(ours)
+            if existing is not None and not os.path.samefile(existing.source, config_source):
+                warnings.append(
+                    f"{_display(existing.source)} is not uploaded: the --config file "
+                    f"{_display(config_source)} is filed as config/{name} instead"
+                )
 
-    files.sort(key=lambda f: (f.type, f.path))
     dropped.sort(key=lambda d: (d.type, d.path))
     selection = Selection(
         folder=root,
         types=types,
-        files=tuple(files),
+        files=files,
         dropped=tuple(dropped),
         warnings=tuple(warnings),
         type_folders=type_folders,
@@ -293,6 +295,7 @@ def collect(
         config_source=config_source,
     )
     if not files and not allow_empty:
+        files.close()
         raise SelectionEmptyError(empty_message(selection), hint=empty_hint(selection))
     return selection
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .collect import LocalFile
+from .local_files import LocalFiles
 
 log = logging.getLogger("artifact_backup")
 
@@ -47,7 +48,9 @@ def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path:
 def fingerprint(files: Iterable[LocalFile]) -> str:
     """Identity of a file set as the file system sees it, without reading any content."""
     digest = hashlib.sha256()
-    for f in sorted(files, key=lambda f: (f.type, f.path)):
+    # A spooled list is read in (type, path) order already: a large run is not sorted in memory.
+    ordered = files if isinstance(files, LocalFiles) else sorted(files, key=lambda f: (f.type, f.path))
+    for f in ordered:
         line = f"{f.type}\0{f.path}\0{f.location}\0{f.size}\0{f.mtime_ns}\n"
         digest.update(line.encode("utf-8", "surrogateescape"))
     return digest.hexdigest()

@@ -12,27 +12,62 @@ import hashlib
 import queue
 import tarfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .collect import LocalFile
 from .exceptions import FileChangedError, FileUnreadableError
+from .local_files import LocalFiles
 from .transfer import MB, UploadConfig
 
 PACK_MEMBER_MODE = 0o644
+
+
+class PlannedPack(Sequence[LocalFile]):
+    """The files of one pack: a range of the run's spooled files in (type, path) order, read again
+    when the pack is written, so a plan holds no file per file (packs hold up to 64 MiB of small
+    files each)."""
+
+    def __init__(self, files: LocalFiles, first: tuple[str, str], last: tuple[str, str], count: int,
+                 size: int, below: int) -> None:
+        self._files = files
+        self.first, self.last = first, last
+        self._count = count
+        #: The bytes of the pack's files.
+        self.bytes = size
+        self._below = below
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[LocalFile]:
+        return self._files.between(self.first, self.last, self._below)
+
+    def __getitem__(self, index: Any) -> Any:
+        return list(self)[index]
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Sequence) and not isinstance(other, str | bytes):
+            return list(self) == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PlannedPack({self._count} files, {self.bytes} bytes, {self.first}..{self.last})"
 
 
 @dataclass(frozen=True)
 class PiecePlan:
     """How a run travels, before any byte is read: which files share packs, which go alone."""
 
-    packs: tuple[tuple[LocalFile, ...], ...]
+    packs: tuple[Sequence[LocalFile], ...]
     blobs: tuple[LocalFile, ...]
 
     @property
     def total_bytes(self) -> int:
-        return sum(f.size for p in self.packs for f in p) + sum(f.size for f in self.blobs)
+        return sum(_bytes(p) for p in self.packs) + sum(f.size for f in self.blobs)
 
     @property
     def total_files(self) -> int:
@@ -40,31 +75,41 @@ class PiecePlan:
 
     def to_dict(self) -> dict[str, object]:
         return {
-            "packs": [{"files": len(p), "bytes": sum(f.size for f in p)} for p in self.packs],
+            "packs": [{"files": len(p), "bytes": _bytes(p)} for p in self.packs],
             "blobs": [{"path": f.member_name, "bytes": f.size} for f in self.blobs],
         }
 
 
-def plan_pieces(files: Sequence[LocalFile], config: UploadConfig) -> PiecePlan:
+def _bytes(pack: Sequence[LocalFile]) -> int:
+    return pack.bytes if isinstance(pack, PlannedPack) else sum(f.size for f in pack)
+
+
+def plan_pieces(files: Iterable[LocalFile], config: UploadConfig) -> PiecePlan:
     """Small files fill packs in (type, path) order up to ``pack_max_bytes``; large files go alone.
 
-    The order and thresholds make the plan, and so the pack bytes, a function of the file set.
+    The order and thresholds make the plan, and so the pack bytes, a function of the file set. A
+    pack is kept as the range of names it covers (:class:`PlannedPack`), not as its files.
     """
-    packs: list[tuple[LocalFile, ...]] = []
+    spool = files if isinstance(files, LocalFiles) else LocalFiles.of(files)
+    packs: list[Sequence[LocalFile]] = []
     blobs: list[LocalFile] = []
-    current: list[LocalFile] = []
-    current_bytes = 0
-    for f in sorted(files, key=lambda f: (f.type, f.path)):
+    first: tuple[str, str] | None = None
+    last: tuple[str, str] = ("", "")
+    count = current_bytes = 0
+    for f in spool:
         if f.size >= config.pack_threshold:
             blobs.append(f)
             continue
-        if current and current_bytes + f.size > config.pack_max_bytes:
-            packs.append(tuple(current))
-            current, current_bytes = [], 0
-        current.append(f)
+        if first is not None and current_bytes + f.size > config.pack_max_bytes:
+            packs.append(PlannedPack(spool, first, last, count, current_bytes, config.pack_threshold))
+            first, count, current_bytes = None, 0, 0
+        if first is None:
+            first = (f.type, f.path)
+        last = (f.type, f.path)
+        count += 1
         current_bytes += f.size
-    if current:
-        packs.append(tuple(current))
+    if first is not None:
+        packs.append(PlannedPack(spool, first, last, count, current_bytes, config.pack_threshold))
     return PiecePlan(tuple(packs), tuple(blobs))
 
 
@@ -247,7 +292,11 @@ def write_pack(
     """
     writer = _HashingWriter(out)
     shas: list[str] = []
-    ordered = sorted(files, key=lambda f: f.member_name)
+    # A planned pack reads its files from the run's spool already in (type, path) order, which is
+    # member name order (type names sort after "/"): streamed, not held, as the pack is written.
+    presorted = isinstance(files, PlannedPack)
+    ordered = files if presorted else sorted(files, key=lambda f: f.member_name)
+    previous = ""
     offset = 0
     gz = gzip.GzipFile(filename="", mode="wb", fileobj=writer, compresslevel=compress_level, mtime=0)  # type: ignore[arg-type]
     with gz, _Deflater(gz, block=chunksize) as deflate:
@@ -255,6 +304,10 @@ def write_pack(
             # tarfile builds each header (PAX records where a name needs them); the data is streamed
             # here, a member's header and first chunk in one write: tarfile's own copy loop and
             # record buffer cost more than the compression of a small file.
+            if presorted:
+                if f.member_name <= previous:
+                    raise RuntimeError(f"pack members out of order at {f.member_name!r}")
+                previous = f.member_name
             header = member_header(f)
             digest = hashlib.sha256()
             pending = header
@@ -271,5 +324,7 @@ def write_pack(
         # The end of archive as tarfile writes it: two zero blocks, then zeros to a whole record.
         offset += 2 * tarfile.BLOCKSIZE
         deflate.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE + -offset % tarfile.RECORDSIZE))
+    if presorted:
+        return PackResult(writer.digest.hexdigest(), writer.size, tuple(shas))
     by_name = dict(zip((f.member_name for f in ordered), shas, strict=True))
     return PackResult(writer.digest.hexdigest(), writer.size, tuple(by_name[f.member_name] for f in files))

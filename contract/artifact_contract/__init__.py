@@ -105,6 +105,7 @@ from .reuse import (
     ReuseIndex,
     ReuseIndexInvalidError,
 )
+from .spool import FileSpool, PieceFiles, member_finder
 from .timestamps import TIMESTAMP_FORMAT, format_timestamp, parse_timestamp, validate_timestamp
 
 __all__ = [
@@ -135,6 +136,9 @@ __all__ = [
     "META_SHA256",
     "META_TIMESTAMP",
     "Manifest",
+    "FileSpool",
+    "PieceFiles",
+    "member_finder",
     "ManifestInvalidError",
     "ManifestLocation",
     "PathInvalidError",

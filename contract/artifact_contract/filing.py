@@ -16,9 +16,10 @@ from json.encoder import encode_basestring
 from typing import IO, Any
 
 from .exceptions import ContractError
-from .layout import archive_key, archive_prefix
+from .layout import archive_prefix
 from .manifest import FileEntry, Manifest
 from .records import CLAIM_SCHEMA, RECORD_JSON_OPTIONS, RECORD_VERSION, RUN_RECORD_SCHEMA, dumps_record
+from .spool import FileSpool
 
 
 class RefusalCode:
@@ -75,7 +76,11 @@ def content_sha256(files: Iterable[FileEntry | RecordedFile]) -> str:
     carries it, so a filer meeting a taken timestamp can tell a repeat from a different run.
     """
     digest = hashlib.sha256()
-    for type_name, path, size, sha256 in sorted((f.type, f.path, f.size, f.sha256) for f in files):
+    # A spool reads its files in name order from its index (SQLite compares the UTF-8 bytes, which
+    # order as the code points do), so a large run is never sorted in memory.
+    ordered = files.in_name_order() if isinstance(files, FileSpool) else sorted(
+        files, key=lambda f: (f.type, f.path, f.size, f.sha256))
+    for type_name, path, size, sha256 in ((f.type, f.path, f.size, f.sha256) for f in ordered):
         digest.update(json.dumps([type_name, path, size, sha256], ensure_ascii=False).encode())
         digest.update(b"\n")
     return digest.hexdigest()
@@ -181,16 +186,8 @@ class RunRecord:
     def for_manifest(cls, manifest: Manifest) -> RunRecord:
         """The record of a manifest filed as the layout says, sorted so its bytes never vary."""
         ts = manifest.timestamp
-        files = tuple(
-            sorted(
-                (
-                    RecordedFile(f.type, f.path, archive_key(manifest.project_key, f.type, ts, f.path),
-                                 f.size, f.sha256)
-                    for f in manifest.files
-                ),
-                key=lambda f: f.key,
-            )
-        )
+        files = tuple(RecordedFile(f.type, f.path, key, f.size, f.sha256)
+                      for f, key in manifest.files_in_key_order())
         prefixes = tuple(archive_prefix(manifest.project_key, t, ts) for t in manifest.types)
         return cls(
             run_id=manifest.run_id,
@@ -255,12 +252,12 @@ _FILES = "files"
 def run_record_head(manifest: Manifest) -> dict[str, Any]:
     """The run record's fields but its list of files, as ``RunRecord.to_dict`` gives them.
 
-    The record of the manifest cut to one file per type has the same prefixes, run and uploader; the
-    count and total that depend on every file are filled in from the manifest itself.
+    The record of the manifest without its files has the same run and uploader; the prefixes, count
+    and total that depend on every file come from the manifest's own counts, kept as it was read.
     """
-    one_per_type = tuple({f.type: f for f in manifest.files}.values())
-    head = RunRecord.for_manifest(replace(manifest, files=one_per_type)).to_dict()
-    head["file_count"] = len(manifest.files)
+    head = RunRecord.for_manifest(replace(manifest, files=())).to_dict()
+    head["prefixes"] = [archive_prefix(manifest.project_key, t, manifest.timestamp) for t in manifest.types]
+    head["file_count"] = manifest.file_count
     head["bytes"] = manifest.total_bytes
     del head[_FILES]
     return head
@@ -319,9 +316,12 @@ def _key(manifest: Manifest, entry: FileEntry) -> str:
 def _in_key_order(manifest: Manifest) -> Iterator[tuple[FileEntry, str]]:
     """The files with their archive keys, sorted by key as ``RunRecord.for_manifest`` sorts them.
 
-    A client lists its files in key order already; only a manifest that does not is sorted here,
-    which holds every key at once for the length of the sort.
+    A spooled manifest reads them in key order from its index. A client lists its files in key order
+    already; only an in-memory manifest that does not is sorted here.
     """
+    if manifest.spooled:
+        yield from manifest.files_in_key_order()
+        return
     files: Any = manifest.files
     previous = None
     for entry in files:

@@ -1,20 +1,31 @@
 """The manifest: the client's complete, versioned description of one run.
 
 It is uploaded last, so its arrival in staging is the run's commit. The filer trusts nothing in it
-until :func:`Manifest.from_json` has checked every field against the contract, so a hostile or
-broken client can do no more than get its run refused.
+until :meth:`Manifest.read` has checked every field against the contract, so a hostile or broken
+client can do no more than get its run refused.
+
+A run may list 200,000 files, so neither side holds them: the manifest is read from a file as a
+stream (:class:`_Text`, :class:`_Walk`), entry by entry, into a :class:`~.spool.FileSpool` on disk,
+and written from one the same way (:meth:`Manifest.write_json`). The small parts (the head fields
+and the pieces, of which there are few) stay in memory. The JSON is the standard library's, read
+one entry at a time, so a manifest means exactly what ``json.loads`` makes of it.
 """
 
 from __future__ import annotations
 
+import codecs
 import io
 import json
-from collections.abc import Iterable, Mapping
+import re
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import IO, Any
 
 from .artifact_types import get_artifact_type
+from .entries import FileEntry, Piece, PieceKind, Reuse
 from .exceptions import ContractError, ManifestInvalidError
 from .layout import (
     _has_control,
@@ -27,7 +38,23 @@ from .layout import (
     validate_relative_path,
     validate_run_id,
 )
+from .spool import FileSpool
 from .timestamps import validate_timestamp
+
+__all__ = [
+    "MANIFEST_SCHEMA",
+    "MANIFEST_VERSION",
+    "MANIFEST_VERSIONS",
+    "MAX_FILES",
+    "MAX_MANIFEST_BYTES",
+    "MAX_PACKED_FILE_BYTES",
+    "FileEntry",
+    "Manifest",
+    "Piece",
+    "PieceKind",
+    "Reuse",
+    "build_manifest",
+]
 
 MANIFEST_SCHEMA = "artifact-backup.manifest"
 #: The newest version this package writes and reads. Version 2 adds files that travel by reuse
@@ -41,8 +68,10 @@ MANIFEST_VERSIONS = (1, 2, 3)
 REUSE_MANIFEST_VERSION = 2
 #: The version that introduced blobs named by their file (sent while being hashed).
 SLOT_MANIFEST_VERSION = 3
-#: Larger manifests are refused unread: a run of 100,000 files needs about 25 MB.
-MAX_MANIFEST_BYTES = 32 * 1024 * 1024
+#: Larger manifests are refused unread. A file's entry is about 200 bytes with a short path and
+#: about 1.2 KB with a path near S3's 1,024-byte key limit, so MAX_FILES entries of such paths fit
+#: (the filer copies the body to /tmp; it is never held in memory).
+MAX_MANIFEST_BYTES = 256 * 1024 * 1024
 MAX_FILES = 200_000
 #: The largest file that may travel in a pack. The filer holds each packed file in memory once on
 #: its way to its put, so it refuses larger ones; the client must send them as blobs and so may not
@@ -51,112 +80,121 @@ MAX_PACKED_FILE_BYTES = 128 * 1024 * 1024
 #: Bounds on the free-text fields, which are copied into the claim and the run record.
 MAX_UPLOADER_ENTRIES = 32
 MAX_TEXT_LENGTH = 256
-
-PieceKind = Literal["pack", "blob"]
-
-
-@dataclass(frozen=True, slots=True)
-class Piece:
-    """One staging object of the run: a pack of small files, or one large file's content."""
-
-    id: str
-    kind: PieceKind
-    size: int
-    sha256: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "kind": self.kind, "size": self.size, "sha256": self.sha256}
+#: One entry of ``files`` or ``pieces`` longer than this (in characters) is refused rather than read
+#: further: a valid one is a few kilobytes at most, even with every character escaped.
+MAX_ENTRY_CHARS = 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
-class Reuse:
-    """A file the client does not send: the filer copies it from the archive's earlier copy.
-
-    Only the checksum travels; which archive object holds it is the filer's own knowledge (its reuse
-    index), so a client can never point the filer at an object of its choosing.
-    """
-
-    sha256: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"sha256": self.sha256}
-
-
-@dataclass(frozen=True, slots=True)
-class FileEntry:
-    """One file of the run, where it is filed and which piece carries it.
-
-    ``piece`` is None exactly when ``reuse`` is set: the file is not in staging, the filer copies it
-    from an earlier run's copy in the archive.
-    """
-
-    type: str
-    path: str
-    size: int
-    sha256: str
-    piece: str | None
-    reuse: Reuse | None = None
-
-    @property
-    def member_name(self) -> str:
-        """The file's name inside a pack: its type folder, then its relative path."""
-        return f"{self.type}/{self.path}"
-
-    def to_dict(self) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "type": self.type,
-            "path": self.path,
-            "size": self.size,
-            "sha256": self.sha256,
-            "piece": self.piece,
-        }
-        if self.reuse is not None:
-            data["reuse"] = self.reuse.to_dict()
-        return data
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Manifest:
+    """One run's manifest. ``files`` is a :class:`~.spool.FileSpool` for a manifest that was read
+    (:meth:`read`), or a tuple for one built in memory (a draft, a test's); both are re-readable.
+
+    A read manifest holds a spool on disk: close it (:meth:`close`, or ``with``) when done.
+    """
+
     run_id: str
     project_key: str
     timestamp: str | None
     archive_bucket: str
     created_at: str
-    files: tuple[FileEntry, ...]
+    files: Any
     pieces: tuple[Piece, ...]
     uploader: Mapping[str, str] = field(default_factory=dict)
     config_sha256: str | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.files, FileSpool | tuple):
+            object.__setattr__(self, "files", tuple(self.files))
+        object.__setattr__(self, "pieces", tuple(self.pieces))
+
+    @property
+    def spooled(self) -> bool:
+        return isinstance(self.files, FileSpool)
+
+    @property
+    def file_count(self) -> int:
+        return len(self.files)
+
     @property
     def total_bytes(self) -> int:
+        if isinstance(self.files, FileSpool):
+            return self.files.total_bytes
         return sum(f.size for f in self.files)
 
     @property
     def types(self) -> tuple[str, ...]:
+        if isinstance(self.files, FileSpool):
+            return self.files.types
         return tuple(sorted({f.type for f in self.files}))
 
     def pieces_by_id(self) -> dict[str, Piece]:
         return {p.id: p for p in self.pieces}
 
+    def files_of(self, piece_id: str) -> Sequence[FileEntry]:
+        """The files one piece carries, in manifest order; from a spool, read as they are used."""
+        if isinstance(self.files, FileSpool):
+            return self.files.of_piece(piece_id)
+        return [f for f in self.files if f.piece == piece_id]
+
     def files_by_piece(self) -> dict[str, list[FileEntry]]:
-        """Files grouped by the piece carrying them; reused files travel in none and are left out."""
+        """Files grouped by the piece carrying them; reused files travel in none and are left out.
+
+        Holds every file at once: for small manifests (tests); a filer reads :meth:`files_of`.
+        """
         grouped: dict[str, list[FileEntry]] = {p.id: [] for p in self.pieces}
         for entry in self.files:
             if entry.piece is not None:
                 grouped[entry.piece].append(entry)
         return grouped
 
+    def carried_by(self, piece_ids: Iterable[str], *, reused: bool = False) -> Iterator[FileEntry]:
+        """The files carried by any of ``piece_ids`` (with ``reused``, and those travelling by
+        reuse), in manifest order."""
+        if isinstance(self.files, FileSpool):
+            return self.files.carried_by(piece_ids, reused=reused)
+        wanted = set(piece_ids)
+        return (f for f in self.files if f.piece in wanted or (reused and f.reuse is not None))
+
     @property
     def reused(self) -> tuple[FileEntry, ...]:
-        """The files the filer copies from the archive instead of receiving them."""
+        """The files the filer copies from the archive instead of receiving them (large files
+        only, so few)."""
+        if isinstance(self.files, FileSpool):
+            return tuple(self.files.reused()) if self.files.reused_count else ()
         return tuple(f for f in self.files if f.reuse is not None)
+
+    @property
+    def reused_count(self) -> int:
+        if isinstance(self.files, FileSpool):
+            return self.files.reused_count
+        return sum(1 for f in self.files if f.reuse is not None)
+
+    @property
+    def reused_bytes(self) -> int:
+        if isinstance(self.files, FileSpool):
+            return self.files.reused_bytes
+        return sum(f.size for f in self.files if f.reuse is not None)
+
+    def files_in_name_order(self) -> Iterator[FileEntry]:
+        """Every file sorted by (type, path), without sorting them in memory when spooled."""
+        if isinstance(self.files, FileSpool):
+            return self.files.in_name_order()
+        return iter(sorted(self.files, key=lambda f: (f.type, f.path)))
+
+    def files_in_key_order(self) -> Iterator[tuple[FileEntry, str]]:
+        """Every file with its archive key, sorted by key, as the run record lists them."""
+        if isinstance(self.files, FileSpool):
+            return self.files.in_key_order()
+        keyed = [(f, archive_key(self.project_key, f.type, self.timestamp, f.path)) for f in self.files]
+        return iter(sorted(keyed, key=lambda pair: pair[1]))
 
     @property
     def version(self) -> int:
         """The oldest schema version that can say everything this manifest says."""
         if any(p.kind == "blob" and p.id != blob_piece_id(p.sha256) for p in self.pieces):
             return SLOT_MANIFEST_VERSION
-        return REUSE_MANIFEST_VERSION if self.reused else 1
+        return REUSE_MANIFEST_VERSION if self.reused_count else 1
 
     def _head(self) -> dict[str, Any]:
         return {
@@ -175,13 +213,9 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         return {**self._head(), "files": [f.to_dict() for f in self.files]}
 
-    def to_json(self) -> bytes:
-        """The manifest's bytes: ``to_dict`` as compact JSON, written one file entry at a time.
-
-        A run of 50,000 files would otherwise hold a dictionary per file and the whole text at
-        once, several times the size of the result, just to send it.
-        """
-        out = io.BytesIO()
+    def write_json(self, out: IO[bytes]) -> None:
+        """Write the manifest's bytes (``to_dict`` as compact JSON) to ``out``, one file entry at a
+        time, so writing a run of 200,000 files holds no more than one entry's text."""
         head = _compact(self._head())
         out.write(head[:-1].encode())  # "files" comes last: open the object back up
         out.write(b',"files":[')
@@ -190,57 +224,190 @@ class Manifest:
                 out.write(b",")
             out.write(_compact(entry.to_dict()).encode())
         out.write(b"]}")
+
+    def to_json(self) -> bytes:
+        """The manifest's bytes in memory (:meth:`write_json`): for small manifests and tests."""
+        out = io.BytesIO()
+        self.write_json(out)
         return out.getvalue()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Manifest):
+            return NotImplemented
+        return self._head() == other._head() and len(self.files) == len(other.files) and all(
+            a == b for a, b in zip(self.files, other.files, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def close(self) -> None:
+        """Free the spool of a read manifest (nothing for one built in memory)."""
+        if isinstance(self.files, FileSpool):
+            self.files.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @classmethod
     def from_dict(cls, data: Any) -> Manifest:
-        """Build and fully validate a manifest; every problem raises :class:`ManifestInvalidError`."""
+        """Build and fully validate a manifest from parsed JSON, as :meth:`read` would its text."""
         try:
-            return _parse_manifest(data)
-        except ManifestInvalidError:
-            raise
-        except ContractError as exc:
-            raise ManifestInvalidError(str(exc)) from None
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> Manifest:
-        _check_length(raw)
-        return cls.from_dict(_loads(raw))
-
-    @classmethod
-    def read(cls, stream: Any) -> Manifest:
-        """Read a manifest from a binary stream to its end, as :meth:`from_json` would.
-
-        A large run's manifest is tens of megabytes, and ``from_json(stream.read())`` holds its
-        bytes, their text and the parsed JSON all at once while the entries are built. Here the
-        bytes go once decoded and the text once parsed, and the values repeated in every entry (a
-        file's type and piece, a piece's kind) are one string each.
-        """
-        raw = stream.read()
-        _check_length(raw)
-        try:
-            # What json.loads does with bytes, done here so the bytes can go before the parse.
-            text = raw.decode(json.detect_encoding(raw), "surrogatepass")
-        except UnicodeDecodeError as exc:
+            raw = json.dumps(data, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
             raise ManifestInvalidError(f"manifest is not valid JSON: {exc}") from None
-        del raw
-        data = _loads(text)
-        del text
-        return cls.from_dict(data)
+        return cls.from_json(raw)
+
+    @classmethod
+    def from_json(cls, raw: bytes | str, *, directory: str | None = None) -> Manifest:
+        """Read a manifest held in memory; every problem raises :class:`ManifestInvalidError`."""
+        _check_length(len(raw))
+        if isinstance(raw, str):
+            if raw.startswith("\ufeff"):  # what json.loads says of a text with a BOM
+                raise ManifestInvalidError("manifest is not valid JSON: Unexpected UTF-8 BOM")
+            raw = raw.encode("utf-8", "surrogatepass")
+        return cls.read(io.BytesIO(raw), directory=directory)
+
+    @classmethod
+    def read(cls, stream: Any, *, directory: str | None = None) -> Manifest:
+        """Read and fully validate a manifest from a binary stream, entry by entry.
+
+        The stream is read twice (the head first, since a client may list ``files`` before
+        ``pieces``; then the files, each checked against the head as it is read into the spool),
+        so a stream that cannot seek is copied to a temporary file first. Every problem raises
+        :class:`ManifestInvalidError`; nothing but the spool grows with the run.
+        """
+        if _seekable(stream):
+            start = stream.tell()
+            _check_length(stream.seek(0, io.SEEK_END) - start)
+            stream.seek(start)
+            return _read_seekable(stream, start, directory)
+        with tempfile.TemporaryFile(dir=directory) as copy:
+            _copy_bounded(stream, copy)
+            copy.seek(0)
+            return _read_seekable(copy, 0, directory)
 
 
-def _check_length(raw: bytes | str) -> None:
-    if len(raw) > MAX_MANIFEST_BYTES:
+def _seekable(stream: Any) -> bool:
+    try:
+        return bool(stream.seekable())
+    except (AttributeError, ValueError, OSError):
+        return False
+
+
+def _copy_bounded(stream: Any, out: IO[bytes]) -> None:
+    total = 0
+    while chunk := stream.read(_CHUNK):
+        total += len(chunk)
+        _check_length(total)
+        out.write(chunk)
+
+
+def _check_length(length: int) -> None:
+    if length > MAX_MANIFEST_BYTES:
         raise ManifestInvalidError(
-            f"manifest is {len(raw)} bytes, more than the {MAX_MANIFEST_BYTES} allowed"
+            f"manifest is {length} bytes, more than the {MAX_MANIFEST_BYTES} allowed"
         )
 
 
+def _read_seekable(stream: IO[bytes], start: int, directory: str | None) -> Manifest:
+    try:
+        head, count = _Walk(stream).run(None)
+        checked = _check_head(head, count)
+        spool = FileSpool(directory)
+        try:
+            stream.seek(start)
+            adder = _FileChecker(checked, spool)
+            _Walk(stream).run(adder)
+            adder.finish()
+            spool.seal()
+        except BaseException:
+            spool.close()
+            raise
+    except ManifestInvalidError:
+        raise
+    except ContractError as exc:
+        raise ManifestInvalidError(str(exc)) from None
+    return Manifest(
+        run_id=checked.run_id,
+        project_key=checked.project_key,
+        timestamp=checked.timestamp,
+        archive_bucket=checked.archive_bucket,
+        created_at=checked.created_at,
+        files=spool,
+        pieces=tuple(checked.pieces.values()),
+        uploader=checked.uploader,
+        config_sha256=checked.config_sha256,
+    )
+
+
+# -- the JSON, read one value at a time -------------------------------------------------------------
+
+_CHUNK = 64 * 1024
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 #: Fields whose values repeat across a manifest's objects: a file's type and piece, a piece's kind.
 _REPEATED = ("type", "piece", "kind")
 
 
-def _loads(raw: bytes | str) -> Any:
+def _invalid(message: str) -> ManifestInvalidError:
+    return ManifestInvalidError(f"manifest is not valid JSON: {message}")
+
+
+class _Text:
+    """The manifest's text, decoded from its bytes as it is read, as ``json.loads`` decodes bytes
+    (the encoding told by the first bytes, surrogates passed through to be refused later)."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        first = b""
+        while len(first) < 4 and (more := stream.read(4 - len(first))):
+            first += more
+        self._decoder = codecs.getincrementaldecoder(json.detect_encoding(first))("surrogatepass")
+        self.buf = ""
+        self.pos = 0
+        #: Characters dropped from the front of ``buf``, for error positions.
+        self.offset = 0
+        self.eof = False
+        self._feed(first)
+
+    def _feed(self, data: bytes, final: bool = False) -> None:
+        try:
+            text = self._decoder.decode(data, final)
+        except UnicodeDecodeError as exc:
+            raise _invalid(str(exc)) from None
+        if self.pos:
+            self.offset += self.pos
+            self.buf = self.buf[self.pos:] + text
+            self.pos = 0
+        else:
+            self.buf += text
+
+    def more(self) -> bool:
+        """Read more text; False at the end. Reads grow with what is waiting, so a long value is
+        read in as many steps as the doublings of its length."""
+        if self.eof:
+            return False
+        data = self._stream.read(max(_CHUNK, len(self.buf) - self.pos))
+        if not data:
+            self.eof = True
+            self._feed(b"", final=True)
+        else:
+            self._feed(data)
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not whitespace ("" at the end), not consumed."""
+        while True:
+            self.pos = _WHITESPACE.match(self.buf, self.pos).end()  # type: ignore[union-attr]
+            if self.pos < len(self.buf) or not self.more():
+                return self.buf[self.pos] if self.pos < len(self.buf) else ""
+
+    def error(self, message: str) -> ManifestInvalidError:
+        return _invalid(f"{message}: char {self.offset + self.pos}")
+
+
+def _shared_hook() -> Any:
     shared: dict[str, str] = {}
 
     def unique_and_shared(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -251,17 +418,117 @@ def _loads(raw: bytes | str) -> Any:
                 data[name] = shared.setdefault(value, value)
         return data
 
-    try:
-        return json.loads(raw, object_pairs_hook=unique_and_shared)
-    except ManifestInvalidError:
-        raise
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ManifestInvalidError(f"manifest is not valid JSON: {exc}") from None
-    except RecursionError:
-        # json's C scanner recurses per nesting level: a few kilobytes of brackets would
-        # otherwise escape as a RecursionError, which the filer treats as a transient failure.
-        raise ManifestInvalidError("manifest is not valid JSON: nested too deeply") from None
+    return unique_and_shared
 
+
+class _Walk:
+    """One pass over a manifest's JSON: the top-level object's members one by one, the ``files``
+    array's entries one at a time (to ``on_file``, or only counted), everything else whole."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.text = _Text(stream)
+        self._decoder = json.JSONDecoder(object_pairs_hook=_shared_hook())
+
+    def value(self) -> Any:
+        """The next JSON value, decoded whole; at most :data:`MAX_ENTRY_CHARS` are read for it."""
+        text = self.text
+        text.peek()
+        while True:
+            try:
+                value, end = self._decoder.raw_decode(text.buf, text.pos)
+            except json.JSONDecodeError as exc:
+                waiting = len(text.buf) - text.pos
+                if waiting <= MAX_ENTRY_CHARS and text.more():
+                    continue
+                longer = (f" (or a value longer than {MAX_ENTRY_CHARS} characters)"
+                          if waiting > MAX_ENTRY_CHARS else "")
+                raise _invalid(f"{exc.msg}: char {text.offset + exc.pos}{longer}") from None
+            except RecursionError:
+                # json's C scanner recurses per nesting level: a few kilobytes of brackets would
+                # otherwise escape as a RecursionError, which the filer treats as a transient failure.
+                raise _invalid("nested too deeply") from None
+            if end == len(text.buf) and text.more():
+                continue  # a number at the end of what was read may go on ("12" of "123")
+            text.pos = end
+            return value
+
+    def run(self, on_file: Any) -> tuple[Any, int]:
+        """Walk the whole manifest: its members but ``files`` and how many files it lists.
+
+        A manifest that is not an object is read whole, as ``json.loads`` would, to say so.
+        """
+        text = self.text
+        if text.peek() != "{":
+            value = self.value()
+            self._end()
+            return value, 0
+        text.pos += 1
+        head: dict[str, Any] = {}
+        count = 0
+        if text.peek() == "}":
+            text.pos += 1
+        else:
+            while True:
+                if text.peek() != '"':
+                    raise text.error("Expecting property name enclosed in double quotes")
+                key = self.value()
+                if key in head:
+                    raise ManifestInvalidError(f"manifest names the key {key!r} twice in one object")
+                if text.peek() != ":":
+                    raise text.error("Expecting ':' delimiter")
+                text.pos += 1
+                if key == "files" and text.peek() == "[":
+                    count = self._array(on_file)
+                    head[key] = _LISTED
+                elif key == "pieces" and text.peek() == "[":
+                    head[key] = pieces = []
+                    self._array(lambda _i, piece, into=pieces: into.append(piece))
+                else:
+                    head[key] = self.value()
+                following = text.peek()
+                text.pos += 1
+                if following == "}":
+                    break
+                if following != ",":
+                    text.pos -= 1
+                    raise text.error("Expecting ',' delimiter")
+        self._end()
+        return head, count
+
+    def _array(self, on_item: Any) -> int:
+        """Walk an array whose ``[`` is next, one item at a time; how many items it holds."""
+        text = self.text
+        text.pos += 1  # the "["
+        if text.peek() == "]":
+            text.pos += 1
+            return 0
+        count = 0
+        while True:
+            item = self.value()
+            if on_item is not None:
+                on_item(count, item)
+            count += 1
+            following = text.peek()
+            text.pos += 1
+            if following == "]":
+                return count
+            if following != ",":
+                text.pos -= 1
+                raise text.error("Expecting ',' delimiter")
+
+    def _end(self) -> None:
+        if self.text.peek() != "":
+            raise self.text.error("Extra data")
+
+
+class _Listed:
+    """Stands for the ``files`` array while the head is checked: it was walked, not kept."""
+
+    def __repr__(self) -> str:
+        return "<files>"
+
+
+_LISTED = _Listed()
 
 def _compact(data: Any) -> str:
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
@@ -339,7 +606,23 @@ def _text(value: str, where: str) -> str:
     return value
 
 
-def _parse_manifest(data: Any) -> Manifest:
+@dataclass(frozen=True)
+class _Head:
+    """A manifest's fields but its files, checked: what every file entry is checked against."""
+
+    version: int
+    run_id: str
+    project_key: str
+    timestamp: str | None
+    archive_bucket: str
+    created_at: str
+    uploader: dict[str, str]
+    config_sha256: str | None
+    pieces: dict[str, Piece]
+
+
+def _check_head(data: Any, file_count: int) -> _Head:
+    """Check everything but the file entries, in the order the contract always has."""
     if not isinstance(data, dict):
         raise ManifestInvalidError("manifest is not a JSON object")
     if data.get("schema") != MANIFEST_SCHEMA:
@@ -380,10 +663,13 @@ def _parse_manifest(data: Any) -> Manifest:
         raise ManifestInvalidError("manifest config_sha256 is not a SHA-256 hex digest")
 
     raw_pieces = _require(data, "pieces", list, "manifest")
-    raw_files = _require(data, "files", list, "manifest")
-    if len(raw_files) > MAX_FILES:
-        raise ManifestInvalidError(f"manifest lists {len(raw_files)} files, more than {MAX_FILES}")
-    if not raw_files:
+    if "files" not in data:
+        raise ManifestInvalidError("manifest has no 'files'")
+    if data["files"] is not _LISTED:
+        raise ManifestInvalidError("manifest 'files' has the wrong type")
+    if file_count > MAX_FILES:
+        raise ManifestInvalidError(f"manifest lists {file_count} files, more than {MAX_FILES}")
+    if not file_count:
         raise ManifestInvalidError("manifest lists no files")
 
     pieces: dict[str, Piece] = {}
@@ -404,11 +690,21 @@ def _parse_manifest(data: Any) -> Manifest:
         if piece_id in pieces:
             raise ManifestInvalidError(f"piece {piece_id!r} is listed twice")
         pieces[piece_id] = Piece(piece_id, kind, _size(raw, where), sha)
+    return _Head(version, run_id, project_key, timestamp, archive_bucket, created_at, dict(uploader),
+                 config_sha, pieces)
 
-    files: list[FileEntry] = []
-    seen: set[tuple[str, str]] = set()
-    used: set[str] = set()
-    for i, raw in enumerate(raw_files):
+
+class _FileChecker:
+    """Checks each file entry as it is read and adds it to the spool; the spool is the duplicate
+    check, so no set of names grows in memory."""
+
+    def __init__(self, head: _Head, spool: FileSpool) -> None:
+        self._head = head
+        self._spool = spool
+        self._used: set[str] = set()
+
+    def __call__(self, i: int, raw: Any) -> None:
+        head = self._head
         where = f"file #{i}"
         if not isinstance(raw, dict):
             raise ManifestInvalidError(f"{where} is not an object")
@@ -421,39 +717,35 @@ def _parse_manifest(data: Any) -> Manifest:
             )
         # The whole key must fit S3's 1,024 bytes: a long non-ASCII project key leaves less room for
         # the path, and S3 would refuse the put halfway through filing.
-        archive_key(project_key, type_name, timestamp, path)
-        if (type_name, path) in seen:
+        key = archive_key(head.project_key, type_name, head.timestamp, path)
+        try:
+            entry = self._entry(raw, type_name, path, where)
+        except ContractError:
+            if (type_name, path) in self._spool:  # the contract names a file listed twice first
+                raise ManifestInvalidError(f"file {type_name}/{path} is listed twice") from None
+            raise
+        if not self._spool.add(entry, key):
             raise ManifestInvalidError(f"file {type_name}/{path} is listed twice")
-        seen.add((type_name, path))
+        if entry.piece is not None:
+            self._used.add(entry.piece)
+
+    def _entry(self, raw: dict[str, Any], type_name: str, path: str, where: str) -> FileEntry:
         size, sha = _size(raw, where), _sha(raw, where)
-        reuse = _reuse(raw, version, sha, where)
+        reuse = _reuse(raw, self._head.version, sha, where)
         if reuse is not None:
-            files.append(FileEntry(type_name, path, size, sha, None, reuse))
-            continue
+            return FileEntry(type_name, path, size, sha, None, reuse)
         piece_id = _require(raw, "piece", str, where)
-        piece = pieces.get(piece_id)
+        piece = self._head.pieces.get(piece_id)
         if piece is None:
             raise ManifestInvalidError(f"{where} refers to piece {piece_id!r}, which is not listed")
-        entry = FileEntry(type_name, path, size, sha, piece_id)
-        if piece.kind == "blob" and (piece.sha256 != entry.sha256 or piece.size != entry.size):
+        if piece.kind == "blob" and (piece.sha256 != sha or piece.size != size):
             raise ManifestInvalidError(f"{where} does not match the blob that carries it")
-        used.add(piece_id)
-        files.append(entry)
-    unused = set(pieces) - used
-    if unused:
-        raise ManifestInvalidError(f"pieces {sorted(unused)} carry no listed file")
+        return FileEntry(type_name, path, size, sha, piece.id)
 
-    return Manifest(
-        run_id=run_id,
-        project_key=project_key,
-        timestamp=timestamp,
-        archive_bucket=archive_bucket,
-        created_at=created_at,
-        files=tuple(files),
-        pieces=tuple(pieces.values()),
-        uploader=dict(uploader),
-        config_sha256=config_sha,
-    )
+    def finish(self) -> None:
+        unused = set(self._head.pieces) - self._used
+        if unused:
+            raise ManifestInvalidError(f"pieces {sorted(unused)} carry no listed file")
 
 
 def build_manifest(
@@ -467,17 +759,65 @@ def build_manifest(
     pieces: Iterable[Piece],
     uploader: Mapping[str, str] | None = None,
     config_sha256: str | None = None,
+    out: IO[bytes] | None = None,
+    directory: str | None = None,
 ) -> Manifest:
-    """Assemble a manifest on the client and validate it exactly as the filer will."""
-    draft = Manifest(
-        run_id=run_id,
-        project_key=project_key,
-        timestamp=timestamp,
-        archive_bucket=archive_bucket,
-        created_at=created_at,
-        files=tuple(files),
-        pieces=tuple(pieces),
-        uploader=dict(uploader or {}),
-        config_sha256=config_sha256,
-    )
-    return Manifest.from_dict(draft.to_dict())
+    """Assemble a manifest on the client and validate it exactly as the filer will: its bytes are
+    written (to ``out``, a seekable binary file, or a temporary one) and read back by
+    :meth:`Manifest.read`. ``files`` is read once, as it comes (a spool, a list).
+
+    The result is the manifest as read, spooled; ``out`` then holds its bytes, ready to send.
+    """
+    draft = _Draft(run_id, project_key, timestamp, archive_bucket, created_at, files, tuple(pieces),
+                   dict(uploader or {}), config_sha256)
+    if out is None:
+        with tempfile.TemporaryFile(dir=directory) as temporary:
+            return _build(draft, temporary, directory)
+    return _build(draft, out, directory)
+
+
+def _build(draft: _Draft, out: IO[bytes], directory: str | None) -> Manifest:
+    start = out.tell()
+    draft.write_json(out)
+    out.flush()
+    out.seek(start)
+    manifest = Manifest.read(out, directory=directory)
+    out.seek(start)
+    return manifest
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A manifest's parts before it is checked: written once, entry by entry, as
+    :meth:`Manifest.write_json` writes a manifest (``files`` may be an iterator)."""
+
+    run_id: str
+    project_key: str
+    timestamp: str | None
+    archive_bucket: str
+    created_at: str
+    files: Iterable[FileEntry]
+    pieces: tuple[Piece, ...]
+    uploader: dict[str, str]
+    config_sha256: str | None
+
+    def write_json(self, out: IO[bytes]) -> None:
+        # The version needs to know whether a file is reused, which only the files say: the head is
+        # written after them, in a second file, and the two joined.
+        with tempfile.TemporaryFile() as body:
+            reused = False
+            for i, entry in enumerate(self.files):
+                if i:
+                    body.write(b",")
+                body.write(_compact(entry.to_dict()).encode())
+                reused = reused or entry.reuse is not None
+            shell = Manifest(self.run_id, self.project_key, self.timestamp, self.archive_bucket,
+                             self.created_at, (), self.pieces, self.uploader, self.config_sha256)
+            head = shell._head()
+            if head["version"] < REUSE_MANIFEST_VERSION and reused:
+                head["version"] = REUSE_MANIFEST_VERSION
+            out.write(_compact(head)[:-1].encode())
+            out.write(b',"files":[')
+            body.seek(0)
+            shutil.copyfileobj(body, out)
+            out.write(b"]}")

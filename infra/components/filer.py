@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Size
 from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -25,6 +25,9 @@ from ..contract import (
 from ..settings import Settings
 from ._logs import retention
 from ._nag import object_wildcard, wildcard_suppression
+
+#: The filer's ephemeral storage (/tmp), in MiB.
+FILER_TMP_MB = 2048
 
 DOCKERFILE = "lambdas/Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
@@ -119,6 +122,10 @@ class Filer(Construct):
             code=self.image_code,
             architecture=architecture,
             memory_size=settings.filer_memory_mb,
+            # /tmp holds the manifest's copy, its parsed entries (artifact_contract.FileSpool) and
+            # the run record on its way: a few hundred MB for 200,000 files with long paths, more
+            # than the default 512 MB.
+            ephemeral_storage_size=Size.mebibytes(FILER_TMP_MB),
             timeout=Duration.minutes(settings.filer_timeout_minutes),
             role=self.role,
             log_group=self.log_group,

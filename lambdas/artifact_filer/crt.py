@@ -151,6 +151,7 @@ class CrtPutter:
         answer: Future[dict[str, Any]] = Future()
         etag: list[str] = []
         native: list[Any] = []  # the request, once made: it may answer before make_request returns
+        finished: list[bool] = []
 
         def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
             etag.extend(v for k, v in headers if k.lower() == "etag")
@@ -158,8 +159,13 @@ class CrtPutter:
         def on_done(error: BaseException | None = None, status_code: int | None = None,
                     error_body: bytes | None = None, **_: Any) -> None:
             with self._lock:
+                finished.append(True)
                 for made in native:
                     self._in_flight.discard(made)
+                # The native request holds these callbacks and they held it: a cycle through a
+                # native object, which the garbage collector never frees. Without this, every
+                # put kept its request and its body (about 20 KB a file) until the process ended.
+                native.clear()
             if error is None:
                 answer.set_result({"ETag": etag[0] if etag else None})
             elif status_code is not None:
@@ -175,8 +181,8 @@ class CrtPutter:
             on_done=on_done,
         )
         with self._lock:
-            native.append(request)
-            if not answer.done():
+            if not finished:  # else it was answered before make_request returned: nothing to keep
+                native.append(request)
                 self._in_flight.add(request)
         return answer
 

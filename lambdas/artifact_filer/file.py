@@ -37,7 +37,6 @@ def file_all(
     """Copy blobs and reused files, stream packs into parallel puts; the first failure stops new
     work. Units an earlier invocation filed are skipped; False when this invocation's time ran out
     before every unit was filed (what was, is in ``progress``)."""
-    grouped = manifest.files_by_piece()
     packs = [p for p in manifest.pieces if p.kind == "pack" and not progress.is_filed(p.id)]
     budget = ByteBudget(ctx.config.max_in_flight_bytes, 2 * ctx.config.concurrency)
     work = Futures(keep_results=False)
@@ -46,7 +45,7 @@ def file_all(
         for piece in manifest.pieces:
             if piece.kind == "blob" and not progress.is_filed(piece.id):
                 unit = _Unit(piece.id, progress)
-                for entry in grouped[piece.id]:
+                for entry in manifest.files_of(piece.id):
                     work.add(unit.track(pool.submit(
                         _unless_late, progress, _copy_blob, ctx, manifest, piece, etags[piece.id], entry)))
                 unit.close()
@@ -62,7 +61,7 @@ def file_all(
         with ThreadPoolExecutor(ctx.workers(len(packs), cap=4), "unpack") as unpack:
             for piece in packs:
                 work.add(unpack.submit(
-                    _file_pack, ctx, manifest, piece, grouped[piece.id], etags[piece.id], pool,
+                    _file_pack, ctx, manifest, piece, manifest.files_of(piece.id), etags[piece.id], pool,
                     budget, work, progress,
                 ))
         # Every pack reader has finished, so every put is registered by now.

@@ -133,7 +133,13 @@ class Filer:
             ctx.log.info("manifest gone and no receipt: nothing to do", extra=ctx.identity())
             return None
         ctx.step("manifest-read")
+        with manifest:  # its files are spooled to /tmp until the filing ends
+            return self._file_manifest(ctx, manifest, remaining)
 
+    def _file_manifest(
+        self, ctx: FilingContext, manifest: Manifest, remaining: RemainingTime | None
+    ) -> Receipt | None:
+        """Steps 4 to 11 for a manifest read and checked."""
         record_key = run_record_key(manifest.project_key, manifest.timestamp, manifest.run_id)
         record = intake.read_record(ctx, record_key)  # 4. already filed? a repeat?
         ctx.step("record-checked")

@@ -103,10 +103,9 @@ def new_receipt(ctx: FilingContext, status: ReceiptStatus, **fields: Any) -> Rec
 
 def _reuse_counts(manifest: Manifest) -> dict[str, int]:
     """What the receipt says about files copied from earlier runs rather than received."""
-    reused = manifest.reused
-    if not reused:
+    if not manifest.reused_count:
         return {}
-    return {"reused_files": len(reused), "reused_bytes": sum(f.size for f in reused)}
+    return {"reused_files": manifest.reused_count, "reused_bytes": manifest.reused_bytes}
 
 
 def put_receipt(ctx: FilingContext, receipt: Receipt) -> None:

@@ -97,14 +97,12 @@ def unavailable(manifest: Manifest, problems: Mapping[str, str]) -> ReuseUnavail
 
 def indexed_files(manifest: Manifest, blob_ids: Iterable[str], filed_at: str) -> list[IndexedFile]:
     """The run's large files (blobs and reused ones) as index entries pointing at their new keys."""
-    blobs = set(blob_ids)
     return [
         IndexedFile(
             f.sha256, f.size, archive_key(manifest.project_key, f.type, manifest.timestamp, f.path),
             manifest.run_id, filed_at,
         )
-        for f in manifest.files
-        if f.reuse is not None or f.piece in blobs
+        for f in manifest.carried_by(blob_ids, reused=True)
     ]
 
 

@@ -13,7 +13,7 @@ import gzip
 import hashlib
 import tarfile
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
@@ -23,6 +23,7 @@ from artifact_contract import (
     Manifest,
     Piece,
     RefusalCode,
+    member_finder,
     piece_key,
     validate_relative_path,
 )
@@ -137,8 +138,9 @@ def read_pack(
     once it is exhausted, so the generator must be run to its end for the pack to count as verified.
     """
     raw = HashingReader(body, piece.size, piece.id)
-    # Each listed name with its entry's position; a flag per entry marks the names already read.
-    expected = {e.member_name: i for i, e in enumerate(entries)}
+    # A listed name's entry and position, looked up in the manifest's spool (no name is held per
+    # member); a flag per entry marks the names already read.
+    expected = member_finder(entries)
     seen = bytearray(len(entries))
     try:
         try:
@@ -170,7 +172,7 @@ def read_pack(
         raise
     raw.drain(chunk)
     raw.check(piece)
-    missing = sorted(name for name, i in expected.items() if not seen[i])
+    missing = sorted(entries[i].member_name for i, read in enumerate(seen) if not read)
     if missing:
         raise MemberRefusedError(
             f"pack {piece.id} lacks {len(missing)} listed file(s), e.g. {missing[0]!r}",
@@ -181,7 +183,7 @@ def read_pack(
 def _check_member(
     info: tarfile.TarInfo,
     entries: Sequence[FileEntry],
-    expected: dict[str, int],
+    expected: Callable[[str], tuple[int, FileEntry] | None],
     seen: bytearray,
     piece: Piece,
 ) -> FileEntry:
@@ -199,7 +201,8 @@ def _check_member(
         raise MemberRefusedError(
             f"pack {piece.id} member {name!r} has an unsafe name: {exc}", RefusalCode.MEMBER_UNSAFE
         ) from None
-    index = expected.get(name)
+    found = expected(name)
+    index = None if found is None else found[0]
     if index is not None and seen[index]:
         raise MemberRefusedError(
             f"pack {piece.id} holds {name!r} twice", RefusalCode.MEMBER_DUPLICATE
@@ -209,7 +212,8 @@ def _check_member(
             f"pack {piece.id} holds {name!r}, which the manifest does not list for it",
             RefusalCode.MEMBER_UNLISTED,
         )
-    entry = entries[index]
+    assert found is not None
+    entry = found[1]
     if info.size > entry.size:
         raise PackBombError(
             f"pack {piece.id} member {name!r} claims {info.size} bytes, the manifest declares {entry.size}"
@@ -252,14 +256,13 @@ def verify_pieces(ctx: FilingContext, manifest: Manifest, progress: Progress) ->
     Pieces an earlier invocation verified are taken at the ETag it saw. None when the invocation's
     time ran out first: what was verified is in ``progress``, the rest waits for the next one.
     """
-    grouped = manifest.files_by_piece()
     todo = [p for p in manifest.pieces if progress.verified(p.id) is None]
     if todo:
         with ThreadPoolExecutor(ctx.workers(len(todo)), "verify") as pool:
             futures = Futures(keep_results=False)
             for piece in todo:
-                futures.add(pool.submit(_verify_unless_late, ctx, manifest, piece, grouped[piece.id],
-                                        progress))
+                futures.add(pool.submit(_verify_unless_late, ctx, manifest, piece,
+                                        manifest.files_of(piece.id), progress))
             futures.wait()
     etags = {p.id: progress.verified(p.id) for p in manifest.pieces}
     if any(etag is None for etag in etags.values()):

@@ -341,6 +341,7 @@ def test_filer_is_a_container_image_sized_for_a_large_run(filer: Template) -> No
         {
             "PackageType": "Image",
             "MemorySize": DEFAULTS.filer_memory_mb,
+            "EphemeralStorage": {"Size": 2048},
             "Timeout": 15 * 60,
             "Architectures": ["x86_64"],
             "Environment": {

@@ -69,7 +69,7 @@ def file_blobs(sender: PieceSender, jobs: Sequence[BlobJob], reusable: ReuseInde
 
 def _file_slot_blob(sender: PieceSender, f: LocalFile, slot: str, sha: str) -> None:
     piece = Piece(slot, "blob", f.size, sha)
-    sender.outcome.files.append(FileEntry(f.type, f.path, f.size, sha, piece.id))
+    sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
     sender.outcome.pieces[piece.id] = piece
     sender.already_there(piece)
 
@@ -79,7 +79,7 @@ def _send_hashed_blob(sender: PieceSender, f: LocalFile, sha: str, reusable: Reu
     piece = Piece(blob_piece_id(sha), "blob", f.size, sha)
     if reuse_if_indexed(sender, f, piece, reusable):
         return
-    outcome.files.append(FileEntry(f.type, f.path, f.size, sha, piece.id))
+    outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
     if piece.id in outcome.pieces:
         return  # an identical file of this run sends it
     outcome.pieces[piece.id] = piece

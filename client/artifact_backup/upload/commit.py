@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import platform
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,9 @@ def run_manifest(
     archive_bucket: str,
     config_source: Path | None,
 ) -> Manifest:
-    """The manifest of what was sent, validated exactly as the filer will (``build_manifest``)."""
+    """The manifest of what was sent, validated exactly as the filer will (``build_manifest``: its
+    bytes read back by the filer's own streaming reader). The result holds its files in a spool:
+    close it once committed."""
     return build_manifest(
         run_id=run.run_id,
         project_key=run.project_key,
@@ -50,8 +53,19 @@ def put_manifest(
     run committed it, which is success.
     """
     key = manifest_key(manifest.project_key, manifest.run_id)
-    body = manifest.to_json()
+    # Written entry by entry to a temporary file and put from it: a run of 200,000 files has a
+    # manifest of tens of megabytes, which is never held in memory.
+    with tempfile.TemporaryFile(prefix="artifact-manifest-") as body:
+        manifest.write_json(body)
+        return _put(client, bucket, key, body, manifest.run_id, notify=notify, sleep=sleep)
+
+
+def _put(
+    client: Any, bucket: str, key: str, body: Any, run_id: str, *, notify: Notifier,
+    sleep: Callable[[float], None],
+) -> bool:
     for attempt in range(4):
+        body.seek(0)
         try:
             client.put_object(
                 Bucket=bucket,
@@ -63,14 +77,14 @@ def put_manifest(
             )
         except Exception as exc:
             if is_precondition_failed(exc):
-                notify("on_committed", run_id=manifest.run_id, already=True)
+                notify("on_committed", run_id=run_id, already=True)
                 return True
             if is_conflict(exc) and attempt < 3:
                 sleep(0.2 * (attempt + 1))
                 continue
             raise translate_error(exc, bucket=bucket, action="committing the manifest") from None
         break
-    notify("on_committed", run_id=manifest.run_id, already=False)
+    notify("on_committed", run_id=run_id, already=False)
     return False
 
 

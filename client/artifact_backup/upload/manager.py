@@ -15,7 +15,7 @@ import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from typing import Any
 
 from artifact_contract import (
@@ -125,31 +125,34 @@ class Uploader:
         result = _planned(selection, plan, project_key, archive, staging, custom)
         if dry_run:
             return self._dry_run(result, plan, mode, started)
-        attempt = start_attempt(self.journal, selection, staging_bucket=staging, project_key=project_key,
-                                timestamp=(mode, custom), max_age=self.config.resume_max_age)
-        result.resumed, result.run_id = attempt.resumed, attempt.entry.run_id
-        result.timestamp = attempt.entry.timestamp
-        run = StagingRun(staging, project_key, attempt.entry.run_id)
-        with _contract_kept(), s3_failures(staging):
-            receipt = self._earlier_receipt(run) if attempt.resumed else None
-            if receipt is None:
-                # 2, 4 and 5: hash and upload the pieces, commit the manifest
-                self._send_and_commit(run, attempt, plan, selection, result, archive=archive,
-                                      reuse=skip_unchanged and wait)
-                if not wait:
-                    return self._committed(attempt, result, started)
-                # 6. wait for the receipt
-                receipt = self.wait_for_receipt(staging, project_key, run.run_id, timeout=wait_timeout)
-        self.journal.clear(attempt.key)
-        result.receipt = receipt
-        self._timed(result, started)
-        if receipt.filed:
-            result.status, result.timestamp = "filed", receipt.timestamp or result.timestamp
-            return result
-        if receipt.code == RefusalCode.REUSE_UNAVAILABLE and skip_unchanged:
-            again = send_again_in_full(self, request, result, wait=wait, wait_timeout=wait_timeout)
-            return self._timed(again, started)
-        raise refused_error(receipt, result, staging, selection.folder)
+        # The file list is spooled to disk; a dry run's plan reads it again when it is shown, a
+        # sent run's is freed here.
+        with closing(selection):
+            attempt = start_attempt(self.journal, selection, staging_bucket=staging, project_key=project_key,
+                                    timestamp=(mode, custom), max_age=self.config.resume_max_age)
+            result.resumed, result.run_id = attempt.resumed, attempt.entry.run_id
+            result.timestamp = attempt.entry.timestamp
+            run = StagingRun(staging, project_key, attempt.entry.run_id)
+            with _contract_kept(), s3_failures(staging):
+                receipt = self._earlier_receipt(run) if attempt.resumed else None
+                if receipt is None:
+                    # 2, 4 and 5: hash and upload the pieces, commit the manifest
+                    self._send_and_commit(run, attempt, plan, selection, result, archive=archive,
+                                          reuse=skip_unchanged and wait)
+                    if not wait:
+                        return self._committed(attempt, result, started)
+                    # 6. wait for the receipt
+                    receipt = self.wait_for_receipt(staging, project_key, run.run_id, timeout=wait_timeout)
+            self.journal.clear(attempt.key)
+            result.receipt = receipt
+            self._timed(result, started)
+            if receipt.filed:
+                result.status, result.timestamp = "filed", receipt.timestamp or result.timestamp
+                return result
+            if receipt.code == RefusalCode.REUSE_UNAVAILABLE and skip_unchanged:
+                again = send_again_in_full(self, request, result, wait=wait, wait_timeout=wait_timeout)
+                return self._timed(again, started)
+            raise refused_error(receipt, result, staging, selection.folder)
 
     def _dry_run(self, result: UploadResult, plan: PiecePlan, mode: str, started: float) -> UploadResult:
         """What would be sent, and under which timestamp, without sending anything."""
@@ -200,10 +203,12 @@ class Uploader:
             if reuse and plan.blobs:
                 reusable = read_reuse_index(self.client, run.bucket, run.project_key)
             outcome = self._send_pieces(run, plan, reusable)
-            _count(result, outcome)
-            manifest = run_manifest(run, outcome, timestamp=attempt.entry.timestamp, archive_bucket=archive,
-                                    config_source=selection.config_source)
-            result.already_committed = self.commit(run.bucket, manifest)
+            with closing(outcome):
+                _count(result, outcome)
+                manifest = run_manifest(run, outcome, timestamp=attempt.entry.timestamp,
+                                        archive_bucket=archive, config_source=selection.config_source)
+            with manifest:
+                result.already_committed = self.commit(run.bucket, manifest)
         mark_committed(self.journal, attempt)
 
     def _send_pieces(

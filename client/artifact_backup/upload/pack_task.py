@@ -19,16 +19,16 @@ from .sender import PieceSender
 def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> None:
     """Build and send the packs in turn; at most ``max_pending_packs`` wait on disk for their upload."""
     pending: deque[Any] = deque()
-    for members in packs:
+    for planned in packs:
         while len(pending) >= sender.config.max_pending_packs:
             pending.popleft().result()
-        path, packed = _write_pack_file(sender, members)
+        # A planned pack reads its files from the run's spool each time: while it is written, and
+        # again to list them with their hashes.
+        path, packed = _write_pack_file(sender, planned)
         piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
         sender.outcome.pieces[piece.id] = piece
-        sender.outcome.files.extend(
-            FileEntry(f.type, f.path, f.size, sha, piece.id)
-            for f, sha in zip(members, packed.file_sha256, strict=True)
-        )
+        for f, sha in zip(planned, packed.file_sha256, strict=True):
+            sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
         if sender.already_there(piece):
             path.unlink(missing_ok=True)
             continue

@@ -12,6 +12,8 @@ from typing import Any
 from artifact_contract import (
     ContractError,
     FileEntry,
+    FileSpool,
+    ManifestInvalidError,
     Piece,
     Receipt,
     Reuse,
@@ -188,10 +190,11 @@ class BlobJob:
 class SendOutcome:
     """What sending a run's pieces did: the manifest's files and pieces, and the counts of the result.
 
-    s3transfer reports progress from its own threads, so the counts it moves take the lock.
+    s3transfer reports progress from its own threads, so the counts it moves take the lock. The
+    files go to a spool on disk (a run may list 200,000): :meth:`close` frees it.
     """
 
-    files: list[FileEntry] = field(default_factory=list)
+    files: FileSpool = field(default_factory=FileSpool)
     pieces: dict[str, Piece] = field(default_factory=dict)
     sent: int = 0
     skipped: int = 0
@@ -210,6 +213,14 @@ class SendOutcome:
 
     def add_reused(self, f: LocalFile, sha256: str) -> None:
         """A file the archive already holds: listed for the filer to copy, not sent."""
-        self.files.append(FileEntry(f.type, f.path, f.size, sha256, None, Reuse(sha256)))
+        self.add_file(FileEntry(f.type, f.path, f.size, sha256, None, Reuse(sha256)))
         self.reused += 1
         self.reused_bytes += f.size
+
+    def add_file(self, entry: FileEntry) -> None:
+        """List a file for the manifest; a file listed twice breaks the contract, as the filer says."""
+        if not self.files.add(entry, entry.member_name):
+            raise ManifestInvalidError(f"file {entry.type}/{entry.path} is listed twice")
+
+    def close(self) -> None:
+        self.files.close()

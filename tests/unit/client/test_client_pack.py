@@ -62,7 +62,7 @@ def test_non_ascii_names_pack_deterministically(tmp_path):
 
 
 def fake(name: str, size: int) -> LocalFile:
-    return LocalFile("logs", name, None, size, 0)  # type: ignore[arg-type]
+    return LocalFile("logs", name, f"/nowhere/{name}", size, 0)
 
 
 def test_plan_thresholds():
