@@ -8,20 +8,15 @@ library's, like the contract's :class:`~artifact_contract.FileSpool`), whose uni
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sqlite3
-import tempfile
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
+
+from artifact_contract.spool import SqliteSpool
 
 if TYPE_CHECKING:
     from .collect import LocalFile
 
-#: SQLite's page cache, in KiB: the memory the spool holds whatever the number of its files.
-_CACHE_KIB = 2048
-_BATCH = 256
 _SCHEMA = """
 CREATE TABLE files (
     type TEXT NOT NULL,
@@ -41,26 +36,17 @@ _RANGE = (
 _AT = "SELECT type, path, location, size, mtime_ns FROM files ORDER BY type, path LIMIT 1 OFFSET ?"
 
 
-class LocalFiles(Sequence["LocalFile"]):
+class LocalFiles(SqliteSpool, Sequence["LocalFile"]):
     """A run's local files, unique by (type, path), iterated in that order; close it when done."""
 
+    _holds = "file list"
+
     def __init__(self, directory: str | None = None) -> None:
-        fd, name = tempfile.mkstemp(prefix="artifact-files-", suffix=".sqlite", dir=directory)
-        os.close(fd)
-        try:
-            self._db = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
-        finally:
-            os.unlink(name)  # open: the file lives until the connection is closed
-        for pragma in (f"cache_size = -{_CACHE_KIB}", "journal_mode = OFF", "synchronous = OFF",
-                       "locking_mode = EXCLUSIVE"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.executescript(_SCHEMA)
-        self._lock = threading.Lock()
+        super().__init__(_SCHEMA, prefix="artifact-files-", directory=directory)
         self._count = 0
         self._bytes = 0
         self._per_type: dict[str, list[int]] = {}
         self._types: dict[str, str] = {}
-        self._closed = False
         from .collect import LocalFile  # collect makes these spools: imported once it is loaded
 
         self._make = LocalFile
@@ -143,40 +129,9 @@ class LocalFiles(Sequence["LocalFile"]):
         return f"LocalFiles({self._count} files)"
 
     def _rows(self, sql: str, params: Sequence[Any]) -> Iterator[LocalFile]:
-        if self._closed:
-            raise ValueError("the file list is closed")
-        with self._lock:
-            cursor = self._db.execute(sql, params)
-        try:
-            while True:
-                with self._lock:
-                    rows = cursor.fetchmany(_BATCH)
-                if not rows:
-                    return
-                for row in rows:
-                    yield self._file(row)
-        finally:
-            with self._lock:
-                cursor.close()
+        return map(self._file, self._fetch(sql, params))
 
     def _file(self, row: Sequence[Any]) -> LocalFile:
         type_name, path, location, size, mtime_ns = row
         return self._make(self._types.get(type_name, type_name), path, os.fsdecode(location), size,
                           mtime_ns)
-
-    def close(self) -> None:
-        """Free the spool's file now (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            with self._lock, contextlib.suppress(sqlite3.Error):
-                self._db.close()
-
-    def __enter__(self) -> LocalFiles:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:
-        with contextlib.suppress(Exception):
-            self.close()

@@ -22,7 +22,7 @@ import sqlite3
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, overload
+from typing import Any, Self, overload
 
 from .entries import FileEntry, Reuse
 
@@ -84,15 +84,18 @@ CREATE INDEX files_by_piece ON files (piece, ord);
 """
 
 
-class FileSpool:
-    """The file entries of one run, in the order they were added, spooled to a temporary file.
+class SqliteSpool:
+    """A temporary SQLite database holding ``schema``, unlinked once open, with a small page cache.
 
-    Safe to read from several threads at once (the filer verifies pieces in parallel): every query
-    runs under one lock, and iterations fetch in small batches, so they interleave.
+    The file spools of the contract and the client's list of local files are both made so: one
+    place decides how (pragmas, clean-up, batched reads that several threads may interleave).
     """
 
-    def __init__(self, directory: str | None = None) -> None:
-        fd, name = tempfile.mkstemp(prefix="artifact-spool-", suffix=".sqlite", dir=directory)
+    #: What the spool holds, for the error of a read after :meth:`close`.
+    _holds = "spool"
+
+    def __init__(self, schema: str, *, prefix: str, directory: str | None = None) -> None:
+        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".sqlite", dir=directory)
         os.close(fd)
         try:
             self._db = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
@@ -101,9 +104,55 @@ class FileSpool:
         for pragma in (f"cache_size = -{CACHE_KIB}", "journal_mode = OFF", "synchronous = OFF",
                        "temp_store = FILE", "locking_mode = EXCLUSIVE"):
             self._db.execute(f"PRAGMA {pragma}")
-        self._db.executescript(_SCHEMA)
-        self._db.execute("BEGIN")
+        self._db.executescript(schema)
         self._lock = threading.Lock()
+        self._closed = False
+
+    def _fetch(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
+        """The rows of a query, fetched a batch at a time under the lock."""
+        if self._closed:
+            raise ValueError(f"the {self._holds} is closed")
+        with self._lock:
+            cursor = self._db.execute(sql, params)
+        try:
+            while True:
+                with self._lock:
+                    rows = cursor.fetchmany(_BATCH)
+                if not rows:
+                    return
+                yield from rows
+        finally:
+            with self._lock:
+                cursor.close()
+
+    def close(self) -> None:
+        """Free the spool's file now (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            with self._lock, contextlib.suppress(sqlite3.Error):
+                self._db.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:  # a spool nobody closed still goes with its last reference
+        with contextlib.suppress(Exception):
+            self.close()
+
+
+class FileSpool(SqliteSpool):
+    """The file entries of one run, in the order they were added, spooled to a temporary file.
+
+    Safe to read from several threads at once (the filer verifies pieces in parallel): every query
+    runs under one lock, and iterations fetch in small batches, so they interleave.
+    """
+
+    def __init__(self, directory: str | None = None) -> None:
+        super().__init__(_SCHEMA, prefix="artifact-spool-", directory=directory)
+        self._db.execute("BEGIN")
         self._piece_ids: list[str] = []
         self._piece_no: dict[str, int] = {}
         self._piece_counts: list[int] = []
@@ -113,7 +162,6 @@ class FileSpool:
         self._reused = 0
         self._reused_bytes = 0
         self._sealed = False
-        self._closed = False
 
     # -- writing ----------------------------------------------------------------------------------
 
@@ -233,22 +281,9 @@ class FileSpool:
         return tuple(self._piece_ids)
 
     def _entries(self, sql: str, params: Sequence[Any] = (), *, with_key: bool = False) -> Iterator[Any]:
-        if self._closed:
-            raise ValueError("the spool is closed")
-        with self._lock:
-            cursor = self._db.execute(sql, params)
-        try:
-            while True:
-                with self._lock:
-                    rows = cursor.fetchmany(_BATCH)
-                if not rows:
-                    return
-                for row in rows:
-                    entry = self._entry(row)
-                    yield (entry, row[6]) if with_key else entry
-        finally:
-            with self._lock:
-                cursor.close()
+        for row in self._fetch(sql, params):
+            entry = self._entry(row)
+            yield (entry, row[6]) if with_key else entry
 
     def _entry(self, row: Sequence[Any]) -> FileEntry:
         type_name, path, size, sha256, piece_no, reuse = row[:6]
@@ -269,25 +304,6 @@ class FileSpool:
                 (type_name, path, number),
             ).fetchone()
         return None if row is None else (row[6], self._entry(row))
-
-    # -- closing ----------------------------------------------------------------------------------
-
-    def close(self) -> None:
-        """Free the spool's file now (idempotent)."""
-        if not self._closed:
-            self._closed = True
-            with self._lock, contextlib.suppress(sqlite3.Error):
-                self._db.close()
-
-    def __enter__(self) -> FileSpool:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __del__(self) -> None:  # a spool nobody closed still goes with its last reference
-        with contextlib.suppress(Exception):
-            self.close()
 
 
 class PieceFiles(Sequence[FileEntry]):
