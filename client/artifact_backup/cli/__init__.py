@@ -148,6 +148,32 @@ def _parse(
     return args, 0
 
 
+#: glibc's ``M_MMAP_THRESHOLD`` option of ``mallopt``, and its default value.
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 128 * 1024
+
+
+def _steady_heap() -> None:
+    """Keep the command's memory from creeping up with the bytes it streams (glibc only).
+
+    glibc gives each allocation above its mmap threshold a mapping of its own, returned when freed,
+    but every such free raises the threshold (up to 32 MiB). A command that streams megabyte
+    buffers (pack blocks, file chunks, upload parts) soon takes them from the heap instead, where
+    freed blocks fragment and stay resident: 7-8 MB of a 10,000-file upload, none of it in use.
+    Setting the threshold fixes it at its default. The library leaves the allocator alone; this is
+    the command's own process.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        import ctypes
+
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc (musl has no mallopt): nothing to tune
+        return
+    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD)
+
+
 def main(argv: Sequence[str] | None = None, *, prog: str | None = None, command: str | None = None) -> int:
     """Run the command line; returns the exit code (the console script passes it to ``sys.exit``).
 
@@ -157,6 +183,7 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None, command:
     args, code = _parse(argv, prog, command)
     if args is None:
         return code
+    _steady_heap()
     console = Console(json_output=args.json, verbose=args.verbose)
     try:
         return int(args.run(args, console) or 0)
