@@ -21,7 +21,7 @@ import os
 import sqlite3
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Self, overload
 
 from .entries import FileEntry, Reuse
@@ -122,7 +122,8 @@ class SqliteSpool:
                     return
                 yield from rows
         finally:
-            with self._lock:
+            # A reading left half-way may be collected after the spool closed, its cursor with it.
+            with self._lock, contextlib.suppress(sqlite3.ProgrammingError):
                 cursor.close()
 
     def close(self) -> None:
@@ -366,11 +367,34 @@ def member_finder(entries: Sequence[FileEntry]) -> Any:
     """
     find = getattr(entries, "find", None)
     if find is not None:
-        return find
+        return _listed_order_first(entries, find)
     by_name = {e.member_name: i for i, e in enumerate(entries)}
 
     def lookup(name: str) -> tuple[int, FileEntry] | None:
         index = by_name.get(name)
         return None if index is None else (index, entries[index])
+
+    return lookup
+
+
+def _listed_order_first(
+    entries: Sequence[FileEntry], find: Callable[[str], tuple[int, FileEntry] | None]
+) -> Callable[[str], tuple[int, FileEntry] | None]:
+    """A spooled piece's finder that reads its entries in listed order alongside the pack.
+
+    A pack's members come in the order its piece lists them (the client writes both in name
+    order), so the next listed entry is nearly always the member: one batched read instead of a
+    query per member. Any other name (out of order, twice, unlisted) is asked of the spool, so the
+    answer is the spool's own in every case.
+    """
+    listed = iter(entries)
+    upcoming: list[Any] = [next(listed, None), 0]  # the next listed entry and its position
+
+    def lookup(name: str) -> tuple[int, FileEntry] | None:
+        entry, position = upcoming
+        if entry is not None and entry.member_name == name:
+            upcoming[0], upcoming[1] = next(listed, None), position + 1
+            return position, entry
+        return find(name)
 
     return lookup
