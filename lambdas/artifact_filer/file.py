@@ -38,6 +38,7 @@ def file_all(
     work. Units an earlier invocation filed are skipped; False when this invocation's time ran out
     before every unit was filed (what was, is in ``progress``)."""
     packs = [p for p in manifest.pieces if p.kind == "pack" and not progress.is_filed(p.id)]
+    reused = manifest.reused  # read from the spool once: few, large files
     budget = ByteBudget(ctx.config.max_in_flight_bytes, 2 * ctx.config.concurrency)
     work = Futures(keep_results=False)
     pool = ThreadPoolExecutor(ctx.config.concurrency, "file")
@@ -49,7 +50,7 @@ def file_all(
                     work.add(unit.track(pool.submit(
                         _unless_late, progress, _copy_blob, ctx, manifest, piece, etags[piece.id], entry)))
                 unit.close()
-        for entry in manifest.reused:
+        for entry in reused:
             name = reuse_unit(entry.member_name)
             if progress.is_filed(name):
                 continue
@@ -68,7 +69,7 @@ def file_all(
         work.wait()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
-    units = [p.id for p in manifest.pieces] + [reuse_unit(e.member_name) for e in manifest.reused]
+    units = [p.id for p in manifest.pieces] + [reuse_unit(e.member_name) for e in reused]
     return all(progress.is_filed(u) for u in units)
 
 

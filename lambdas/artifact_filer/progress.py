@@ -99,8 +99,6 @@ class Progress:
         ctx: FilingContext,
         state: ProgressState,
         remaining: RemainingTime | None,
-        *,
-        resumed: bool = False,
     ) -> None:
         self._ctx = ctx
         self.state = state
@@ -114,8 +112,6 @@ class Progress:
         self._closed = False
         #: Units finished by this invocation.
         self.done = 0
-        #: Whether an earlier invocation left progress that this one took up.
-        self.resumed = resumed
 
     @property
     def key(self) -> str:
@@ -221,7 +217,7 @@ def resume(ctx: FilingContext, manifest_etag: str, remaining: RemainingTime | No
     state.invocations += 1
     ctx.log.info("continuing a filing", extra={**ctx.identity(), "invocation": state.invocations + 1,
                                                "verified": len(state.verified), "filed": len(state.filed)})
-    return Progress(ctx, state, remaining, resumed=True)
+    return Progress(ctx, state, remaining)
 
 
 def describe(progress: Progress) -> dict[str, Any]:
