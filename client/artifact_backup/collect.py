@@ -218,7 +218,7 @@ def _walk(
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
     path = native_path(folder)
-    if path.is_dir():
+    if os.path.isdir(io_path(path)):
         return path.absolute()
     if path.exists():
         raise FolderNotFoundError(
@@ -269,7 +269,7 @@ def collect(
     unreadable: list[str] = []
     for t in types:
         top = type_folders[t]
-        if top.is_dir():
+        if os.path.isdir(io_path(top)):
             _walk(t, top.absolute(), files, dropped, unreadable, warnings)
         elif not (t == CONFIG_TYPE and config_path is not None):
             warnings.append(f"no {t} folder at {_display(top)}{_drive_note(t, top)}")
