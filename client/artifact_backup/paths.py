@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import ntpath
 import os
+import posixpath
 import stat
 import sys
 from pathlib import Path
@@ -38,10 +39,10 @@ REPARSE_SYMLINK = 0xA000000C
 
 
 def flavour_of(windows: bool | None = None) -> ModuleType:
-    """``ntpath`` on Windows (or when asked), else ``os.path``."""
+    """``ntpath`` on Windows (or when asked), else ``posixpath``."""
     if windows is None:
         windows = sys.platform == "win32"
-    return ntpath if windows else os.path
+    return ntpath if windows else posixpath
 
 
 def folder_identity(path: str | os.PathLike[str], flavour: ModuleType = os.path) -> str:

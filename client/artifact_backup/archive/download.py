@@ -224,8 +224,7 @@ def download(
     placed = Placed()
     for outcome in todo:
         path = Path(io_path(outcome.local_path))
-        if path.is_file() and path.stat().st_size == outcome.file.size and \
-                sha256_of(path, config.hash_chunksize) == outcome.file.sha256:
+        if _intact(path, outcome, config):
             other = placed.add(path, f"{outcome.run}/{outcome.name}")
             if other is not None:
                 outcome.status, outcome.collides_with = "collision", other
@@ -248,6 +247,16 @@ def download(
     result.elapsed = time.monotonic() - started
     _raise_for(result, run_argument, include, names, restore_options)
     return result
+
+
+def _intact(path: Path, outcome: FileOutcome, config: ReadConfig) -> bool:
+    """Whether the destination already holds the file. One that cannot be read (another program
+    holds it) could not be replaced either: it is named now, before anything is downloaded."""
+    try:
+        return path.is_file() and path.stat().st_size == outcome.file.size and \
+            sha256_of(path, config.hash_chunksize) == outcome.file.sha256
+    except OSError as exc:
+        raise write_error(outcome.local_path, exc) from None
 
 
 def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadConfig, notify: Notifier,
