@@ -204,7 +204,7 @@ def _walk(
             if lock := geodatabase_lock(rel):
                 locks.setdefault(lock[0], set()).add(lock[1])
                 dropped.append(DroppedFile(artifact_type, rel,
-                                           "ArcGIS lock file (the geodatabase was in use)"))
+                                           "ArcGIS lock file: the geodatabase was in use"))
                 continue
             # entry.path is absolute: the walk starts from an absolute folder.
             _check_name(artifact_type, rel, entry.path)

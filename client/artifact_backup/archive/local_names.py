@@ -40,7 +40,11 @@ class NameRules:
     case_insensitive: bool
 
     def fold(self, path: str) -> str:
-        return path.casefold() if self.case_insensitive else path
+        """A name as a case-insensitive folder compares it: each character upper-cased on its own,
+        as NTFS's table does (``ß`` stays ``ß``: ``straße`` and ``strasse`` are two files)."""
+        if not self.case_insensitive:
+            return path
+        return "".join(u if len(u := c.upper()) == 1 else c for c in path)
 
 
 @dataclass(frozen=True)

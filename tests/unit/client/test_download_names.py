@@ -279,3 +279,12 @@ def test_a_failed_cleanup_does_not_hide_the_first_error(tmp_path, monkeypatch, c
         download(served({}, status=403), BUCKET, [summary(files)], tmp_path / "out", run_argument="r")
     assert "denied" in str(err.value).lower()
     assert "cannot remove the partial download" in caplog.text
+
+
+def test_case_is_folded_character_by_character_as_ntfs_does():
+    assert WIN.fold("Straße/Index.HTML") == WIN.fold("STRAßE/index.html")
+    assert WIN.fold("straße") != WIN.fold("strasse")
+    plans = plan_names(["logs/straße.log", "logs/strasse.log", "logs/Ǆ.log", "logs/ǆ.log"], WIN)
+    assert plans[:3] == [None, None, None]
+    assert plans[3].safe_name == "logs/ǆ~2.log"
+    assert POSIX.fold("Index.html") == "Index.html"

@@ -273,8 +273,10 @@ def test_a_geodatabase_in_use_is_archived_without_its_locks(tmp_path):
     try:
         assert [f.path for f in selection.files] == [
             "closed.gdb/a00000001.gdbtable", "parcels.gdb/a00000001.gdbtable", "roads.gdb/a00000001.gdbtable"]
-        assert sorted(d.path for d in selection.dropped) == [
-            "parcels.gdb/a00000001.gdbtable.PC.1234.5678.ed.lock", "roads.gdb/_gdb.PC.1234.5678.sr.lock"]
+        in_use = "ArcGIS lock file: the geodatabase was in use"
+        assert sorted((d.path, d.reason) for d in selection.dropped) == [
+            ("parcels.gdb/a00000001.gdbtable.PC.1234.5678.ed.lock", in_use),
+            ("roads.gdb/_gdb.PC.1234.5678.sr.lock", in_use)]
         assert any("gis_data/parcels.gdb was being edited" in w for w in selection.warnings)
         assert any("gis_data/roads.gdb was in use" in w for w in selection.warnings)
         assert not any("closed.gdb" in w for w in selection.warnings)
