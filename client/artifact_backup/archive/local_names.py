@@ -155,13 +155,16 @@ def refuse(renamed: Sequence[tuple[str, Renamed]],
     """The error that stops a download whose names the destination cannot hold; ``renamed`` pairs
     each file's run with its plan."""
     first_run, first = renamed[0]
-    more = f" and {len(renamed) - 1} more" if len(renamed) > 1 else ""
+    if len(renamed) == 1:
+        what = f"{first.name} of run {first_run} cannot be written under its own name"
+    else:
+        what = (f"{len(renamed)} files cannot be written under their own names (the first: "
+                f"{first.name} of run {first_run})")
     shown = "\n".join(f"  {r.name}: {r.problem} (safe name: {r.safe_name})" for _run, r in renamed[:20])
     if len(renamed) > 20:
         shown += f"\n  ... and {len(renamed) - 20} more (--json lists them all)"
     return DestinationNameError(
-        f"{first.name} of run {first_run}{more} cannot be written under its own name in "
-        f"{os.fspath(destination)}: {first.problem}; nothing was downloaded",
+        f"{what} in {os.fspath(destination)}: {first.problem}; nothing was downloaded",
         files=[{"file": r.name, "run": run, "problem": r.problem, "safe_name": r.safe_name}
                for run, r in renamed],
         hint=f"{shown}\ndownload with --safe-names to write these files under the safe names shown "

@@ -288,3 +288,17 @@ def test_case_is_folded_character_by_character_as_ntfs_does():
     assert plans[:3] == [None, None, None]
     assert plans[3].safe_name == "logs/ǆ~2.log"
     assert POSIX.fold("Index.html") == "Index.html"
+
+
+def test_the_refusal_counts_the_files_it_names(tmp_path, windows_rules):
+    one = [rfile("aux.html", b"a"), rfile("plain.html", b"p")]
+    with pytest.raises(DestinationNameError) as err:
+        download(None, BUCKET, [summary(one)], tmp_path, run_argument="20251030_1430")
+    assert str(err.value).startswith(
+        "report/aux.html of run 20251030_1430 cannot be written under its own name")
+    assert "report/aux.html: 'aux.html': AUX is a device name on Windows (safe name: report/aux_.html)" in \
+        err.value.hint
+    two = [*one, rfile("nul", b"n")]
+    with pytest.raises(DestinationNameError, match=r"^2 files cannot be written under their own names"):
+        download(None, BUCKET, [summary(two)], tmp_path, run_argument="20251030_1430")
+    assert list(tmp_path.iterdir()) == []
