@@ -168,8 +168,8 @@ def refuse(renamed: Sequence[tuple[str, Renamed]],
         files=[{"file": r.name, "run": run, "problem": r.problem, "safe_name": r.safe_name}
                for run, r in renamed],
         hint=f"{shown}\ndownload with --safe-names to write these files under the safe names shown "
-             "(the others keep theirs), or fetch such a file alone into another folder with "
-             "--file TYPE/PATH --to DIR",
+             "(the others keep theirs); of two names that differ only in case, one can also be "
+             "fetched alone into another folder with --file TYPE/PATH --to DIR",
     )
 
 
