@@ -47,27 +47,14 @@ def flavour_of(windows: bool | None = None) -> ModuleType:
 
 def folder_identity(path: str | os.PathLike[str], flavour: ModuleType = os.path) -> str:
     """The folder as the system compares it: absolute, normalised, and case-folded where names are
-    (``ntpath``). Two spellings of one folder give one identity."""
+    (``ntpath``). Two spellings of one folder give one identity. A relative path is made absolute
+    only in this system's own flavour (another system's current folder is unknown)."""
     text = os.fspath(path)
     if flavour is ntpath:
-        text = strip_extended(text)
-        text = text.replace("/", "\\")
-    absolute = flavour.abspath(text) if flavour is os.path else _absolute(text, flavour)
-    return flavour.normcase(flavour.normpath(absolute))
-
-
-def _absolute(text: str, flavour: ModuleType) -> str:
-    """``abspath`` for a flavour that is not this system's: a relative path stays relative to the
-    current folder only where that folder is of the same flavour."""
-    if flavour.isabs(text):
-        return text
-    if flavour is ntpath and sys.platform != "win32":
-        return text
-    return flavour.join(os.getcwd(), text)
-
-
-def same_path(a: str | os.PathLike[str], b: str | os.PathLike[str], flavour: ModuleType = os.path) -> bool:
-    return folder_identity(a, flavour) == folder_identity(b, flavour)
+        text = strip_extended(text).replace("/", "\\")
+    if flavour is os.path:
+        text = os.path.abspath(text)
+    return flavour.normcase(flavour.normpath(text))
 
 
 def extended_path(path: str | os.PathLike[str], flavour: ModuleType = ntpath, *,
