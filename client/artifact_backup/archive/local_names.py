@@ -20,7 +20,8 @@ import os
 import re
 import sys
 import tempfile
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -191,12 +192,19 @@ def write_error(path: str | os.PathLike[str], exc: OSError) -> DestinationWriteE
     )
 
 
+#: Pauses before trying a rename again on Windows: a virus scanner or an indexer opens a file the
+#: moment it is written and holds it for a moment; a program that keeps the file open outlasts them.
+RENAME_PAUSES = (0.05, 0.1, 0.2, 0.4, 0.8)
+
+
 class Placed:
     """The files a download has put in place, by file identity (device, file number), so that no
     file replaces another where the folder compares names in a way the name check did not foresee."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, windows: bool | None = None, sleep: Callable[[float], None] = time.sleep) -> None:
         self._names: dict[tuple[int, int], str] = {}
+        self._pauses = RENAME_PAUSES if (sys.platform == "win32" if windows is None else windows) else ()
+        self._sleep = sleep
 
     @staticmethod
     def _identity(path: Path) -> tuple[int, int] | None:
@@ -223,8 +231,18 @@ class Placed:
             discard(temp, "partial download")
             return self._names[identity]
         try:
-            os.replace(temp, target)
+            self._replace(temp, target)
         except OSError as exc:
             discard(temp, "partial download")
             raise write_error(shown, exc) from None
         return self.add(target, name)
+
+    def _replace(self, temp: Path, target: Path) -> None:
+        for pause in self._pauses:
+            try:
+                os.replace(temp, target)
+            except PermissionError:
+                self._sleep(pause)
+            else:
+                return
+        os.replace(temp, target)

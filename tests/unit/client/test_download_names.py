@@ -302,3 +302,35 @@ def test_the_refusal_counts_the_files_it_names(tmp_path, windows_rules):
     with pytest.raises(DestinationNameError, match=r"^2 files cannot be written under their own names"):
         download(None, BUCKET, [summary(two)], tmp_path, run_argument="20251030_1430")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_rename_refused_for_a_moment_is_tried_again_on_windows(tmp_path, monkeypatch):
+    """A virus scanner holds a file just written for a moment: the rename is tried again a few
+    times, on Windows only; a file held longer is an error."""
+    refusals, pauses = [2], []
+    real = os.replace
+
+    def scanned(src, dst):
+        if refusals[0]:
+            refusals[0] -= 1
+            raise PermissionError(errno.EACCES, "The process cannot access the file", os.fspath(dst))
+        return real(src, dst)
+
+    monkeypatch.setattr(local_names.os, "replace", scanned)
+    temp, target = tmp_path / "part", tmp_path / "report.html"
+    temp.write_bytes(b"new")
+    assert Placed(windows=True, sleep=pauses.append).put(temp, target, target, "r/report.html") is None
+    assert target.read_bytes() == b"new"
+    assert len(pauses) == 2
+    refusals[0] = 1
+    temp.write_bytes(b"newer")
+    with pytest.raises(DestinationWriteError):
+        Placed(windows=False, sleep=pauses.append).put(temp, target, target, "r/report.html")
+    assert len(pauses) == 2
+    assert not temp.exists()
+    refusals[0] = 100
+    temp.write_bytes(b"newest")
+    with pytest.raises(DestinationWriteError, match="another program has it open"):
+        Placed(windows=True, sleep=pauses.append).put(temp, target, target, "r/report.html")
+    assert len(pauses) == 2 + len(local_names.RENAME_PAUSES)
+    assert target.read_bytes() == b"new"
