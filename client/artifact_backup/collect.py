@@ -285,7 +285,11 @@ def collect(
     config_source = None
     if CONFIG_TYPE in types and config_path is not None:
         config_source = native_path(config_path).absolute()
-        _add_config(config_source, files, dropped, warnings)
+        try:
+            _add_config(config_source, files, dropped, warnings)
+        except BaseException:
+            files.close()
+            raise
 
     dropped.sort(key=lambda d: (d.type, d.path))
     selection = Selection(

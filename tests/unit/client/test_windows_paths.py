@@ -305,3 +305,21 @@ def test_a_file_held_exclusively_is_named_during_collection(tmp_path):
         assert err.value.exit_code == 4
     finally:
         ctypes.windll.kernel32.CloseHandle(wintypes.HANDLE(handle))
+
+
+def test_a_config_file_that_cannot_be_opened_stops_the_run(tmp_path, monkeypatch):
+    from artifact_backup import FileUnreadableError
+
+    root = tmp_path / "RMI25320"
+    write(root / "config" / "settings.json", "{}")
+    typed = write(tmp_path / "config.yaml", "a: 1\n")
+    real = os.open
+
+    def held(path, flags, *args, **kwargs):
+        if os.fspath(path).endswith("config.yaml"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", held)
+    with pytest.raises(FileUnreadableError, match=r"cannot read the config file .*config\.yaml"):
+        collect_files(root, include=["config"], config_path=typed)
