@@ -4,7 +4,8 @@ An archive key may hold names a folder cannot: on Windows the device names (``CO
 ``AUX``, ``COM1``, ``LPT1`` ..., with any extension), the characters ``<>:"|?*\\`` and control
 characters, and a trailing dot or space (Windows drops it); and on a case-insensitive folder
 (every Windows folder, macOS by default, a casefolded Linux folder) two names that differ only in
-case are one file. A file that is a folder in another key cannot be written either.
+case are one file. A file that is a folder in another key cannot be written either, nor a name
+longer than 255 characters (Windows) or bytes (elsewhere).
 
 The rule: Windows's name rules apply on Windows; case is compared as the destination compares it,
 found by probing the destination (Windows: always insensitive). A download with such names stops
@@ -83,8 +84,23 @@ def probe_case_insensitive(destination: str | os.PathLike[str]) -> bool:
         discard(name, "probe file")
 
 
+#: The longest name a folder entry may have: 255 UTF-16 units on Windows (NTFS), 255 bytes on the
+#: usual POSIX file systems; a few are kept free for the ``~N`` a second spelling may need.
+NAME_MAX = 255
+_NAME_ROOM = 8
+
+
+def _name_size(segment: str, windows: bool) -> int:
+    if windows:
+        return len(segment.encode("utf-16-le", "surrogatepass")) // 2
+    return len(segment.encode("utf-8", "surrogateescape"))
+
+
 def segment_problem(segment: str, windows: bool) -> str | None:
-    """Why Windows cannot hold a file or folder of this name (None: it can)."""
+    """Why the destination cannot hold a file or folder of this name (None: it can)."""
+    if _name_size(segment, windows) > NAME_MAX:
+        unit = "characters" if windows else "bytes"
+        return f"is longer than the {NAME_MAX} {unit} a name may have"
     if not windows:
         return None
     bad = sorted(set(_FORBIDDEN.findall(segment)))
@@ -102,13 +118,30 @@ def segment_problem(segment: str, windows: bool) -> str | None:
 def safe_segment(segment: str, windows: bool) -> str:
     if segment_problem(segment, windows) is None:
         return segment
-    segment = _FORBIDDEN.sub("_", segment)
-    stripped = segment.rstrip(". ")
-    segment = stripped + "_" * (len(segment) - len(stripped))
-    stem, dot, rest = segment.partition(".")
-    if stem.rstrip(" ").upper() in _DEVICES:
-        segment = f"{stem}_{dot}{rest}"
-    return segment
+    if windows:
+        segment = _FORBIDDEN.sub("_", segment)
+        stripped = segment.rstrip(". ")
+        segment = stripped + "_" * (len(segment) - len(stripped))
+        stem, dot, rest = segment.partition(".")
+        if stem.rstrip(" ").upper() in _DEVICES:
+            segment = f"{stem}_{dot}{rest}"
+    return _shortened(segment, windows)
+
+
+def _shortened(segment: str, windows: bool) -> str:
+    """A name cut to fit, its extension kept (when it is short), with room left for a ``~N``."""
+    limit = NAME_MAX - _NAME_ROOM
+    if _name_size(segment, windows) <= NAME_MAX:
+        return segment
+    stem, dot, ext = segment.rpartition(".")
+    if not dot or not stem or len(ext) > 16:
+        stem, dot, ext = segment, "", ""
+    tail = dot + ext
+    while stem and _name_size(stem + tail, windows) > limit:
+        stem = stem[:-1]
+    shortened = stem + tail
+    # A cut that leaves a trailing dot or space would be refused again on Windows.
+    return shortened if not windows or segment_problem(shortened, windows) is None else shortened + "_"
 
 
 def _numbered(path: str, n: int) -> str:

@@ -24,8 +24,8 @@ DIR/{run}/.
 Names this system cannot hold stop the download before anything is written, listing the files: on
 Windows the device names (CON, NUL, AUX, COM1, LPT1 ..., with any extension), the characters
 <>:"|?* and a trailing dot or space; on a folder that does not tell case apart (Windows, macOS, found
-by a probe file elsewhere) two names that differ only in case. --safe-names writes such files under
-the safe names listed instead, and says which.
+by a probe file elsewhere) two names that differ only in case; a name over 255 characters or bytes.
+--safe-names writes such files under the safe names listed instead, and says which.
 """
 
 EPILOG = """\

@@ -334,3 +334,21 @@ def test_a_rename_refused_for_a_moment_is_tried_again_on_windows(tmp_path, monke
         Placed(windows=True, sleep=pauses.append).put(temp, target, target, "r/report.html")
     assert len(pauses) == 2 + len(local_names.RENAME_PAUSES)
     assert target.read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("rules", [WIN, POSIX])
+def test_a_name_too_long_for_the_folder_is_shortened_not_lost(rules):
+    long = "report/" + "ü" * 200 + ".html"  # 205 characters, 405 bytes
+    other = "report/" + "ü" * 200 + "x.html"
+    plans = plan_names([long, other, "report/short.html"], rules)
+    assert plans[2] is None
+    if rules.windows:  # Windows counts characters: it fits
+        assert plans[:2] == [None, None]
+        long, other = "report/" + "a" * 300 + ".html", "report/" + "a" * 301 + ".html"
+        plans = plan_names([long, other], rules)
+    first, second = (p.safe_name.split("/")[-1] for p in plans[:2])
+    for name in (first, second):
+        assert name.endswith(".html")
+        assert segment_problem(name, rules.windows) is None
+    assert first != second
+    assert "longer than the 255" in plans[0].problem
