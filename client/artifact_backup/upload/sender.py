@@ -10,6 +10,7 @@ from artifact_contract import Piece
 
 from ..collect import LocalFile
 from ..exceptions import FileChangedError
+from ..paths import discard
 from ..transfer import Notifier, UploadConfig
 from .subscribers import PieceProgress
 from .types import SendOutcome, StagingRun
@@ -84,8 +85,10 @@ class PieceSender:
             future.result()
 
     def remove_temp_files(self) -> None:
+        """Runs in a ``finally``: a pack file a virus scanner still holds is left and logged, so the
+        run's own result or error is the one reported."""
         for path in self.temp_files:
-            path.unlink(missing_ok=True)
+            discard(path, "pack file")
 
 
 class _NoShortReads:

@@ -13,6 +13,7 @@ from typing import Any
 
 from artifact_contract import Piece
 
+from ..paths import discard
 from ..transfer import Notifier
 from .types import SendOutcome
 
@@ -51,7 +52,7 @@ class PieceProgress(ListedSize):
 
     def on_done(self, future: Any, **kwargs: Any) -> None:
         if self.cleanup is not None:
-            self.cleanup.unlink(missing_ok=True)
+            discard(self.cleanup, "pack file")
         try:
             future.result()
         except BaseException:  # noqa: S110 - the caller's future.result() raises it
