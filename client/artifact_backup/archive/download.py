@@ -223,7 +223,9 @@ def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadCo
             outcome.local_path.parent.mkdir(parents=True, exist_ok=True)
             name = outcome.local_path.name
             temp = outcome.local_path.with_name(f".{name}.{uuid.uuid4().hex[:8]}{PART_SUFFIX}")
+            # An earlier untimestamped run's file is read at the version its record names.
             future = manager.download(bucket, outcome.file.key, str(temp),
+                                      extra_args=outcome.file.version_args() or None,
                                       subscribers=[_progress_class()(outcome.file.size, notify)])
             pending.append((outcome, temp, future))
         for outcome, temp, future in pending:
