@@ -208,3 +208,16 @@ def test_without_versioning_a_replacing_upload_is_refused_and_nothing_is_overwri
     assert "archive-unversioned" in done.stdout + done.stderr
     assert "nable versioning on the archive bucket" in done.stdout + done.stderr
     assert s3.get_object(Bucket=bucket, Key=SETTINGS_KEY)["Body"].read() == old
+
+
+def test_diff_reads_each_run_s_own_settings(fresh_stack, workdir, two_runs, capsys):
+    first, second, old, new = two_runs
+    result = cli_json(capsys, workdir, "diff", PROJECT, first, second)["result"]
+    (change,) = [c for c in result["config"] if c["path"] == "settings.json"]
+    assert change["status"] == "changed"
+    removed = [line[1:] for line in change["diff"].splitlines() if line.startswith("-") and
+               not line.startswith("---")]
+    added = [line[1:] for line in change["diff"].splitlines() if line.startswith("+") and
+             not line.startswith("+++")]
+    assert removed == old.decode().splitlines()
+    assert added == new.decode().splitlines()
