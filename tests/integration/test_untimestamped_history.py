@@ -188,6 +188,11 @@ def test_a_record_older_than_version_ids_still_verifies_and_says_what_it_can(
     code, out, _ = cli(capsys, workdir, "verify", PROJECT)
     assert code == 0
     assert "predates version ids" in out
+    # Its download cannot give its own bytes back, and says why instead of only "damaged".
+    code, _, err = cli(capsys, workdir, "download", PROJECT, first, "--to", str(workdir / "old"))
+    assert code == 9
+    assert f"superseded by run {second}" in err
+    assert not (workdir / "old" / "config" / "settings.json").exists()
 
 
 def test_without_versioning_a_replacing_upload_is_refused_and_nothing_is_overwritten(

@@ -78,6 +78,8 @@ class FileOutcome:
     status: str  # downloaded | present | restore-needed | restore-in-progress | corrupt | missing
     storage_class: str | None = None
     actual_sha256: str | None = None
+    #: The later untimestamped run that wrote this file again, when one did.
+    superseded_by: str | None = None
 
     @property
     def name(self) -> str:
@@ -181,8 +183,9 @@ def download(
     for summary in runs:
         base = root / summary.label if per_run_folders else root
         for file in select_files(summary.record, include=include, files=names):
+            later = summary.superseded.get(file.key)
             outcome = FileOutcome(summary.label, file, _local_path(base, file), "pending",
-                                  summary.storage_class_of(file))
+                                  summary.storage_class_of(file), superseded_by=later and later.by_run_id)
             result.files.append(outcome)
             todo.append(outcome)
 
@@ -199,7 +202,7 @@ def download(
             outcome.status = "missing"
             continue
         if outcome.storage_class in ARCHIVE_CLASSES:
-            state = restore_state(head(client, bucket, outcome.file.key))
+            state = restore_state(head(client, bucket, outcome.file.key, version_id=outcome.file.version_id))
             if state != "restored":
                 outcome.status = "restore-in-progress" if state == "in-progress" else "restore-needed"
                 continue
@@ -278,6 +281,9 @@ def _raise_for(result: DownloadResult, run: str, include: list[str], names: list
             result=result,
             hint="\n".join(f"  {f.file.key}: expected sha256 {f.file.sha256}, got {f.actual_sha256}"
                            for f in corrupt)
+            + "".join(f"\n  {f.name} was superseded by run {f.superseded_by}, and run {f.run}'s record "
+                      "predates version ids, so it names no copy of its own"
+                      for f in corrupt if f.superseded_by and not f.file.version_id)
             + "\nan earlier version may be intact: the archive bucket is versioned",
         )
     missing = [f for f in result.files if f.status == "missing"]
