@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
+
 from artifact_backup.archive.history import supersessions
-from artifact_contract import RecordedFile, RunRecord, archive_key
+from artifact_contract import RecordedFile, RecordInvalidError, RunRecord, archive_key
 
 PROJECT = "RMI25320"
 
@@ -51,3 +53,12 @@ def test_a_record_older_than_version_ids_says_its_copy_cannot_be_read():
     assert found.readable is False
     assert found.to_dict()["readable"] is False
     assert "predates version ids" in found.text()
+
+
+def test_a_malformed_version_id_makes_the_record_invalid():
+    for bad in ('""', "42", '["v"]'):
+        raw = ('{"schema": "artifact-backup.run", "run_id": "' + "a" * 32 + '", "files": [{"type": "logs", '
+               '"path": "x.log", "key": "P/logs/x.log", "size": 1, "sha256": "' + "0" * 64 + '", '
+               '"version_id": ' + bad + "}]}")
+        with pytest.raises(RecordInvalidError, match="version id"):
+            RunRecord.from_json(raw)
