@@ -7,6 +7,11 @@ shape. Writing them once keeps both paths identical, and the tests compare the t
 Every rule that moves or deletes data selects on the tags the filer puts on each artifact, so data the
 filer did not write (the guide's ``reels/``) is never transitioned or expired, and a run whose objects
 are re-tagged ``retention=pinned`` is kept out of every expiration.
+
+Nothing a run record names is deleted by default: replaced (noncurrent) versions, which hold the
+files of earlier uploads without a timestamp, expire only when ``noncurrentVersionExpirationDays``
+is set, and then only those tagged ``retention=standard`` (``pin`` tags the very versions a pinned
+run's record names).
 """
 
 from __future__ import annotations
@@ -51,13 +56,18 @@ def archive_rules(settings: Settings) -> list[dict[str, Any]]:
                 }
             ],
         },
-        {
-            "ID": NONCURRENT_RULE_ID,
-            "Status": "Enabled",
-            "Filter": {"And": {"Tags": [dict(_MANAGED_TAG), dict(_STANDARD_TAG)]}},
-            "NoncurrentVersionExpiration": {"NoncurrentDays": settings.noncurrent_version_expiration_days},
-        },
     ]
+    if settings.noncurrent_version_expiration_days:
+        rules.append(
+            {
+                "ID": NONCURRENT_RULE_ID,
+                "Status": "Enabled",
+                "Filter": {"And": {"Tags": [dict(_MANAGED_TAG), dict(_STANDARD_TAG)]}},
+                "NoncurrentVersionExpiration": {
+                    "NoncurrentDays": settings.noncurrent_version_expiration_days
+                },
+            }
+        )
     if settings.archive_expiration_days:
         rules.append(
             {

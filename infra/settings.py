@@ -71,7 +71,10 @@ class Settings:
     glacier_storage_class: str = "GLACIER"
     #: Days after which standard (not pinned) artifacts expire; 0 keeps them for ever.
     archive_expiration_days: int = 0
-    noncurrent_version_expiration_days: int = 30
+    #: Days a replaced (noncurrent) version of a standard artifact is kept; 0 keeps them for ever.
+    #: An earlier upload without a timestamp lives on as such versions, named by its run record, so
+    #: expiring them is something a user opts into.
+    noncurrent_version_expiration_days: int = 0
     archive_abort_incomplete_upload_days: int = 7
     staging_expiration_days: int = 5
     quarantine_expiration_days: int = 30
@@ -150,7 +153,6 @@ class Settings:
                 "archiveExpirationDays must be 0 (keep for ever) or more than glacierTransitionDays"
             )
         positive = (
-            "noncurrent_version_expiration_days",
             "staging_expiration_days",
             "quarantine_expiration_days",
             "staging_abort_incomplete_upload_days",
@@ -160,7 +162,8 @@ class Settings:
         for name in positive:
             if getattr(self, name) < 1:
                 raise SettingsError(f"{keys[name]} must be at least 1")
-        for name in ("archive_expiration_days", "archive_abort_incomplete_upload_days"):
+        for name in ("archive_expiration_days", "noncurrent_version_expiration_days",
+                     "archive_abort_incomplete_upload_days"):
             if getattr(self, name) < 0:
                 raise SettingsError(f"{keys[name]} must be 0 (off) or more")
         if not 128 <= self.filer_memory_mb <= 10240:

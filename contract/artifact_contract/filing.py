@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring
 from typing import IO, Any
@@ -55,6 +55,9 @@ class RefusalCode:
     TIMESTAMP_TAKEN = "timestamp-taken"
     #: An archive key of this run already holds an object another run wrote.
     ARCHIVE_CONFLICT = "archive-conflict"
+    #: An untimestamped run would replace files in an archive bucket without versioning, which
+    #: would lose the earlier runs' copies: enable versioning on the archive bucket.
+    ARCHIVE_UNVERSIONED = "archive-unversioned"
     #: A file listed for reuse has no usable earlier copy in the archive (gone, changed, in Glacier):
     #: the client sends the run again with the file itself.
     REUSE_UNAVAILABLE = "reuse-unavailable"
@@ -146,22 +149,35 @@ class Claim:
 
 @dataclass(frozen=True)
 class RecordedFile:
-    """One filed file in a run record."""
+    """One filed file in a run record.
+
+    ``version_id`` is the S3 version the filer wrote, recorded for untimestamped runs: their keys
+    hold the latest copy, so a later run replaces the object and this run's copy lives on as that
+    version. None in records written before it existed, and where the key is never replaced.
+    """
 
     type: str
     path: str
     key: str
     size: int
     sha256: str
+    version_id: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "type": self.type,
             "path": self.path,
             "key": self.key,
             "size": self.size,
             "sha256": self.sha256,
         }
+        if self.version_id is not None:
+            data["version_id"] = self.version_id
+        return data
+
+    def version_args(self) -> dict[str, str]:
+        """``VersionId`` for a request that must read this run's copy, when the record names it."""
+        return {"VersionId": self.version_id} if self.version_id else {}
 
 
 @dataclass(frozen=True)
@@ -226,7 +242,8 @@ class RunRecord:
         data = _load(raw, RUN_RECORD_SCHEMA)
         try:
             files = tuple(
-                RecordedFile(f["type"], f["path"], f["key"], int(f["size"]), f["sha256"])
+                RecordedFile(f["type"], f["path"], f["key"], int(f["size"]), f["sha256"],
+                             _version_id(f.get("version_id")))
                 for f in data.get("files") or ()
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -242,6 +259,18 @@ class RunRecord:
             uploader=dict(data.get("uploader") or {}),
             config_sha256=data.get("config_sha256"),
         )
+
+
+def _version_id(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value:
+        raise RecordInvalidError(f"run record lists a malformed version id {value!r}")
+    return value
+
+
+#: The S3 version a filer wrote of a file at its archive key (None: none to name).
+VersionLookup = Callable[[FileEntry, str], "str | None"]
 
 
 # -- the run record, written as it is serialised ----------------------------------------------
@@ -263,14 +292,15 @@ def run_record_head(manifest: Manifest) -> dict[str, Any]:
     return head
 
 
-def write_run_record(manifest: Manifest, out: IO[bytes]) -> None:
+def write_run_record(manifest: Manifest, out: IO[bytes], versions: VersionLookup | None = None) -> None:
     """Write the run record of ``manifest`` to ``out``: the bytes of ``RunRecord.to_json``.
 
     ``dumps_record(RunRecord.for_manifest(manifest).to_dict())`` holds every file of the run four
     times at once (the manifest's entries, the record's, their dicts, and the encoder's pieces of
     text, then the text and its bytes): a few kilobytes per file, the largest thing a filer holds.
     Here the files are written one at a time, in the same order and the same bytes, so the memory
-    a record needs does not grow with the run.
+    a record needs does not grow with the run. ``versions`` gives each key's S3 version id, for
+    the records of untimestamped runs.
     """
     head = run_record_head(manifest)
     out.write(b"{")
@@ -281,7 +311,8 @@ def write_run_record(manifest: Manifest, out: IO[bytes]) -> None:
             continue
         out.write(b"[")
         for j, (entry, key) in enumerate(_in_key_order(manifest)):
-            recorded = RecordedFile(entry.type, entry.path, key, entry.size, entry.sha256).to_dict()
+            version = versions(entry, key) if versions is not None else None
+            recorded = RecordedFile(entry.type, entry.path, key, entry.size, entry.sha256, version).to_dict()
             out.write(b"%s\n  %s" % (b"," if j else b"", _item(recorded).encode()))
         out.write(b"\n ]")
     out.write(b"\n}")

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 #: Error codes (and the bare status S3 sends for a HEAD, which has no body) of each kind of answer.
-MISSING_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+MISSING_CODES = frozenset({"NoSuchKey", "NoSuchVersion", "404", "NotFound"})
 PRECONDITION_CODES = frozenset({"PreconditionFailed", "412"})
 CONFLICT_CODES = frozenset({"ConditionalRequestConflict", "409"})
 DENIED_CODES = frozenset({"AccessDenied", "403"})

@@ -87,7 +87,9 @@ class AccessPolicies(Construct):
                 ),
                 iam.PolicyStatement(
                     sid="DownloadArchive",
-                    actions=["s3:GetObject", "s3:GetObjectTagging"],
+                    # GetObjectVersion: an earlier upload without a timestamp is read at the version
+                    # its run record names, once a later one has replaced the latest copy.
+                    actions=["s3:GetObject", "s3:GetObjectTagging", "s3:GetObjectVersion"],
                     resources=[archive_objects],
                 ),
                 iam.PolicyStatement(
@@ -107,7 +109,7 @@ class AccessPolicies(Construct):
                 # lifecycle rules read, on objects the filer wrote, with the managed tag kept intact.
                 iam.PolicyStatement(
                     sid="PinArtifacts",
-                    actions=["s3:PutObjectTagging"],
+                    actions=["s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
                     resources=[archive_objects],
                     conditions={
                         "StringEquals": {

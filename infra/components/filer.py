@@ -190,4 +190,16 @@ class Filer(Construct):
                 resources=[archive.arn_for_objects("*")],
             ),
             iam.PolicyStatement(sid="ArchiveList", actions=["s3:ListBucket"], resources=[archive.bucket_arn]),
+            # An upload without a timestamp replaces the latest copy only where the archive keeps the
+            # earlier one as a version (its run record names it); a long filing finds its own versions
+            # again once a later run has replaced them.
+            iam.PolicyStatement(
+                sid="ArchiveVersioningAndVersions",
+                actions=["s3:GetBucketVersioning", "s3:ListBucketVersions"],
+                resources=[archive.bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ArchiveReadOwnVersions", actions=["s3:GetObjectVersion"],
+                resources=[archive.arn_for_objects("*")],
+            ),
         ]

@@ -3,7 +3,8 @@ hook, and the run's place, decoded from its manifest key.
 
 One context is made per manifest key once it is decoded (``Filer.file``), so a filer whose
 ``config`` is replaced between filings files the next run with the new one. Worker threads share it;
-nothing in it changes but ``manifest_etag``, set once the manifest is read. The manifest is not in
+nothing in it changes but ``manifest_etag``, set once the manifest is read, and what an untimestamped
+run learns of the archive's versioning before it writes (``versions``). The manifest is not in
 it: it is passed to each step that reads it, since the steps before it (decoding, the receipt) run
 without one.
 """
@@ -44,6 +45,11 @@ class FilingContext:
     putter: Any | None = None
     #: The ETag of the manifest read (step 3): the filing's progress is kept for that upload of it.
     manifest_etag: str = ""
+    #: Whether the archive keeps the versions an untimestamped run replaces (asked before such a run
+    #: writes; ``versions.prepare``). Until then False: writes are conditional.
+    versioned_archive: bool = False
+    #: The versions an untimestamped run's writes answered (``versions.WrittenVersions``), for its record.
+    versions: Any | None = None
 
     def step(self, name: str) -> None:
         """Tell the step hook a step is done (the fault suite kills the filer there)."""

@@ -131,7 +131,8 @@ class CrtPutter:
         Tagging: str,  # noqa: N803
         IfNoneMatch: str | None = None,  # noqa: N803
     ) -> Future[dict[str, Any]]:
-        """Send the put; the future holds ``{"ETag": ...}`` or the ``ClientError`` S3 answered."""
+        """Send the put; the future holds ``{"ETag": ..., "VersionId": ...}`` (the version a versioned
+        bucket wrote, else None) or the ``ClientError`` S3 answered."""
         from awscrt.http import HttpHeaders, HttpRequest
         from awscrt.s3 import S3RequestType
 
@@ -150,11 +151,13 @@ class CrtPutter:
             headers.append(("If-None-Match", IfNoneMatch))
         answer: Future[dict[str, Any]] = Future()
         etag: list[str] = []
+        version: list[str] = []
         native: list[Any] = []  # the request, once made: it may answer before make_request returns
         finished: list[bool] = []
 
         def on_headers(status_code: int, headers: list[tuple[str, str]], **_: Any) -> None:
             etag.extend(v for k, v in headers if k.lower() == "etag")
+            version.extend(v for k, v in headers if k.lower() == "x-amz-version-id")
 
         def on_done(error: BaseException | None = None, status_code: int | None = None,
                     error_body: bytes | None = None, **_: Any) -> None:
@@ -167,7 +170,8 @@ class CrtPutter:
                 # put kept its request and its body (about 20 KB a file) until the process ended.
                 native.clear()
             if error is None:
-                answer.set_result({"ETag": etag[0] if etag else None})
+                answer.set_result({"ETag": etag[0] if etag else None,
+                                   "VersionId": version[0] if version else None})
             elif status_code is not None:
                 answer.set_exception(_client_error(status_code, error_body, str(error)))
             else:

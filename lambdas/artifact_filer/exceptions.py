@@ -114,6 +114,12 @@ class ArchiveConflictError(FilerRefusedError):
     code = RefusalCode.ARCHIVE_CONFLICT
 
 
+class ArchiveUnversionedError(FilerRefusedError):
+    """An untimestamped run would replace files in an archive bucket without versioning."""
+
+    code = RefusalCode.ARCHIVE_UNVERSIONED
+
+
 class ReuseUnavailableError(FilerRefusedError):
     """A file listed for reuse has no usable copy in the archive; the client must send it.
 

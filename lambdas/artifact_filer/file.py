@@ -5,7 +5,9 @@ Pack members are streamed from the pack into parallel puts (bounded memory: smal
 cap on the bytes waiting for their put); blobs and reused files are copied server-side, the large
 ones in parts. Timestamped keys are written with ``IfNoneMatch='*'``: a 412 means an earlier attempt
 of this same run wrote the object (the claim keeps every other run out), which is confirmed from its
-metadata.
+metadata. An untimestamped run's keys are so written too on an archive without versioning; with
+versioning, they replace the latest copy and the version each write answers is noted for the record
+(``versions``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .progress import Progress, reuse_unit
 from .reuse import UNCOPYABLE_CODES, unavailable
 from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type, same_run, sha256_b64
 from .verify import get_piece, pack_limit_for, read_pack
+from .versions import conditional, note
 
 
 def file_all(
@@ -176,14 +179,14 @@ def _member_put(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: 
         "ChecksumSHA256": sha256_b64(entry.sha256),
         "Metadata": archive_metadata(manifest, entry),
         "Tagging": ARCHIVE_TAGGING,
-        **({"IfNoneMatch": "*"} if manifest.timestamp is not None else {}),
+        **({"IfNoneMatch": "*"} if conditional(ctx, manifest) else {}),
     }
 
 
 def _put_member(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes) -> None:
     put = _member_put(ctx, manifest, entry, data)
     try:
-        ctx.client.put_object(ChecksumAlgorithm="SHA256", **put)
+        note(ctx, put["Key"], ctx.client.put_object(ChecksumAlgorithm="SHA256", **put))
     except Exception as exc:
         if not ("IfNoneMatch" in put and is_precondition_failed(exc)):
             raise
@@ -203,7 +206,7 @@ def _put_member_natively(
 
     def settle(outcome: Future[Any]) -> None:
         try:
-            outcome.result()
+            note(ctx, put["Key"], outcome.result())
             ctx.step("object-filed")
         except BaseException as exc:  # noqa: BLE001 - handed to whoever waits for the put
             filed.set_exception(exc)
@@ -285,11 +288,12 @@ def _copy(
         "Tagging": ARCHIVE_TAGGING,
         "ChecksumAlgorithm": "SHA256",
     }
-    timestamped = manifest.timestamp is not None
+    # Whether the key must be absent or this run's: always for a timestamped run.
+    timestamped = conditional(ctx, manifest)
     if entry.size > min(ctx.config.multipart_copy_threshold_bytes, MAX_SINGLE_COPY):
         # A redelivery finds the copy done: one HEAD instead of copying it all again.
         if not (timestamped and head(ctx, ctx.archive_bucket, key) is not None):
-            _copy_in_parts(ctx, source, key, args, entry.size, timestamped, changed)
+            note(ctx, key, _copy_in_parts(ctx, source, key, args, entry.size, timestamped, changed))
         if timestamped:
             _confirm_existing(ctx, manifest, entry, key)
         ctx.step("object-filed")
@@ -307,6 +311,7 @@ def _copy(
             raise changed() from None
         _confirm_existing(ctx, manifest, entry, key)
     else:
+        note(ctx, key, response)
         written = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
         if written is not None and written != sha256_b64(entry.sha256):
             # The source changed under a server that ignored CopySourceIfMatch: undo, refuse.
@@ -323,8 +328,9 @@ def _copy_in_parts(
     size: int,
     timestamped: bool,
     changed: Callable[[], FilerRefusedError],
-) -> None:
-    """A multipart copy completed with ``IfNoneMatch='*'`` (timestamped keys).
+) -> dict[str, Any] | None:
+    """A multipart copy completed with ``IfNoneMatch='*'`` (timestamped keys); the completion's
+    answer (its version), or None when another attempt completed it.
 
     s3transfer's copy cannot make its completion conditional, and a HEAD before it does not
     stop two deliveries of the same message copying at once: both saw no object, both wrote
@@ -345,7 +351,7 @@ def _copy_in_parts(
                                         args["CopySourceIfMatch"]))
             parts = futures.wait()
         completing = True
-        ctx.client.complete_multipart_upload(
+        return ctx.client.complete_multipart_upload(  # type: ignore[no-any-return]
             Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts},
             **({"IfNoneMatch": "*"} if timestamped else {}),
         )
@@ -353,10 +359,10 @@ def _copy_in_parts(
         _abort_upload(ctx, key, upload_id)
         if is_precondition_failed(exc):
             if completing and timestamped:
-                return  # another attempt of this run completed first; the caller confirms it
+                return None  # another attempt of this run completed first; the caller confirms it
             raise changed() from None
         if completing and timestamped and error_code(exc) == "NoSuchUpload":
-            return  # a completion retried after its answer was lost; the caller confirms it
+            return None  # a completion retried after its answer was lost; the caller confirms it
         raise
 
 

@@ -23,7 +23,7 @@ from boto3.s3.transfer import TransferConfig
 
 from artifact_contract import Manifest, Receipt, RunRecord, run_record_key
 
-from . import claim, file, finish, intake, progress, refusal, verify
+from . import claim, file, finish, intake, progress, refusal, verify, versions
 from .config import FilerConfig
 from .context import FilingContext
 from .continuation import Continuer
@@ -134,7 +134,10 @@ class Filer:
             return None
         ctx.step("manifest-read")
         with manifest:  # its files are spooled to /tmp until the filing ends
-            return self._file_manifest(ctx, manifest, remaining)
+            try:
+                return self._file_manifest(ctx, manifest, remaining)
+            finally:
+                versions.close(ctx)
 
     def _file_manifest(
         self, ctx: FilingContext, manifest: Manifest, remaining: RemainingTime | None
@@ -173,6 +176,8 @@ class Filer:
                 if earlier is not None:
                     return earlier
                 ctx.step("claimed")
+            else:
+                versions.prepare(ctx, manifest)  # 6. keep what it replaces, or replace nothing
             if not file.file_all(ctx, manifest, etags, done.state.sources, done):  # 7. file
                 self._pause(ctx, done)
             done.close()
@@ -185,7 +190,7 @@ class Filer:
             done.save_quietly()  # the next delivery goes on from here
             raise
         ctx.step("filed")
-        finish.write_record(ctx, manifest, record_key)  # 8. record
+        finish.write_record(ctx, manifest, record_key, versions.lookup(ctx, manifest))  # 8. record
         ctx.step("recorded")
         return None
 

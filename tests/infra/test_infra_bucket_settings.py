@@ -77,9 +77,10 @@ def test_create_keeps_the_buckets_own_rule_and_statement(s3: Any) -> None:
 
 def test_update_replaces_only_the_stacks_rules(s3: Any) -> None:
     settings_handler.handle({"RequestType": "Create", "ResourceProperties": props()}, s3)
-    changed = props(
-        Settings.from_mapping({"glacier_transition_days": 120, "archive_abort_incomplete_upload_days": 0})
-    )
+    changed = props(Settings.from_mapping({
+        "glacier_transition_days": 120, "archive_abort_incomplete_upload_days": 0,
+        "noncurrent_version_expiration_days": 60,
+    }))
     settings_handler.handle(
         {"RequestType": "Update", "ResourceProperties": changed, "OldResourceProperties": props()}, s3
     )
@@ -87,6 +88,17 @@ def test_update_replaces_only_the_stacks_rules(s3: Any) -> None:
     assert set(rules) == {"reels-to-ia", "artifact-backup-transition", "artifact-backup-expire-noncurrent"}
     assert rules["artifact-backup-transition"]["Transitions"][0]["Days"] == 120
     assert sids(s3).count(TLS_ONLY_SID) == 1
+
+
+def test_turning_expiry_of_replaced_versions_off_removes_its_rule(s3: Any) -> None:
+    expiring = props(Settings.from_mapping({"noncurrent_version_expiration_days": 60}))
+    settings_handler.handle({"RequestType": "Create", "ResourceProperties": expiring}, s3)
+    assert "artifact-backup-expire-noncurrent" in rule_ids(s3)
+    settings_handler.handle(
+        {"RequestType": "Update", "ResourceProperties": props(), "OldResourceProperties": expiring}, s3
+    )
+    assert "artifact-backup-expire-noncurrent" not in rule_ids(s3)
+    assert "reels-to-ia" in rule_ids(s3)
 
 
 def test_delete_gives_back_exactly_what_was_there(s3: Any) -> None:

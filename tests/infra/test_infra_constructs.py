@@ -28,7 +28,7 @@ from infra.contract import (
     TAG_MANAGED_VALUE,
     TAG_RETENTION,
 )
-from infra.lifecycle import ABORT_UPLOADS_RULE_ID, archive_rules
+from infra.lifecycle import ABORT_UPLOADS_RULE_ID, NONCURRENT_RULE_ID, archive_rules
 from infra.settings import Settings
 
 DEFAULTS = Settings()
@@ -162,7 +162,9 @@ def test_every_rule_that_touches_objects_requires_the_managed_tag(archive: Templ
 
 def test_pinned_artifacts_are_kept_out_of_every_expiration() -> None:
     stack = bare_stack()
-    settings = Settings.from_mapping({"archive_expiration_days": 3650})
+    settings = Settings.from_mapping(
+        {"archive_expiration_days": 3650, "noncurrent_version_expiration_days": 30}
+    )
     ArchiveBucket(stack, "Archive", settings=settings)
     rules = archive_cfn_rules(Template.from_stack(stack))
     expiring = [r for r in rules.values() if "ExpirationInDays" in r or "NoncurrentVersionExpiration" in r]
@@ -173,16 +175,27 @@ def test_pinned_artifacts_are_kept_out_of_every_expiration() -> None:
         assert all(t["Value"] != RETENTION_PINNED for t in rule["TagFilters"])
 
 
-def test_noncurrent_versions_expire_and_nothing_current_expires_by_default(archive: Template) -> None:
+def test_nothing_expires_by_default_not_even_replaced_versions(archive: Template) -> None:
+    """An earlier upload without a timestamp lives on as noncurrent versions its record names."""
+    assert DEFAULTS.noncurrent_version_expiration_days == 0
     rules = archive_cfn_rules(archive)
     assert not [r for r in rules.values() if "ExpirationInDays" in r]
-    noncurrent = [r for r in rules.values() if "NoncurrentVersionExpiration" in r]
-    assert [r["NoncurrentVersionExpiration"] for r in noncurrent] == [
-        {"NoncurrentDays": DEFAULTS.noncurrent_version_expiration_days}
-    ]
+    assert not [r for r in rules.values() if "NoncurrentVersionExpiration" in r]
+    assert NONCURRENT_RULE_ID not in rules
     assert rules[ABORT_UPLOADS_RULE_ID]["AbortIncompleteMultipartUpload"] == {
         "DaysAfterInitiation": DEFAULTS.archive_abort_incomplete_upload_days
     }
+
+
+def test_expiring_replaced_versions_is_opt_in_and_spares_pinned_ones() -> None:
+    stack = bare_stack()
+    settings = Settings.from_mapping({"noncurrent_version_expiration_days": "45"})
+    ArchiveBucket(stack, "Archive", settings=settings)
+    rules = archive_cfn_rules(Template.from_stack(stack))
+    rule = rules[NONCURRENT_RULE_ID]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 45}
+    assert {"Key": TAG_RETENTION, "Value": RETENTION_STANDARD} in rule["TagFilters"]
+    assert {"Key": TAG_MANAGED, "Value": TAG_MANAGED_VALUE} in rule["TagFilters"]
 
 
 def test_storage_class_and_days_come_from_the_settings() -> None:
@@ -438,6 +451,10 @@ def test_filer_may_write_and_tag_archive_objects(filer: Template) -> None:
         "s3:AbortMultipartUpload",
         "s3:GetObject",
         "s3:ListBucket",
+        # An upload without a timestamp: whether the archive keeps versions, and its own versions.
+        "s3:GetBucketVersioning",
+        "s3:ListBucketVersions",
+        "s3:GetObjectVersion",
     }
 
 
@@ -518,6 +535,9 @@ def test_reader_lists_downloads_restores_and_pins_only_filed_artifacts(access: T
         "WritePinNotes",
         "PinArtifacts",
     }
+    # An earlier upload without a timestamp is read, and pinned, at the versions its record names.
+    assert "s3:GetObjectVersion" in as_list(by_sid["DownloadArchive"]["Action"])
+    assert "s3:PutObjectVersionTagging" in as_list(by_sid["PinArtifacts"]["Action"])
     notes = by_sid["WritePinNotes"]
     assert notes["Action"] == "s3:PutObject"
     assert f"/*/{RUNS_FOLDER}/*/{PIN_NOTE_NAME}\"" in _targets(notes)
@@ -525,7 +545,7 @@ def test_reader_lists_downloads_restores_and_pins_only_filed_artifacts(access: T
         "StringEquals": {f"s3:ExistingObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE}
     }
     pin = by_sid["PinArtifacts"]
-    assert pin["Action"] == "s3:PutObjectTagging"
+    assert as_list(pin["Action"]) == ["s3:PutObjectTagging", "s3:PutObjectVersionTagging"]
     assert pin["Condition"]["StringEquals"][f"s3:RequestObjectTag/{TAG_RETENTION}"] == [
         RETENTION_STANDARD,
         RETENTION_PINNED,

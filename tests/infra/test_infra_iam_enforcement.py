@@ -71,12 +71,14 @@ def synthesized_policies(synth: Synth) -> dict[str, dict[str, Any]]:
     assert sorted(names.values()) == [ARCHIVE, STAGING]
     managed = resources(template, "AWS::IAM::ManagedPolicy")
     (uploader,) = [p for k, p in managed.items() if k.startswith("AccessUploader")]
+    (reader,) = [p for k, p in managed.items() if k.startswith("AccessReader")]
     (filer,) = [
         p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("FilerS3Access")
     ]
     return {
         "uploader": resolve(uploader["Properties"]["PolicyDocument"], names),
         "filer": resolve(filer["Properties"]["PolicyDocument"], names),
+        "reader": resolve(reader["Properties"]["PolicyDocument"], names),
     }
 
 
@@ -260,6 +262,32 @@ def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
     s3.put_object(Bucket=STAGING, Key=f"receipts/{run}.json", Body=b"{}")
     s3.delete_object(Bucket=STAGING, Key=f"incoming/{run}/manifest.json")
     assert s3.get_object(Bucket=STAGING, Key=f"receipts/{run}.json")["Body"].read() == b"{}"
+
+
+def test_filer_files_an_untimestamped_run_over_its_own_earlier_versions(enforced: Enforced) -> None:
+    """Whether the archive keeps versions, then (a long filing) its own version found again."""
+    s3 = enforced.s3("filer")
+    assert s3.get_bucket_versioning(Bucket=ARCHIVE)["Status"] == "Enabled"
+    key = "RMI25320/config/settings.json"
+    first = s3.put_object(Bucket=ARCHIVE, Key=key, Body=b"first", Tagging=TAGS)["VersionId"]
+    s3.put_object(Bucket=ARCHIVE, Key=key, Body=b"second", Tagging=TAGS)
+    listed = s3.list_object_versions(Bucket=ARCHIVE, Prefix="RMI25320")
+    assert first in {v["VersionId"] for v in listed["Versions"] if v["Key"] == key}
+    assert s3.get_object(Bucket=ARCHIVE, Key=key, VersionId=first)["Body"].read() == b"first"
+    denied(s3.delete_object, Bucket=ARCHIVE, Key=key, VersionId=first)
+
+
+def test_reader_reads_an_earlier_untimestamped_run_at_its_version(enforced: Enforced) -> None:
+    admin = enforced.s3("admin")
+    key = "RMI25320/config/config.yaml"
+    first = admin.put_object(Bucket=ARCHIVE, Key=key, Body=b"a: 1", Tagging=TAGS)["VersionId"]
+    admin.put_object(Bucket=ARCHIVE, Key=key, Body=b"a: 2", Tagging=TAGS)
+    s3 = enforced.s3("reader")
+    assert s3.get_object(Bucket=ARCHIVE, Key=key, VersionId=first)["Body"].read() == b"a: 1"
+    assert s3.head_object(Bucket=ARCHIVE, Key=key, VersionId=first)["ContentLength"] == 4
+    denied(s3.delete_object, Bucket=ARCHIVE, Key=key, VersionId=first)
+    denied(s3.put_object, Bucket=ARCHIVE, Key=key, Body=b"overwritten")
+    assert admin.get_object(Bucket=ARCHIVE, Key=key, VersionId=first)["Body"].read() == b"a: 1"
 
 
 def test_filer_keeps_progress_notes_on_a_long_filing(enforced: Enforced) -> None:

@@ -66,6 +66,23 @@ def test_a_conditional_put_on_an_existing_key_is_a_412_in_botocores_shape(s3, pu
     assert s3.get_object(Bucket=BUCKET, Key=key)["Body"].read() == b"first"
 
 
+def test_a_put_to_a_versioned_bucket_answers_the_version_it_wrote(s3, putter):
+    """An untimestamped run's record names each version its puts wrote: the native path says which."""
+    bucket = "crt-put-versioned"
+    s3.create_bucket(Bucket=bucket)
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    key = "P/config/settings.json"
+    first = putter.put_object(**{**put_args(key, b"one"), "Bucket": bucket}).result(timeout=30)
+    second = putter.put_object(**{**put_args(key, b"two"), "Bucket": bucket}).result(timeout=30)
+    assert first["VersionId"]
+    assert second["VersionId"] not in (None, first["VersionId"])
+    assert s3.get_object(Bucket=bucket, Key=key, VersionId=first["VersionId"])["Body"].read() == b"one"
+    assert s3.head_object(Bucket=bucket, Key=key)["VersionId"] == second["VersionId"]
+    # An unversioned bucket names no version.
+    assert putter.put_object(**put_args("P/config/plain.json", b"x")).result(timeout=30)["VersionId"] in (
+        None, "null")
+
+
 def test_a_missing_bucket_is_the_error_s3_names(putter):
     with pytest.raises(ClientError) as refused:
         putter.put_object(**{**put_args("k", b"x"), "Bucket": "no-such-bucket-here"}).result(timeout=30)

@@ -69,10 +69,12 @@ class ObjectArchivedError(Exception):
         self.key = key
 
 
-def get_bytes(client: Any, bucket: str, key: str, *, action: str) -> bytes | None:
-    """A small object's bytes, or None when it does not exist."""
+def get_bytes(client: Any, bucket: str, key: str, *, action: str,
+              version_id: str | None = None) -> bytes | None:
+    """A small object's bytes (of ``version_id`` when given), or None when it does not exist."""
     try:
-        response = client.get_object(Bucket=bucket, Key=key)
+        versioned = {"VersionId": version_id} if version_id else {}
+        response = client.get_object(Bucket=bucket, Key=key, **versioned)
         with body_of(response) as body:
             return body.read()
     except Exception as exc:
@@ -85,9 +87,10 @@ def get_bytes(client: Any, bucket: str, key: str, *, action: str) -> bytes | Non
         raise
 
 
-def head(client: Any, bucket: str, key: str) -> dict[str, Any] | None:
+def head(client: Any, bucket: str, key: str, *, version_id: str | None = None) -> dict[str, Any] | None:
+    """The object's HEAD (of ``version_id`` when given), or None when there is none."""
     try:
-        return client.head_object(Bucket=bucket, Key=key)
+        return client.head_object(Bucket=bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
     except Exception as exc:
         if error_code(exc) in MISSING_CODES:
             return None

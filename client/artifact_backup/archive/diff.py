@@ -149,7 +149,8 @@ def diff_runs(
         if file.size > config.diff_max_bytes:
             return None, f"larger than {config.diff_max_bytes} bytes: compared by checksum only"
         try:
-            raw = get_bytes(client, bucket, file.key, action=f"reading {file.key}")
+            raw = get_bytes(client, bucket, file.key, action=f"reading {file.key}",
+                            version_id=file.version_id)
         except ObjectArchivedError:
             command = restore_command(record.project_key, run_label(record), include=[CONFIG_TYPE],
                                       options=restore_options)

@@ -87,6 +87,8 @@ class FileOutcome:
     renamed: Renamed | None = None
     #: The file this one would have replaced (``collision``).
     collides_with: str | None = None
+    #: The later untimestamped run that wrote this file again, when one did.
+    superseded_by: str | None = None
 
     @property
     def name(self) -> str:
@@ -178,8 +180,9 @@ def _plan(root: Path, runs: Sequence[RunSummary], include: list[str], names: lis
     outcomes = []
     for (summary, file), rel, plan in zip(chosen, relative, plans, strict=True):
         path = _local_path(root, plan.safe_name if plan else rel, f"{file.type}/{file.path}")
+        later = summary.superseded.get(file.key)
         outcomes.append(FileOutcome(summary.label, file, path, "pending", summary.storage_class_of(file),
-                                    renamed=plan))
+                                    renamed=plan, superseded_by=later and later.by_run_id))
     return outcomes
 
 
@@ -236,7 +239,7 @@ def download(
             outcome.status = "missing"
             continue
         if outcome.storage_class in ARCHIVE_CLASSES:
-            state = restore_state(head(client, bucket, outcome.file.key))
+            state = restore_state(head(client, bucket, outcome.file.key, version_id=outcome.file.version_id))
             if state != "restored":
                 outcome.status = "restore-in-progress" if state == "in-progress" else "restore-needed"
                 continue
@@ -274,7 +277,9 @@ def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadCo
                 raise write_error(outcome.local_path.parent, exc) from None
             part = f".{outcome.local_path.name}.{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
             temp = Path(io_path(outcome.local_path.with_name(part)))
+            # An earlier untimestamped run's file is read at the version its record names.
             future = manager.download(bucket, outcome.file.key, str(temp),
+                                      extra_args=outcome.file.version_args() or None,
                                       subscribers=[_progress_class()(outcome.file.size, notify)])
             pending.append((outcome, temp, future))
         for outcome, temp, future in pending:
@@ -351,6 +356,9 @@ def _raise_for(result: DownloadResult, run: str, include: list[str], names: list
             result=result,
             hint="\n".join(f"  {f.file.key}: expected sha256 {f.file.sha256}, got {f.actual_sha256}"
                            for f in corrupt)
+            + "".join(f"\n  {f.name} was superseded by run {f.superseded_by}, and run {f.run}'s record "
+                      "predates version ids, so it names no copy of its own"
+                      for f in corrupt if f.superseded_by and not f.file.version_id)
             + "\nan earlier version may be intact: the archive bucket is versioned",
         )
     missing = [f for f in result.files if f.status == "missing"]

@@ -5,7 +5,8 @@ pinning re-tags every object of the run ``pinned``. ``PutObjectTagging`` replace
 so the managed tag is written with it (the transition rule and the reader policy's conditions select
 on it). The note saying why goes to ``{project}/_runs/{ts}/pin.json`` after the tags, so a note never
 claims a protection that is not in place; the command is idempotent and can simply be run again
-after a failure.
+after a failure. An untimestamped run's files are tagged at the versions its record names: a copy a
+later upload superseded is kept by its own tags, whatever the later run's are.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from artifact_contract import (
     TAG_MANAGED,
     TAG_MANAGED_VALUE,
     TAG_RETENTION,
+    RecordedFile,
 )
 from artifact_contract.s3 import MISSING_CODES, error_code, is_aws_error
 
@@ -67,9 +69,10 @@ def set_retention(client: Any, bucket: str, summary: RunSummary, *, pinned: bool
     record = summary.record
     tags = {"TagSet": retention_tags(pinned)}
 
-    def tag(key: str) -> tuple[str, bool]:
+    def tag(file: RecordedFile) -> tuple[str, bool]:
+        key = file.key
         try:
-            client.put_object_tagging(Bucket=bucket, Key=key, Tagging=tags)
+            client.put_object_tagging(Bucket=bucket, Key=key, Tagging=tags, **file.version_args())
         except Exception as exc:
             if error_code(exc) in MISSING_CODES:
                 return key, False
@@ -78,8 +81,9 @@ def set_retention(client: Any, bucket: str, summary: RunSummary, *, pinned: bool
             raise
         return key, True
 
-    keys = sorted({f.key for f in record.files})
-    done = parallel_map(tag, keys, workers)
+    files = {f.key: f for f in record.files}
+    keys = sorted(files)
+    done = parallel_map(tag, [files[k] for k in keys], workers)
     pin = PinNote.now(record, pinned=pinned, note=note)
     key = pin_key(record)
     try:

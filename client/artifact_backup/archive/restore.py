@@ -109,13 +109,13 @@ def restore(
         if tier == "Expedited" and outcome.storage_class == "DEEP_ARCHIVE":
             outcome.status, outcome.message = "failed", "Deep Archive has no Expedited tier: use Standard"
             return
-        state = restore_state(head(client, bucket, outcome.file.key))
+        state = restore_state(head(client, bucket, outcome.file.key, version_id=outcome.file.version_id))
         if state != "none":
             outcome.status = state
             return
         try:
             client.restore_object(
-                Bucket=bucket, Key=outcome.file.key,
+                Bucket=bucket, Key=outcome.file.key, **outcome.file.version_args(),
                 RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": tier}},
             )
             outcome.status = "started"

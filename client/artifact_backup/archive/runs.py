@@ -5,7 +5,8 @@ A run exists for a reader once its record exists (the filer writes it last), so 
 from records: one paginated LIST of ``{project}/_runs/`` and one GET per record, never a listing of
 the project's artifact folders, which may hold millions of raw files (the guide's ``reels/``).
 Storage classes come from a LIST of each of the run's own prefixes (a HEAD per file for
-untimestamped uploads, which share their folder with every other upload of the type).
+untimestamped uploads, which share their folder with every other upload of the type: a HEAD of the
+version the record names, so an upload a later one superseded shows where its own copy is).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import platform
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from artifact_contract import (
@@ -37,6 +38,7 @@ from artifact_contract.s3 import now_iso
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
+from .history import Superseded, superseded_files, supersessions
 
 PIN_SCHEMA = "artifact-backup.pin"
 PIN_VERSION = 1
@@ -121,13 +123,15 @@ class RunSummary:
     """One run as ``runs`` and ``show`` see it.
 
     ``objects`` maps each recorded file's key to what the archive holds there now (None: missing);
-    it is None when storage was not looked at.
+    it is None when storage was not looked at. ``superseded`` maps the keys of an untimestamped
+    run's files that a later untimestamped run wrote again (``history``).
     """
 
     record: RunRecord
     record_key: str
     pin: PinNote | None = None
     objects: Mapping[str, ListedObject | None] | None = None
+    superseded: Mapping[str, Superseded] = field(default_factory=dict)
 
     @property
     def label(self) -> str:
@@ -181,6 +185,7 @@ class RunSummary:
             "pinned": self.pinned,
             "pin": self.pin.to_dict() if self.pin else None,
             "record_key": self.record_key,
+            "superseded": [self.superseded[k].to_dict() for k in sorted(self.superseded)],
         }
         if files:
             data["config_sha256"] = record.config_sha256
@@ -188,7 +193,9 @@ class RunSummary:
             data["archive_bucket"] = record.archive_bucket
             data["prefixes"] = list(record.prefixes)
             data["file_list"] = [
-                {**f.to_dict(), "storage_class": self.storage_class_of(f)} for f in record.files
+                {**f.to_dict(), "storage_class": self.storage_class_of(f),
+                 "superseded_by": s.by_run_id if (s := self.superseded.get(f.key)) else None}
+                for f in record.files
             ]
         return data
 
@@ -270,14 +277,15 @@ def survey(client: Any, bucket: str, record: RunRecord, workers: int) -> dict[st
                     found[obj.key] = obj
         return found
 
-    def one(key: str) -> tuple[str, ListedObject | None]:
-        response = head(client, bucket, key)
+    def one(file: RecordedFile) -> tuple[str, ListedObject | None]:
+        response = head(client, bucket, file.key, version_id=file.version_id)
         if response is None:
-            return key, None
-        return key, ListedObject(key, int(response.get("ContentLength", 0)),
-                                 response.get("StorageClass") or "STANDARD")
+            return file.key, None
+        return file.key, ListedObject(file.key, int(response.get("ContentLength", 0)),
+                                      response.get("StorageClass") or "STANDARD")
 
-    found.update(parallel_map(one, sorted(wanted), workers))
+    by_key = {f.key: f for f in record.files}
+    found.update(parallel_map(one, [by_key[k] for k in sorted(wanted)], workers))
     return found
 
 
@@ -307,6 +315,8 @@ def list_runs(
         return RunSummary(record, key, pin, objects)
 
     summaries = [s for s in parallel_map(load, folder.records, workers) if s is not None]
+    superseded = supersessions(s.record for s in summaries)
+    summaries = [replace(s, superseded=superseded.get(s.record.run_id, {})) for s in summaries]
     return RunListing(project_key, tuple(sorted(summaries, key=_order)), tuple(sorted(warnings)))
 
 
@@ -371,7 +381,7 @@ def load_run(client: Any, bucket: str, project_key: str, run: str, *, storage: b
     record, key = find_record(client, bucket, project_key, run)
     pin = read_pin(client, bucket, record)
     objects = survey(client, bucket, record, workers) if storage else None
-    return RunSummary(record, key, pin, objects)
+    return RunSummary(record, key, pin, objects, superseded_files(client, bucket, record, workers=workers))
 
 
 def select_files(

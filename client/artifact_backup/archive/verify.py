@@ -9,12 +9,17 @@ without trusting anyone who had write access to it since.
 Reading streams each object through its hash (bounded memory, parallel objects), one LIST per folder
 the run may hold. Files in Glacier or Deep Archive cannot be read without a restore and are reported
 as not checked rather than guessed at.
+
+An untimestamped run's files a later untimestamped run replaced are read at the version its record
+names, and reported as superseded (by which run), which is no problem: that is what an upload
+without a timestamp means. A record older than version ids cannot name its superseded copies; those
+are reported as superseded and not read.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,6 +36,7 @@ from artifact_contract import (
 from artifact_contract.s3 import body_of, error_code, is_aws_error, is_missing
 
 from ._s3 import list_objects, parallel_map, read_error
+from .history import Superseded, superseded_files
 from .runs import find_record, list_runs, project_key_argument, run_label
 
 Problem = Literal["missing", "different", "extra", "record-invalid"]
@@ -87,6 +93,9 @@ class RunCheck:
     unchecked: list[dict[str, str]] = field(default_factory=list)
     #: Why extras were not looked for, when they were not (untimestamped uploads share folders).
     extras_note: str | None = None
+    #: Files a later untimestamped run wrote again: read at this run's version, or (records older
+    #: than version ids) not read at all.
+    superseded: list[Superseded] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -111,6 +120,7 @@ class RunCheck:
             "problems": [p.to_dict() for p in self.problems],
             "unchecked": list(self.unchecked),
             "extras_note": self.extras_note,
+            "superseded": [s.to_dict() for s in self.superseded],
         }
 
 
@@ -175,11 +185,12 @@ class _Read:
     meta_sha256: str | None
 
 
-def _hash_object(client: Any, bucket: str, key: str, chunk: int) -> _Read | str | None:
-    """The object's size and SHA-256 from its bytes; None when it is gone, its storage class when
-    it must be restored before it can be read."""
+def _hash_object(client: Any, bucket: str, file: RecordedFile, chunk: int) -> _Read | str | None:
+    """The size and SHA-256 of the recorded object (its version, when the record names one) from its
+    bytes; None when it is gone, its storage class when it must be restored before it can be read."""
+    key = file.key
     try:
-        response = client.get_object(Bucket=bucket, Key=key)
+        response = client.get_object(Bucket=bucket, Key=key, **file.version_args())
     except Exception as exc:
         if is_missing(exc):
             return None
@@ -219,9 +230,12 @@ def _run_folders(record: RunRecord) -> list[str]:
 
 
 def verify_record(client: Any, bucket: str, record: RunRecord, record_key: str, *, workers: int = 10,
-                  chunk: int = 1024 * 1024) -> RunCheck:
-    """Re-read one run's files from the archive and compare them with its record."""
+                  chunk: int = 1024 * 1024, superseded: Mapping[str, Superseded] | None = None) -> RunCheck:
+    """Re-read one run's files from the archive and compare them with its record; ``superseded``
+    (``history``) names the files later untimestamped runs wrote again."""
     check = RunCheck(run_label(record), record.run_id, record_key, files=len(record.files))
+    superseded = superseded or {}
+    check.superseded = [superseded[k] for k in sorted(superseded)]
     expected: dict[str, RecordedFile] = {}
     for f in record.files:
         key = _expected_key(record, f)
@@ -249,9 +263,11 @@ def verify_record(client: Any, bucket: str, record: RunRecord, record_key: str, 
     def one(f: RecordedFile) -> tuple[RecordedFile, _Read | str | None]:
         if listed is not None and f.key not in listed:
             return f, None
-        return f, _hash_object(client, bucket, f.key, chunk)
+        return f, _hash_object(client, bucket, f, chunk)
 
-    for f, found in parallel_map(one, [expected[k] for k in sorted(expected)], workers):
+    # A superseded copy the record cannot name is reported as superseded, not read as damage.
+    readable = [expected[k] for k in sorted(expected) if k not in superseded or superseded[k].readable]
+    for f, found in parallel_map(one, readable, workers):
         if found is None:
             check.problems.append(FileProblem(
                 "missing", f.key, "recorded but not in the archive", f.type, f.path, f.size, f.sha256))
@@ -290,9 +306,11 @@ def verify(
     project_key = project_key_argument(project_key)
     result = VerifyResult(project_key, bucket)
     targets: Sequence[tuple[RunRecord, str]]
+    listed_superseded: dict[str, Mapping[str, Superseded]] = {}
     if run is None:
         listing = list_runs(client, bucket, project_key, storage=False, workers=workers)
         targets = [(s.record, s.record_key) for s in listing.runs]
+        listed_superseded = {s.record.run_id: s.superseded for s in listing.runs}
         for warning in listing.warnings:
             key, _, detail = warning.partition(": ")
             result.unreadable_records.append(FileProblem("record-invalid", key, detail or warning))
@@ -303,7 +321,9 @@ def verify(
             result.unreadable_records.append(FileProblem("record-invalid", run, str(exc)))
             targets = []
     for record, key in targets:
-        check = verify_record(client, bucket, record, key, workers=workers, chunk=chunk)
+        replaced = listed_superseded.get(record.run_id) if run is None else superseded_files(
+            client, bucket, record, workers=workers)
+        check = verify_record(client, bucket, record, key, workers=workers, chunk=chunk, superseded=replaced)
         result.runs.append(check)
         if on_run is not None:
             on_run(check)

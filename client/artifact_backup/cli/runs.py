@@ -64,4 +64,22 @@ def format_runs(listing: Any, bucket: str) -> str:
     total = sum(s.record.bytes for s in listing.runs)
     head = (f"{plural(len(listing.runs), 'run')} of {listing.project_key} in s3://{bucket}, "
             f"{size_text(total)} in all:")
-    return head + "\n" + table(["RUN", "TYPES", "FILES", "SIZE", "STORAGE", "PINNED"], rows, right=(2, 3))
+    text = head + "\n" + table(["RUN", "TYPES", "FILES", "SIZE", "STORAGE", "PINNED"], rows, right=(2, 3))
+    return text + "".join("\n" + line for line in superseded_lines(listing.runs))
+
+
+def superseded_lines(summaries: Any) -> list[str]:
+    """Which runs' files later uploads without a timestamp wrote again, and which runs those are."""
+    lines = []
+    for s in summaries:
+        if not s.superseded:
+            continue
+        later = sorted({x.by_run_id for x in s.superseded.values()})
+        unnamed = sum(1 for x in s.superseded.values() if not x.readable)
+        lines.append(f"{s.label}: {plural(len(s.superseded), 'file')} superseded by run "
+                     + ", ".join(later)
+                     + ("" if not unnamed else
+                        f" ({unnamed} not readable through this run: its record predates version ids)"))
+    if lines:
+        lines.insert(0, "Superseded by later uploads without a timestamp (each run's own copies are kept):")
+    return lines

@@ -85,4 +85,7 @@ def format_show(summary: Any, bucket: str) -> str:
     lines.append(table(["FILE", "SIZE", "STORAGE", "SHA256"], rows, right=(1,)))
     if any(r[0].endswith(" *") for r in rows):
         lines.append("* the config file the run was uploaded with (--config)")
+    if summary.superseded:
+        lines.append("Superseded by later uploads without a timestamp:")
+        lines.extend(f"  {summary.superseded[k].text()}" for k in sorted(summary.superseded))
     return "\n".join(lines)

@@ -84,6 +84,10 @@ def format_verify(result: Any, verbose: int = 0) -> str:
             lines.append(f"  not read ({len(check.unchecked)}, restore first): "
                          + ", ".join(u["key"] for u in check.unchecked[:5])
                          + (" ..." if len(check.unchecked) > 5 else ""))
+        if check.superseded:
+            lines.append(f"  superseded ({len(check.superseded)}): later uploads without a timestamp "
+                         "wrote these files again")
+            lines.extend(f"    {s.text()}" for s in check.superseded)
         if verbose and check.extras_note:
             lines.append(f"  note: {check.extras_note}")
     for p in result.unreadable_records:

@@ -160,4 +160,10 @@ def _refusal_hint(receipt: Receipt, staging_bucket: str, folder: Path) -> str | 
             "Upload this run again under another timestamp: --custom-timestamp YYYYMMDD_HHMM with a "
             "free minute, or --timestamp once the current minute has passed"
         )
+    if receipt.code == "archive-unversioned":
+        return (
+            f"{kept}.\nEnable versioning on the archive bucket (docs/deploy.md: deploying the stack "
+            "over it does so), then upload again; or upload with --timestamp, whose folders are "
+            "never replaced"
+        )
     return f"{kept} for inspection"

@@ -13,6 +13,15 @@ from tests.support.staged import ARCHIVE, STAGING
 
 @pytest.fixture
 def s3(monkeypatch):
+    """The archive is versioned, as the stack makes it (an imported bucket included)."""
+    with mocked_s3(monkeypatch, STAGING, ARCHIVE) as client:
+        client.put_bucket_versioning(Bucket=ARCHIVE, VersioningConfiguration={"Status": "Enabled"})
+        yield client
+
+
+@pytest.fixture
+def unversioned_s3(monkeypatch):
+    """An archive bucket that never had versioning (one used without deploying the stack over it)."""
     with mocked_s3(monkeypatch, STAGING, ARCHIVE) as client:
         yield client
 

@@ -252,3 +252,33 @@ def test_outside_lambda_a_filing_never_stops_nor_saves(s3):
     progress.close()
     assert not progress.out_of_time()
     assert list_keys(s3, STAGING, "progress/") == []
+
+
+def test_an_untimestamped_filing_over_many_invocations_records_every_version(s3):
+    """The versions earlier invocations wrote are found again, even where another run replaced the
+    file before this run's record was written: the record names this run's own copy of every file."""
+    files = many_pieces()
+    run = StagedRun(PROJECT, dict(files), timestamp=None, pack_max_input=1000)
+    key = run.upload(s3)
+    filer = make_filer(s3, [], continuer=RecordingContinuer())
+    replaced = f"{PROJECT}/logs/step_00.log"
+    receipt = None
+    for _ in range(40):
+        receipt = filer.file(key, no_time_left)
+        if receipt is not None:
+            break
+        meta = s3.head_object(Bucket=ARCHIVE, Key=replaced)["Metadata"] if replaced in list_keys(
+            s3, ARCHIVE) else {}
+        if meta.get("run-id") == run.run_id:  # filed by this run: another run replaces it now
+            s3.put_object(Bucket=ARCHIVE, Key=replaced, Body=b"another run's copy\n",
+                          Metadata={"run-id": "e" * 32, "sha256": "0" * 64})
+    assert receipt is not None
+    assert receipt.filed
+    assert s3.get_object(Bucket=ARCHIVE, Key=replaced)["Body"].read() == b"another run's copy\n"
+    record = RunRecord.from_json(
+        s3.get_object(Bucket=ARCHIVE, Key=run_record_key(PROJECT, None, run.run_id))["Body"].read())
+    assert len(record.files) == len(files)
+    for f in record.files:
+        assert f.version_id, f
+        body = s3.get_object(Bucket=ARCHIVE, Key=f.key, VersionId=f.version_id)["Body"].read()
+        assert body == files[(f.type, f.path)]

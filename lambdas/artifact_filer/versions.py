@@ -1,0 +1,164 @@
+"""An untimestamped run's place in the archive's history: the S3 version it wrote of each key, and
+no overwrite where the archive keeps no versions.
+
+An untimestamped run's keys (``{project}/{type}/{path}``) hold the latest copy: the next such run
+replaces them, and this run's copy lives on as a noncurrent version. Its run record names that
+version (``RecordedFile.version_id``), so ``show``, ``download`` and ``verify`` of the run read its
+own bytes for as long as the version is kept. The versions come from the put and copy answers,
+noted here as they arrive (on any thread, the native client's included), and are looked up when the
+record is written; a file filed by an earlier invocation of a long filing is found again by a HEAD.
+
+An archive bucket without versioning (an imported bucket may have none) would lose the earlier
+copy for good. There the run's keys are written conditionally, as a timestamped run's are, and a
+run that would replace another run's file is refused before anything is written
+(``archive-unversioned``), naming the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from artifact_contract import FileEntry, Manifest
+from artifact_contract.spool import SqliteSpool
+
+from .context import FilingContext
+from .exceptions import ArchiveChangedError, ArchiveUnversionedError
+from .plumbing import head
+from .storage import same_run
+
+#: Keys named in the refusal of a run that would replace files; the count says how many more.
+_NAMED_CONFLICTS = 5
+#: HEADs in flight at once per batch of keys checked on an archive without versioning.
+_HEAD_BATCH = 256
+
+_SCHEMA = "CREATE TABLE versions (key TEXT PRIMARY KEY, version_id TEXT NOT NULL);"
+
+
+class WrittenVersions(SqliteSpool):
+    """The version id each put or copy of this invocation answered, by archive key; on disk, so
+    memory does not grow with the run."""
+
+    _holds = "list of written versions"
+
+    def __init__(self, directory: str | None = None) -> None:
+        super().__init__(_SCHEMA, prefix="artifact-versions-", directory=directory)
+
+    def note(self, key: str, answer: Mapping[str, Any] | None) -> None:
+        """Keep the version an answer names; an unversioned bucket's answers name none (or "null")."""
+        version = (answer or {}).get("VersionId")
+        if not version or version == "null":
+            return
+        with self._lock:
+            self._db.execute("INSERT OR REPLACE INTO versions (key, version_id) VALUES (?, ?)",
+                             (key, str(version)))
+
+    def get(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT version_id FROM versions WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+
+def prepare(ctx: FilingContext, manifest: Manifest) -> None:
+    """Before an untimestamped run writes anything: ask whether the archive keeps versions. With
+    versions, note the ones written; without, refuse a run that would replace another run's file."""
+    status = ctx.client.get_bucket_versioning(Bucket=ctx.archive_bucket).get("Status")
+    ctx.versioned_archive = status == "Enabled"
+    if ctx.versioned_archive:
+        if ctx.versions is None:
+            ctx.versions = WrittenVersions()
+        return
+    refuse_replacing(ctx, manifest)
+
+
+def conditional(ctx: FilingContext, manifest: Manifest) -> bool:
+    """Whether the run's keys are written with ``IfNoneMatch='*'``: a timestamped run's always, an
+    untimestamped run's unless the archive keeps the copies it replaces."""
+    return manifest.timestamp is not None or not ctx.versioned_archive
+
+
+def note(ctx: FilingContext, key: str, answer: Mapping[str, Any] | None) -> None:
+    """Keep the version a put or copy of an untimestamped run answered."""
+    if ctx.versions is not None:
+        ctx.versions.note(key, answer)
+
+
+def refuse_replacing(ctx: FilingContext, manifest: Manifest) -> None:
+    """Refuse the run if any of its keys holds an object this run did not write (an earlier
+    attempt's own objects are no conflict); one HEAD per file, in parallel batches."""
+    conflicts: list[str] = []
+    count = 0
+    with ThreadPoolExecutor(ctx.workers(_HEAD_BATCH), "unversioned") as pool:
+        for batch in _batches(manifest.files_in_key_order()):
+            for key in pool.map(lambda item: _foreign(ctx, manifest, *item), batch):
+                if key is not None:
+                    count += 1
+                    if len(conflicts) < _NAMED_CONFLICTS:
+                        conflicts.append(key)
+    if not count:
+        return
+    more = f" and {count - len(conflicts)} more" if count > len(conflicts) else ""
+    raise ArchiveUnversionedError(
+        f"the archive bucket {ctx.archive_bucket} keeps no versions, and this upload without a "
+        f"timestamp would replace {count} file(s) of earlier runs ({', '.join(conflicts)}{more}), "
+        "losing them: enable versioning on the archive bucket, then upload again (nothing was written)"
+    )
+
+
+def _batches(items: Iterator[tuple[FileEntry, str]]) -> Iterator[list[tuple[FileEntry, str]]]:
+    batch: list[tuple[FileEntry, str]] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == _HEAD_BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _foreign(ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str) -> str | None:
+    found = head(ctx, ctx.archive_bucket, key)
+    if found is None or same_run(found.get("Metadata", {}), manifest, entry):
+        return None
+    return key
+
+
+def lookup(ctx: FilingContext, manifest: Manifest) -> Any:
+    """The run record's version of each file: as answered to this invocation, else found again."""
+    if manifest.timestamp is not None or ctx.versions is None:
+        return None
+    versions = ctx.versions
+
+    def version_of(entry: FileEntry, key: str) -> str | None:
+        return versions.get(key) or find_version(ctx, manifest, entry, key)
+
+    return version_of
+
+
+def find_version(ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str) -> str | None:
+    """The version of ``key`` this run wrote, for a file an earlier invocation filed: the current
+    one, unless another run has replaced it since; then the newest of its versions that is this run's."""
+    found = head(ctx, ctx.archive_bucket, key)
+    if found is not None and same_run(found.get("Metadata", {}), manifest, entry):
+        return _named(found)
+    pages = ctx.client.get_paginator("list_object_versions").paginate(Bucket=ctx.archive_bucket, Prefix=key)
+    for page in pages:
+        for version in page.get("Versions", []):
+            if version.get("Key") != key:
+                continue
+            older = ctx.client.head_object(Bucket=ctx.archive_bucket, Key=key, VersionId=version["VersionId"])
+            if same_run(older.get("Metadata", {}), manifest, entry):
+                return _named(older)
+    raise ArchiveChangedError(f"archive object {key} holds no version that run {manifest.run_id} wrote")
+
+
+def _named(answer: Mapping[str, Any]) -> str | None:
+    version = answer.get("VersionId")
+    return str(version) if version and version != "null" else None
+
+
+def close(ctx: FilingContext) -> None:
+    if ctx.versions is not None:
+        ctx.versions.close()
+        ctx.versions = None
