@@ -134,7 +134,12 @@ class Filer:
             return None
         ctx.step("manifest-read")
         with manifest:  # its files are spooled to /tmp until the filing ends
-            return self._file_manifest(ctx, manifest, remaining)
+            try:
+                return self._file_manifest(ctx, manifest, remaining)
+            except FilerRefusedError:
+                # Before the refused receipt: a refused run's timestamp types are free again at once.
+                claim.release(ctx, manifest)
+                raise
 
     def _file_manifest(
         self, ctx: FilingContext, manifest: Manifest, remaining: RemainingTime | None
@@ -185,6 +190,8 @@ class Filer:
             done.save_quietly()  # the next delivery goes on from here
             raise
         ctx.step("filed")
+        if manifest.timestamp is not None:
+            claim.still_holds(ctx, manifest)
         finish.write_record(ctx, manifest, record_key)  # 8. record
         ctx.step("recorded")
         return None

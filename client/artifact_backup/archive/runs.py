@@ -30,6 +30,7 @@ from artifact_contract import (
     pin_note_key,
     run_record_key,
     runs_prefix,
+    timestamp_runs_prefix,
     validate_project_key,
     validate_relative_path,
 )
@@ -37,6 +38,7 @@ from artifact_contract.s3 import now_iso
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
+from .joined import Upload, load_timestamp
 
 PIN_SCHEMA = "artifact-backup.pin"
 PIN_VERSION = 1
@@ -128,6 +130,8 @@ class RunSummary:
     record_key: str
     pin: PinNote | None = None
     objects: Mapping[str, ListedObject | None] | None = None
+    #: The uploads that filed a timestamped run, oldest first, each with its types (``joined``).
+    uploads: tuple[Upload, ...] = ()
 
     @property
     def label(self) -> str:
@@ -140,6 +144,10 @@ class RunSummary:
     @property
     def types(self) -> tuple[str, ...]:
         return tuple(sorted({f.type for f in self.record.files}))
+
+    def upload_of(self, file: RecordedFile) -> str:
+        """The run id of the upload that brought ``file``."""
+        return next((u.run_id for u in self.uploads if file.type in u.types), self.record.run_id)
 
     def storage_class_of(self, file: RecordedFile) -> str | None:
         if self.objects is None:
@@ -182,6 +190,8 @@ class RunSummary:
             "pin": self.pin.to_dict() if self.pin else None,
             "record_key": self.record_key,
         }
+        if self.uploads:
+            data["uploads"] = [u.to_dict() for u in self.uploads]
         if files:
             data["config_sha256"] = record.config_sha256
             data["uploader"] = dict(record.uploader)
@@ -216,6 +226,21 @@ class _RunsFolder:
     stamped: tuple[str, ...]
     pins: frozenset[str]
     claims: frozenset[str]
+
+    @property
+    def timestamps(self) -> dict[str, list[str]]:
+        """Each timestamp's record keys (one per upload that filed some of its types), oldest first."""
+        groups: dict[str, list[str]] = {}
+        for key in self.stamped:
+            found = parse_runs_key(key.split("/", 1)[0], key)
+            if found is not None and found.timestamp is not None:
+                groups.setdefault(found.timestamp, []).append(key)
+        return dict(sorted(groups.items()))
+
+    @property
+    def untimestamped(self) -> tuple[str, ...]:
+        stamped = set(self.stamped)
+        return tuple(k for k in self.records if k not in stamped)
 
 
 def _scan(client: Any, bucket: str, project_key: str) -> _RunsFolder:
@@ -294,19 +319,26 @@ def list_runs(
     folder = _scan(client, bucket, project_key)
     warnings: list[str] = []
 
-    def load(key: str) -> RunSummary | None:
+    def load(group: tuple[str, ...]) -> RunSummary | None:
         try:
-            record = read_record(client, bucket, key)
+            if len(group) == 1 and group[0] in folder.untimestamped:
+                record = read_record(client, bucket, group[0])
+                found = None if record is None else (record, group[0], ())
+            else:
+                ts = parse_runs_key(project_key, group[0]).timestamp  # type: ignore[union-attr]
+                found = load_timestamp(client, bucket, project_key, str(ts), group, workers=1)
         except RecordInvalidError as exc:
-            warnings.append(f"{key}: {exc}")
+            warnings.append(f"{group[0]}: {exc}")
             return None
-        if record is None:  # deleted between the LIST and the GET
+        if found is None:  # deleted between the LIST and the GET
             return None
+        record, key, uploads = found
         pin = read_pin(client, bucket, record) if pin_key(record) in folder.pins else None
         objects = survey(client, bucket, record, workers=2) if storage else None
-        return RunSummary(record, key, pin, objects)
+        return RunSummary(record, key, pin, objects, uploads)
 
-    summaries = [s for s in parallel_map(load, folder.records, workers) if s is not None]
+    groups = [(k,) for k in folder.untimestamped] + [tuple(g) for g in folder.timestamps.values()]
+    summaries = [s for s in parallel_map(load, groups, workers) if s is not None]
     return RunListing(project_key, tuple(sorted(summaries, key=_order)), tuple(sorted(warnings)))
 
 
@@ -319,28 +351,38 @@ def _not_found(project_key: str, run: str, folder: _RunsFolder | None = None) ->
 
 
 def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[RunRecord, str]:
-    """The record of the run named ``run``: a timestamp, ``latest``, a run id, or its first characters."""
+    """The record of the run named ``run``: a timestamp, ``latest``, a run id, or its first characters.
+
+    A timestamp's run is the join of every upload filed at it (``joined``)."""
+    record, key, _ = find_run(client, bucket, project_key, run)
+    return record, key
+
+
+def find_run(client: Any, bucket: str, project_key: str, run: str
+             ) -> tuple[RunRecord, str, tuple[Upload, ...]]:
+    """:func:`find_record` with the uploads that filed a timestamped run."""
     project_key = project_key_argument(project_key)
     run = run.strip()
     if _TS_RE.fullmatch(run):
         try:
-            key = run_record_key(project_key, run, "0" * 32)
+            timestamp_runs_prefix(project_key, run)
         except ContractError as exc:
             raise ArgumentInvalidError(f"RUN: {exc}") from None
-        record = read_record(client, bucket, key)
-        if record is None:
+        found = load_timestamp(client, bucket, project_key, run)
+        if found is None:
             raise _not_found(project_key, run, _scan(client, bucket, project_key))
-        return record, key
+        return found
     folder = _scan(client, bucket, project_key)
     if run == LATEST:
-        stamped = folder.stamped
-        if not stamped:
+        timestamps = folder.timestamps
+        if not timestamps:
             raise RunNotFoundError(f"project {project_key} has no timestamped run in the archive",
                                    hint=f"artifact-backup runs {project_key} lists the project's runs")
-        record = read_record(client, bucket, stamped[-1])
-        if record is None:
+        latest, keys = list(timestamps.items())[-1]
+        found = load_timestamp(client, bucket, project_key, latest, keys)
+        if found is None:
             raise _not_found(project_key, run)
-        return record, stamped[-1]
+        return found
     if not _HEX_RE.fullmatch(run):
         raise ArgumentInvalidError(
             f"RUN {run!r} is not a run: give its timestamp (YYYYMMDD_HHMM), its run id, or 'latest'",
@@ -350,7 +392,7 @@ def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[R
     if direct is not None and direct in folder.records:
         record = read_record(client, bucket, direct)
         if record is not None:
-            return record, direct
+            return record, direct, ()
     records = [(r, k) for r, k in zip(parallel_map(lambda k: read_record(client, bucket, k), folder.records,
                                                    10), folder.records, strict=True) if r is not None]
     matches = [(r, k) for r, k in records if r.run_id.startswith(run)]
@@ -362,16 +404,19 @@ def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[R
         )
     if not matches:
         raise _not_found(project_key, run)
-    return matches[0]
+    record, key = matches[0]
+    if record.timestamp:  # an upload at a timestamp: the timestamp's whole run
+        return find_run(client, bucket, project_key, record.timestamp)
+    return record, key, ()
 
 
 def load_run(client: Any, bucket: str, project_key: str, run: str, *, storage: bool = True,
              workers: int = 10) -> RunSummary:
     """One run with its pin note and, with ``storage``, where each of its files is stored now."""
-    record, key = find_record(client, bucket, project_key, run)
+    record, key, uploads = find_run(client, bucket, project_key, run)
     pin = read_pin(client, bucket, record)
     objects = survey(client, bucket, record, workers) if storage else None
-    return RunSummary(record, key, pin, objects)
+    return RunSummary(record, key, pin, objects, uploads)
 
 
 def select_files(
