@@ -10,12 +10,10 @@ untimestamped uploads, which share their folder with every other upload of the t
 
 from __future__ import annotations
 
-import json
-import platform
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from artifact_contract import (
@@ -24,24 +22,20 @@ from artifact_contract import (
     RecordInvalidError,
     RunRecord,
     archive_prefix,
-    dumps_record,
     get_artifact_type,
     parse_runs_key,
-    pin_note_key,
     run_record_key,
     runs_prefix,
     timestamp_runs_prefix,
     validate_project_key,
     validate_relative_path,
 )
-from artifact_contract.s3 import now_iso
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
 from .joined import Upload, load_timestamp
+from .pin_note import PinNote, pin_key, read_pin
 
-PIN_SCHEMA = "artifact-backup.pin"
-PIN_VERSION = 1
 #: The RUN argument that names the newest timestamped run.
 LATEST = "latest"
 #: Storage "class" of a recorded file that is no longer in the archive (expired or deleted).
@@ -63,11 +57,6 @@ def run_label(record: RunRecord) -> str:
     return record.timestamp or record.run_id
 
 
-def pin_key(record: RunRecord) -> str:
-    """Where a run's pin note lives: beside its record, outside every artifact folder."""
-    return pin_note_key(record.project_key, record.timestamp or None, record.run_id)
-
-
 def safe_file(file: RecordedFile) -> RecordedFile:
     """A recorded file whose type and path are checked by the contract before they name a local path."""
     try:
@@ -76,46 +65,6 @@ def safe_file(file: RecordedFile) -> RecordedFile:
     except ContractError as exc:
         raise RecordInvalidError(f"run record lists an unsafe file {file.type}/{file.path}: {exc}") from None
     return file
-
-
-@dataclass(frozen=True)
-class PinNote:
-    """Why a run is pinned (or was unpinned), by whom and when: the tags only say *that* it is."""
-
-    pinned: bool
-    note: str
-    at: str
-    run_id: str
-    by: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def now(cls, record: RunRecord, *, pinned: bool, note: str) -> PinNote:
-        return cls(
-            pinned=pinned,
-            note=note,
-            at=now_iso(),
-            run_id=record.run_id,
-            by={"host": platform.node() or "unknown"},
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": PIN_SCHEMA, "version": PIN_VERSION, "pinned": self.pinned, "note": self.note,
-                "at": self.at, "run_id": self.run_id, "by": dict(self.by)}
-
-    def to_json(self) -> bytes:
-        return dumps_record(self.to_dict())
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> PinNote:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise RecordInvalidError(f"pin note is not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("schema") != PIN_SCHEMA:
-            raise RecordInvalidError("document is not a pin note")
-        return cls(pinned=bool(data.get("pinned")), note=str(data.get("note") or ""),
-                   at=str(data.get("at") or ""), run_id=str(data.get("run_id") or ""),
-                   by=dict(data.get("by") or {}))
 
 
 @dataclass(frozen=True)
@@ -267,17 +216,6 @@ def _scan(client: Any, bucket: str, project_key: str) -> _RunsFolder:
 def read_record(client: Any, bucket: str, key: str) -> RunRecord | None:
     raw = get_bytes(client, bucket, key, action=f"reading run record {key}")
     return None if raw is None else RunRecord.from_json(raw)
-
-
-def read_pin(client: Any, bucket: str, record: RunRecord) -> PinNote | None:
-    key = pin_key(record)
-    raw = get_bytes(client, bucket, key, action=f"reading pin note {key}")
-    if raw is None:
-        return None
-    try:
-        return PinNote.from_json(raw)
-    except RecordInvalidError:
-        return None
 
 
 def survey(client: Any, bucket: str, record: RunRecord, workers: int) -> dict[str, ListedObject | None]:
