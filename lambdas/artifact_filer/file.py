@@ -4,8 +4,7 @@ and SHA-256 checksum.
 Pack members are streamed from the pack into parallel puts (bounded memory: small files only, and a
 cap on the bytes waiting for their put); blobs and reused files are copied server-side, the large
 ones in parts. Timestamped keys are written with ``IfNoneMatch='*'``: a 412 means an earlier attempt
-of this same run wrote the object (the claim keeps every other run out), which is confirmed from its
-metadata.
+of this same run wrote the object, or a run that gave the type up left it (``existing``).
 """
 
 from __future__ import annotations

@@ -46,7 +46,7 @@ STEPS = (
     "receipted",
     "manifest-deleted",
 )
-#: Step names of a refusal.
+#: Step names of a refusal (a timestamped run's claims are ``released`` before them).
 REFUSAL_STEPS = ("refusal-receipted", "quarantined")
 #: Step names of a filing that pauses, its invocation's time up, to continue in a fresh one.
 CONTINUATION_STEPS = ("progress-saved", "continued")

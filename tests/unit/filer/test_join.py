@@ -104,8 +104,9 @@ def test_the_same_upload_again_is_already_filed(s3, filer):
 
 
 def test_a_run_refused_while_filing_frees_its_types_and_leaves_no_block(s3):
-    """A blob replaced in staging after verification refuses the run once its packed files are
-    written; the next upload at the timestamp takes the released type and replaces what it left."""
+    """A blob replaced in staging after verification refuses the run while it files (some packed
+    files may be written by then); the next upload at the timestamp takes the released type and
+    files every file, replacing whatever the refused run left."""
     files = of_types("report")
     broken = StagedRun(PROJECT, files, timestamp=TS)
     broken.upload(s3)
@@ -121,8 +122,6 @@ def test_a_run_refused_while_filing_frees_its_types_and_leaves_no_block(s3):
         racing.file(broken.manifest_key)
     assert refused.value.code == RefusalCode.PIECE_CHANGED
     assert read_claim(s3, "report").released
-    left = [k for k in list_keys(s3, ARCHIVE, f"{PROJECT}/report/{TS}/")]
-    assert left, "the refused run wrote its packed files before the blob's copy failed"
 
     again = StagedRun(PROJECT, files, timestamp=TS)
     assert filer_for(s3).file(again.upload(s3)).filed
@@ -136,11 +135,14 @@ def filer_for(s3) -> Filer:
     return Filer(s3, staging_bucket=STAGING, archive_bucket=ARCHIVE, config=FilerConfig(concurrency=4))
 
 
-def test_a_file_of_a_recorded_run_is_never_replaced(s3, filer):
-    """An object under the timestamp written by a run that has a record is a conflict, not a leftover."""
+@pytest.mark.parametrize("path", ["report.html", "report_data_RMI25320.json"])
+def test_a_file_of_a_recorded_run_is_never_replaced(s3, filer, path):
+    """An object under the timestamp written by a run that has a record is a conflict, not a
+    leftover: neither a packed file's put nor a blob's copy (moto ignores a copy's IfNoneMatch; the
+    filer's HEAD before the copy keeps it from copying over the object) replaces it."""
     logs = StagedRun(PROJECT, of_types("logs"), timestamp=TS)
     filer.file(logs.upload(s3))
-    key = archive_key(PROJECT, "report", TS, "report.html")
+    key = archive_key(PROJECT, "report", TS, path)
     s3.put_object(Bucket=ARCHIVE, Key=key, Body=b"x",
                   Metadata={"run-id": logs.run_id, "sha256": sha(b"x"), "run-timestamp": TS})
     report = StagedRun(PROJECT, of_types("report"), timestamp=TS)
@@ -148,6 +150,7 @@ def test_a_file_of_a_recorded_run_is_never_replaced(s3, filer):
         filer.file(report.upload(s3))
     assert refused.value.code == RefusalCode.ARCHIVE_CONFLICT
     assert s3.get_object(Bucket=ARCHIVE, Key=key)["Body"].read() == b"x"
+    assert len(s3.list_object_versions(Bucket=ARCHIVE, Prefix=key)["Versions"]) == 1
 
 
 def _abandoned(s3, run_id: str, types: tuple[str, ...]) -> None:
@@ -222,6 +225,19 @@ def test_a_released_claim_stops_its_runs_record(s3, filer):
     with pytest.raises(TimestampTakenError):
         racing.file(key)
     assert not list_keys(s3, ARCHIVE, run_record_key(PROJECT, TS, run.run_id))
+
+    # Every file it wrote is a leftover no record names: the next upload replaces each, on its ETag.
+    left = {k: s3.head_object(Bucket=ARCHIVE, Key=k)["ETag"]
+            for k in list_keys(s3, ARCHIVE, f"{PROJECT}/logs/")}
+    assert len(left) == len(run.files)
+    again = StagedRun(PROJECT, {k: v + b"again\n" for k, v in run.files.items()}, timestamp=TS)
+    assert filer.file(again.upload(s3)).filed
+    for (t, p), data in again.files.items():
+        key_ = archive_key(PROJECT, t, TS, p)
+        got = s3.get_object(Bucket=ARCHIVE, Key=key_)
+        assert got["Body"].read() == data
+        assert got["Metadata"]["run-id"] == again.run_id
+        assert got["ETag"] != left[key_]
 
 
 def test_the_filer_refuses_an_untimestamped_path_in_a_timestamp_folder(s3, filer):
