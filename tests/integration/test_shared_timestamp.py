@@ -103,6 +103,12 @@ def test_the_guides_report_joins_the_logs_at_their_timestamp(project: Project, t
 
     code, out, err = project.cli("verify", project.key)
     assert code == 0, out + err
+    # Pinned as one run: every upload's files.
+    code, _, err = project.cli("pin", project.key, TS, "--note", "final")
+    assert code == 0, err
+    for f in shown["file_list"]:
+        tags = project.s3.get_object_tagging(Bucket=project.bucket, Key=f["key"])["TagSet"]
+        assert {"Key": "artifact-backup:retention", "Value": "pinned"} in tags, f["key"]
     project.file(OTHER, "logs", "report")
     code, out, err = project.cli("diff", project.key, TS, OTHER)
     assert code == 0, err
