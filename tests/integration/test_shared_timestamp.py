@@ -81,8 +81,10 @@ def test_the_guides_report_joins_the_logs_at_their_timestamp(project: Project, t
     assert "(2 uploads)" in out
 
     shown = project.cli_json("show", project.key, TS)
-    by_type = {f["type"] for f in shown["file_list"]}
-    assert by_type == {"logs", "report"}
+    by_type = {f["type"]: set() for f in shown["file_list"]}
+    for f in shown["file_list"]:
+        by_type[f["type"]].add(f["upload_run_id"])
+    assert by_type == {"logs": {logs.run_id}, "report": {report.run_id}}
     assert shown["files"] == logs.files + report.files
     code, out, _ = project.cli("show", project.key, TS)
     assert code == 0

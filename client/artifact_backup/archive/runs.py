@@ -147,7 +147,8 @@ class RunSummary:
             data["archive_bucket"] = record.archive_bucket
             data["prefixes"] = list(record.prefixes)
             data["file_list"] = [
-                {**f.to_dict(), "storage_class": self.storage_class_of(f)} for f in record.files
+                {**f.to_dict(), "storage_class": self.storage_class_of(f),
+                 **({"upload_run_id": self.upload_of(f)} if self.uploads else {})} for f in record.files
             ]
         return data
 
