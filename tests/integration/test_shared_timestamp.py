@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ from artifact_backup import backup_run, load_config
 from artifact_backup.cli import main
 from artifact_backup.exceptions import EXIT_INPUT, FileNameInvalidError, RunRefusedError
 from artifact_backup.local.sample import make_sample_project
-from artifact_contract import RunRecord, run_record_key, type_claim_key
+from artifact_contract import Claim, RunRecord, run_record_key, type_claim_key
+from artifact_filer import FilerConfig, stale
 from tests.support.s3 import list_keys
 
 pytestmark = pytest.mark.integration
@@ -181,3 +183,24 @@ def test_records_of_an_older_filer_still_read_as_one_run(project: Project):
     assert {u["run_id"] for u in run["uploads"]} == {filed.run_id, report.run_id}
     code, out, err = project.cli("verify", project.key, TS)
     assert code == 0, out + err
+
+
+def test_an_abandoned_claim_is_taken_over_once_stale(project: Project, monkeypatch):
+    """A run that claimed a type and was never finished (its manifest expired from staging, no
+    record) blocks the type until its claim is older than the filer's bound, then no longer."""
+    abandoned = Claim("a" * 32, project.key, TS, "2025-10-30T12:00:00Z", "0" * 64, ("logs",))
+    project.s3.put_object(Bucket=project.bucket, Key=type_claim_key(project.key, TS, "logs"),
+                          Body=abandoned.to_json())
+    with pytest.raises(RunRefusedError) as refused:
+        project.file(TS, "logs")
+    assert refused.value.receipt.code == "timestamp-taken"
+
+    # The filer's clock, past the bound; the server's LastModified of the claim is what it is.
+    later = datetime.now(UTC) + timedelta(seconds=FilerConfig().claim_stale_seconds + 60)
+    monkeypatch.setattr(stale, "now", lambda: later)
+    filed = project.file(TS, "logs")
+    assert filed.status == "filed"
+    claim = json.loads(project.s3.get_object(Bucket=project.bucket,
+                                             Key=type_claim_key(project.key, TS, "logs"))["Body"].read())
+    assert claim["run_id"] == filed.run_id
+    assert claim["replaces"] == "a" * 32
