@@ -30,7 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artifact_contract import ARTIFACT_TYPES, ContractError, get_artifact_type, validate_relative_path
+from artifact_contract import (
+    ARTIFACT_TYPES,
+    ContractError,
+    check_untimestamped_path,
+    get_artifact_type,
+    validate_relative_path,
+)
 
 from .config import Settings, looks_like_windows_drive, native_path
 from .exceptions import (
@@ -346,6 +352,21 @@ def _walked_already(config_source: Path, files: LocalFiles) -> bool:
             except OSError:
                 continue
     return False
+
+
+def check_untimestamped(selection: Selection, project_key: str) -> None:
+    """Refuse, before anything is sent, an upload without a timestamp holding a file whose key
+    would lie in a timestamped run's folder (its first folder looks like ``YYYYMMDD_HHMM``) or
+    under ``_runs/``: untimestamped keys are written over, and a timestamped run's never may be."""
+    for f in selection.files:
+        try:
+            check_untimestamped_path(project_key, f.type, f.path)
+        except ContractError as exc:
+            raise FileNameInvalidError(
+                f"{_display(f.source)} cannot be uploaded without a timestamp: {exc}",
+                hint="add --timestamp (or --custom-timestamp YYYYMMDD_HHMM) to file the upload as a "
+                     "timestamped run, or rename the folder so it does not look like a timestamp",
+            ) from None
 
 
 def empty_message(selection: Selection) -> str:

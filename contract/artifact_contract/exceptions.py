@@ -33,5 +33,9 @@ class ManifestInvalidError(ContractError):
     """A manifest is not a well-formed, self-consistent run description."""
 
 
+class PathReservedError(ManifestInvalidError):
+    """An untimestamped file's key would lie in a timestamped run's folder or the archive's records."""
+
+
 class ReceiptInvalidError(ContractError):
     """A receipt cannot be read as the filer's answer."""

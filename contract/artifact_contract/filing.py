@@ -51,8 +51,11 @@ class RefusalCode:
     PACK_BOMB = "pack-bomb"
     #: A packed file is larger than the filer holds in memory; large files must travel as blobs.
     PACKED_FILE_TOO_LARGE = "packed-file-too-large"
-    #: Another run already holds the timestamp.
+    #: Another run already holds the timestamp for one of this run's artifact types.
     TIMESTAMP_TAKEN = "timestamp-taken"
+    #: An untimestamped file's key would lie in a timestamped run's folder (its first folder has the
+    #: form YYYYMMDD_HHMM) or under the archive's ``_runs/`` records.
+    PATH_RESERVED = "path-reserved"
     #: An archive key of this run already holds an object another run wrote.
     ARCHIVE_CONFLICT = "archive-conflict"
     #: An untimestamped run would replace files in an archive bucket without versioning, which
@@ -103,7 +106,13 @@ def _load(raw: bytes | str, schema: str) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Claim:
-    """A timestamp taken by one run: ``{project}/_runs/{ts}/claim.json``, written once."""
+    """One artifact type of a timestamp taken by one run, ``{project}/_runs/{ts}/claims/{type}.json``
+    (an older filer's ``{ts}/claim.json`` took the whole timestamp, and has no ``types``).
+
+    Released (``released``) when its run is refused, so the timestamp's type can be used again.
+    When it was written is the object's ``LastModified`` (the server's clock, and no field whose
+    bytes would differ between two attempts of one run).
+    """
 
     run_id: str
     project_key: str
@@ -111,13 +120,19 @@ class Claim:
     created_at: str
     #: :func:`content_sha256` of the claiming run's files; None in claims written before it existed.
     content_sha256: str | None = None
+    #: Every artifact type of the claiming run; empty in an older filer's whole-timestamp claim.
+    types: tuple[str, ...] = ()
+    #: The run's claim was given back: it was refused, and the type may be claimed by another run.
+    released: bool = False
+    #: The run whose stale or released claim this one took over, if any.
+    replaces: str | None = None
 
     @classmethod
     def for_manifest(cls, manifest: Manifest) -> Claim:
         if manifest.timestamp is None:
             raise ContractError("an untimestamped run claims no timestamp")
         return cls(manifest.run_id, manifest.project_key, manifest.timestamp, manifest.created_at,
-                   content_sha256(manifest.files))
+                   content_sha256(manifest.files), tuple(sorted(manifest.types)))
 
     def to_dict(self) -> dict[str, Any]:
         data = {
@@ -130,6 +145,12 @@ class Claim:
         }
         if self.content_sha256 is not None:
             data["content_sha256"] = self.content_sha256
+        if self.types:
+            data["types"] = list(self.types)
+        if self.released:
+            data["released"] = True
+        if self.replaces:
+            data["replaces"] = self.replaces
         return data
 
     def to_json(self) -> bytes:
@@ -144,6 +165,9 @@ class Claim:
             timestamp=str(data.get("timestamp", "")),
             created_at=str(data.get("created_at", "")),
             content_sha256=data["content_sha256"] if isinstance(data.get("content_sha256"), str) else None,
+            types=tuple(t for t in data.get("types") or () if isinstance(t, str)),
+            released=data.get("released") is True,
+            replaces=data["replaces"] if isinstance(data.get("replaces"), str) else None,
         )
 
 

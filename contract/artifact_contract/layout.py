@@ -4,8 +4,10 @@ Archive layout (the user guide's)::
 
     {project_key}/{artifact_type}/{YYYYMMDD_HHMM}/{relative path}   timestamped run
     {project_key}/{artifact_type}/{relative path}                   untimestamped upload
-    {project_key}/_runs/{YYYYMMDD_HHMM}/claim.json                  a timestamp taken by a run
-    {project_key}/_runs/{YYYYMMDD_HHMM}/run.json                    run record, written last
+    {project_key}/_runs/{YYYYMMDD_HHMM}/claims/{artifact_type}.json one type of a timestamp, taken
+    {project_key}/_runs/{YYYYMMDD_HHMM}/runs/{run_id}.json          record of one upload at it, last
+    {project_key}/_runs/{YYYYMMDD_HHMM}/claim.json                  (older filers) the whole timestamp
+    {project_key}/_runs/{YYYYMMDD_HHMM}/run.json                    (older filers) its one run record
     {project_key}/_runs/untimestamped/{run_id}.json                 record of an untimestamped upload
 
 Staging layout::
@@ -31,8 +33,14 @@ import unicodedata
 from dataclasses import dataclass
 
 from .artifact_types import get_artifact_type
-from .exceptions import ContractError, PathInvalidError, ProjectKeyInvalidError, RunIdInvalidError
-from .timestamps import validate_timestamp
+from .exceptions import (
+    ContractError,
+    PathInvalidError,
+    PathReservedError,
+    ProjectKeyInvalidError,
+    RunIdInvalidError,
+)
+from .timestamps import is_timestamp_form, validate_timestamp
 
 INCOMING_PREFIX = "incoming/"
 RECEIPTS_PREFIX = "receipts/"
@@ -47,6 +55,9 @@ PIN_NOTE_NAME = "pin.json"
 RUN_RECORD_NAME = "run.json"
 CLAIM_NAME = "claim.json"
 UNTIMESTAMPED_FOLDER = "untimestamped"
+#: Under a timestamp's ``_runs/{ts}/``: one claim per artifact type, one record per upload.
+CLAIMS_FOLDER = "claims"
+RECORDS_FOLDER = "runs"
 
 #: S3 allows 1024 bytes of key; keep room for the prefix the archive adds.
 MAX_KEY_BYTES = 1024
@@ -94,6 +105,10 @@ def validate_run_id(run_id: str) -> str:
     return run_id
 
 
+def is_run_id(value: object) -> bool:
+    return isinstance(value, str) and bool(_RUN_ID_RE.fullmatch(value))
+
+
 def is_sha256_hex(value: object) -> bool:
     return isinstance(value, str) and bool(_SHA256_RE.fullmatch(value))
 
@@ -129,6 +144,24 @@ def validate_relative_path(path: str) -> str:
     return path
 
 
+def check_untimestamped_path(project_key: str, artifact_type: str, path: str) -> str:
+    """Refuse an untimestamped file whose key would lie in a timestamped run's folder (its first
+    folder looks like ``YYYYMMDD_HHMM``) or under the archive's records (``_runs/``): an upload
+    without a timestamp writes its keys unconditionally, so it must never reach another run's."""
+    first = path.split("/", 1)[0]
+    if "/" in path and is_timestamp_form(first):
+        raise PathReservedError(
+            f"{artifact_type}/{path}: its first folder {first!r} has the form of a run timestamp, so "
+            f"without a timestamp it would be filed inside the timestamped run {first}: upload it with "
+            f"a timestamp (--timestamp or --custom-timestamp), or rename the folder {first!r}"
+        )
+    key = f"{project_key}/{artifact_type}/{path}"
+    if key.startswith(f"{project_key}/{RUNS_FOLDER}/"):
+        raise PathReservedError(f"{artifact_type}/{path} would be filed under {RUNS_FOLDER}/, the "
+                                "archive's own records: rename it")
+    return path
+
+
 @functools.lru_cache(maxsize=256)
 def archive_prefix(project_key: str, artifact_type: str, timestamp: str | None) -> str:
     """The folder a run's files of one type are filed under, ending in ``/``.
@@ -159,13 +192,32 @@ def runs_prefix(project_key: str) -> str:
 
 
 def claim_key(project_key: str, timestamp: str) -> str:
+    """Where an older filer claimed a whole timestamp for one run; still read, never written."""
     return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/{CLAIM_NAME}"
 
 
+def type_claim_key(project_key: str, timestamp: str, artifact_type: str) -> str:
+    """Where one artifact type of a timestamp is claimed by the upload that files it."""
+    get_artifact_type(artifact_type)
+    return f"{timestamp_runs_prefix(project_key, timestamp)}{CLAIMS_FOLDER}/{artifact_type}.json"
+
+
+def timestamp_runs_prefix(project_key: str, timestamp: str) -> str:
+    """The folder of a timestamp's claims and records, ending in ``/``."""
+    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/"
+
+
+def legacy_run_record_key(project_key: str, timestamp: str) -> str:
+    """The one record of a timestamp written by an older filer; still read, never written."""
+    return f"{timestamp_runs_prefix(project_key, timestamp)}{RUN_RECORD_NAME}"
+
+
 def run_record_key(project_key: str, timestamp: str | None, run_id: str) -> str:
+    """Where the record of the upload ``run_id`` is written; several uploads of disjoint artifact
+    types may share a timestamp, each with its own record."""
     if timestamp is None:
         return f"{runs_prefix(project_key)}{UNTIMESTAMPED_FOLDER}/{validate_run_id(run_id)}.json"
-    return f"{runs_prefix(project_key)}{validate_timestamp(timestamp)}/{RUN_RECORD_NAME}"
+    return f"{timestamp_runs_prefix(project_key, timestamp)}{RECORDS_FOLDER}/{validate_run_id(run_id)}.json"
 
 
 def pin_note_key(project_key: str, timestamp: str | None, run_id: str) -> str:
@@ -197,6 +249,8 @@ def parse_runs_key(project_key: str, key: str) -> RunsKey | None:
     if not key.startswith(prefix):
         return None
     parts = key[len(prefix):].split("/")
+    if len(parts) == 3 and parts[0] != UNTIMESTAMPED_FOLDER:
+        return _parse_timestamp_member(parts)
     if len(parts) == 2 and parts[0] != UNTIMESTAMPED_FOLDER:
         kind = _RUNS_NAMES.get(parts[1])
         try:
@@ -209,6 +263,26 @@ def parse_runs_key(project_key: str, key: str) -> RunsKey | None:
         return RunsKey("record", None, parts[1][:-5])
     if len(parts) == 3 and parts[2] == PIN_NOTE_NAME and _RUN_ID_RE.fullmatch(parts[1]):
         return RunsKey("pin", None, parts[1])
+    return None
+
+
+def _parse_timestamp_member(parts: list[str]) -> RunsKey | None:
+    """``{ts}/runs/{run_id}.json`` (a record) or ``{ts}/claims/{type}.json`` (a claim)."""
+    ts, folder, name = parts
+    try:
+        validate_timestamp(ts)
+    except ContractError:
+        return None
+    if not name.endswith(".json"):
+        return None
+    if folder == RECORDS_FOLDER and _RUN_ID_RE.fullmatch(name[:-5]):
+        return RunsKey("record", ts, name[:-5])
+    if folder == CLAIMS_FOLDER:
+        try:
+            get_artifact_type(name[:-5])
+        except ContractError:
+            return None
+        return RunsKey("claim", ts, None)
     return None
 
 

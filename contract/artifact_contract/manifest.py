@@ -31,6 +31,7 @@ from .layout import (
     _has_control,
     archive_key,
     blob_piece_id,
+    check_untimestamped_path,
     is_blob_id,
     is_sha256_hex,
     pack_piece_id,
@@ -711,6 +712,8 @@ class _FileChecker:
         type_name = _require(raw, "type", str, where)
         artifact_type = get_artifact_type(type_name)
         path = validate_relative_path(_require(raw, "path", str, where))
+        if head.timestamp is None:
+            check_untimestamped_path(head.project_key, type_name, path)
         if not artifact_type.allows(path):
             raise ManifestInvalidError(
                 f"{where} {path!r} has an extension the {type_name!r} type does not keep"

@@ -11,6 +11,11 @@ TIMESTAMP_FORMAT = "%Y%m%d_%H%M"
 _TIMESTAMP_RE = re.compile(r"[0-9]{8}_[0-9]{4}")
 
 
+def is_timestamp_form(value: str) -> bool:
+    """Whether a folder name has a run timestamp's shape (``YYYYMMDD_HHMM``), real date or not."""
+    return bool(_TIMESTAMP_RE.fullmatch(value))
+
+
 def parse_timestamp(value: str) -> datetime:
     """Parse a run timestamp, refusing anything that is not a real date and time.
 

@@ -34,6 +34,7 @@ ENV_TUNING: Mapping[str, str] = {
     "FILER_REUSE_MAX_AGE_DAYS": "reuse_max_age_days",
     "FILER_STOP_MARGIN_MS": "stop_margin_ms",
     "FILER_CHECKPOINT_SECONDS": "checkpoint_seconds",
+    "FILER_CLAIM_STALE_SECONDS": "claim_stale_seconds",
 }
 #: Environment variables that choose among named options: variable -> (field, choices).
 ENV_CHOICES: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -77,6 +78,10 @@ class FilerConfig:
     #: How often an invocation saves its progress while it files, so one that is killed at its
     #: timeout anyway loses no more than this much work.
     checkpoint_seconds: int = 60
+    #: A claim on a timestamp's artifact type older than this, whose run has neither a record nor a
+    #: manifest in staging, may be taken over by another run (docs/protocol.md, step 6). Well above
+    #: an invocation's 15 minutes, so no invocation of the abandoned run is still writing.
+    claim_stale_seconds: int = 3600
     on_step: StepHook | None = None
 
     def __post_init__(self) -> None:

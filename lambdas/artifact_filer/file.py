@@ -4,9 +4,9 @@ and SHA-256 checksum.
 Pack members are streamed from the pack into parallel puts (bounded memory: small files only, and a
 cap on the bytes waiting for their put); blobs and reused files are copied server-side, the large
 ones in parts. Timestamped keys are written with ``IfNoneMatch='*'``: a 412 means an earlier attempt
-of this same run wrote the object (the claim keeps every other run out), which is confirmed from its
-metadata. An untimestamped run's keys are so written too on an archive without versioning; with
-versioning, they replace the latest copy and the version each write answers is noted for the record
+of this same run wrote the object, or a run that gave the type up left it (``existing``). An
+untimestamped run's keys are so written too on an archive without versioning; with versioning,
+they replace the latest copy and the version each write answers is noted for the record
 (``versions``).
 """
 
@@ -21,11 +21,12 @@ from artifact_contract import FileEntry, Manifest, Piece, archive_key, piece_key
 from artifact_contract.s3 import body_of, error_code, is_missing, is_precondition_failed, part_ranges
 
 from .context import FilingContext
-from .exceptions import ArchiveChangedError, ArchiveConflictError, FilerRefusedError, PieceChangedError
+from .exceptions import FilerRefusedError, PieceChangedError
+from .existing import confirm_existing, confirm_written, put_over_existing
 from .plumbing import MAX_SINGLE_COPY, Futures, head
 from .progress import Progress, reuse_unit
 from .reuse import UNCOPYABLE_CODES, unavailable
-from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type, same_run, sha256_b64
+from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type, sha256_b64
 from .verify import get_piece, pack_limit_for, read_pack
 from .versions import conditional, note
 
@@ -190,8 +191,9 @@ def _put_member(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: 
     except Exception as exc:
         if not ("IfNoneMatch" in put and is_precondition_failed(exc)):
             raise
-        _confirm_existing(ctx, manifest, entry, put["Key"])
+        put_over_existing(ctx, manifest, entry, put)
     ctx.step("object-filed")
+
 
 
 def _put_member_natively(
@@ -199,7 +201,7 @@ def _put_member_natively(
 ) -> Future[None]:
     """The put sent from the pack reader's thread, answered on the native client's: no worker
     thread waits for it. Only a 412 (an earlier attempt's object) goes to a worker, whose HEAD
-    confirms the object is this run's."""
+    confirms the object is this run's (or replaces a leftover of a run that gave the type up)."""
     put = _member_put(ctx, manifest, entry, data)
     filed: Future[None] = Future()
     filed.set_running_or_notify_cancel()  # in flight from here on: not to be cancelled
@@ -217,7 +219,7 @@ def _put_member_natively(
         error = sent.exception()
         if error is not None and "IfNoneMatch" in put and is_precondition_failed(error):
             try:
-                pool.submit(_confirm_existing, ctx, manifest, entry, put["Key"]).add_done_callback(settle)
+                pool.submit(put_over_existing, ctx, manifest, entry, put).add_done_callback(settle)
             except RuntimeError as exc:  # the pool is shutting down: filing has already failed
                 filed.set_exception(exc)
             return
@@ -288,28 +290,32 @@ def _copy(
         "Tagging": ARCHIVE_TAGGING,
         "ChecksumAlgorithm": "SHA256",
     }
-    # Whether the key must be absent or this run's: always for a timestamped run.
-    timestamped = conditional(ctx, manifest)
+    condition: dict[str, str] = {}
+    if conditional(ctx, manifest):  # always for a timestamped run
+        # A HEAD first: a redelivery finds the copy done, and a server that ignores a copy's
+        # IfNoneMatch (moto) still never copies over an object that is there.
+        found = head(ctx, ctx.archive_bucket, key)
+        leftover = None if found is None else confirm_existing(ctx, manifest, entry, key, found)
+        if found is not None and leftover is None:
+            ctx.step("object-filed")
+            return
+        condition = {"IfMatch": leftover} if leftover else {"IfNoneMatch": "*"}
     if entry.size > min(ctx.config.multipart_copy_threshold_bytes, MAX_SINGLE_COPY):
-        # A redelivery finds the copy done: one HEAD instead of copying it all again.
-        if not (timestamped and head(ctx, ctx.archive_bucket, key) is not None):
-            note(ctx, key, _copy_in_parts(ctx, source, key, args, entry.size, timestamped, changed))
-        if timestamped:
-            _confirm_existing(ctx, manifest, entry, key)
+        note(ctx, key, _copy_in_parts(ctx, source, key, args, entry.size, condition, changed))
+        if condition:
+            confirm_written(ctx, manifest, entry, key)
         ctx.step("object-filed")
         return
     try:
-        response = ctx.client.copy_object(
-            CopySource=source, Bucket=ctx.archive_bucket, Key=key,
-            **args, **({"IfNoneMatch": "*"} if timestamped else {}),
-        )
+        response = ctx.client.copy_object(CopySource=source, Bucket=ctx.archive_bucket, Key=key,
+                                          **args, **condition)
     except Exception as exc:
         if not is_precondition_failed(exc):
             raise
-        # Either the key exists (an earlier attempt) or the source changed: tell which.
+        # Either the key was written in between (an earlier attempt) or the source changed.
         if head(ctx, ctx.archive_bucket, key) is None:
             raise changed() from None
-        _confirm_existing(ctx, manifest, entry, key)
+        confirm_written(ctx, manifest, entry, key)
     else:
         note(ctx, key, response)
         written = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
@@ -326,11 +332,12 @@ def _copy_in_parts(
     key: str,
     args: dict[str, Any],
     size: int,
-    timestamped: bool,
+    condition: dict[str, str],
     changed: Callable[[], FilerRefusedError],
 ) -> dict[str, Any] | None:
-    """A multipart copy completed with ``IfNoneMatch='*'`` (timestamped keys); the completion's
-    answer (its version), or None when another attempt completed it.
+    """A multipart copy completed on ``condition`` (timestamped keys: ``IfNoneMatch='*'``, or
+    ``IfMatch`` on a leftover it replaces); the completion's answer (its version), or None when
+    another attempt completed it.
 
     s3transfer's copy cannot make its completion conditional, and a HEAD before it does not
     stop two deliveries of the same message copying at once: both saw no object, both wrote
@@ -353,15 +360,15 @@ def _copy_in_parts(
         completing = True
         return ctx.client.complete_multipart_upload(  # type: ignore[no-any-return]
             Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts},
-            **({"IfNoneMatch": "*"} if timestamped else {}),
+            **condition,
         )
     except Exception as exc:
         _abort_upload(ctx, key, upload_id)
         if is_precondition_failed(exc):
-            if completing and timestamped:
+            if completing and condition:
                 return None  # another attempt of this run completed first; the caller confirms it
             raise changed() from None
-        if completing and timestamped and error_code(exc) == "NoSuchUpload":
+        if completing and condition and error_code(exc) == "NoSuchUpload":
             return None  # a completion retried after its answer was lost; the caller confirms it
         raise
 
@@ -391,14 +398,3 @@ def _undo_copy(ctx: FilingContext, key: str) -> None:
         ctx.client.delete_object(Bucket=ctx.archive_bucket, Key=key)
     except Exception as exc:  # the filer's role may not delete in the archive: leave it, say so
         ctx.log.error("could not remove a copy of a changed blob", extra={"key": key, "error": str(exc)})
-
-
-def _confirm_existing(ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str) -> None:
-    """A timestamped key already exists: only an earlier attempt of this run may have written it."""
-    found = head(ctx, ctx.archive_bucket, key)
-    if found is None:  # deleted in between: a human is tidying up; try again later
-        raise ArchiveChangedError(f"archive object {key} vanished while being confirmed")
-    if not same_run(found.get("Metadata", {}), manifest, entry):
-        raise ArchiveConflictError(
-            f"archive key {key} already holds an object that run {manifest.run_id} did not write"
-        )

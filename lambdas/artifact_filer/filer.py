@@ -46,7 +46,7 @@ STEPS = (
     "receipted",
     "manifest-deleted",
 )
-#: Step names of a refusal.
+#: Step names of a refusal (a timestamped run's claims are ``released`` before them).
 REFUSAL_STEPS = ("refusal-receipted", "quarantined")
 #: Step names of a filing that pauses, its invocation's time up, to continue in a fresh one.
 CONTINUATION_STEPS = ("progress-saved", "continued")
@@ -136,6 +136,10 @@ class Filer:
         with manifest:  # its files are spooled to /tmp until the filing ends
             try:
                 return self._file_manifest(ctx, manifest, remaining)
+            except FilerRefusedError:
+                # Before the refused receipt: a refused run's timestamp types are free again at once.
+                claim.release(ctx, manifest)
+                raise
             finally:
                 versions.close(ctx)
 
@@ -190,6 +194,8 @@ class Filer:
             done.save_quietly()  # the next delivery goes on from here
             raise
         ctx.step("filed")
+        if manifest.timestamp is not None:
+            claim.still_holds(ctx, manifest)
         finish.write_record(ctx, manifest, record_key, versions.lookup(ctx, manifest))  # 8. record
         ctx.step("recorded")
         return None

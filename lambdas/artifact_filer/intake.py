@@ -12,6 +12,7 @@ from artifact_contract import (
     Manifest,
     ManifestInvalidError,
     ManifestLocation,
+    PathReservedError,
     Receipt,
     ReceiptInvalidError,
     RecordInvalidError,
@@ -75,6 +76,8 @@ def _read_manifest_once(ctx: FilingContext) -> Manifest | None:
             )
         try:
             manifest = Manifest.read(body)
+        except PathReservedError as exc:
+            raise ManifestRefusedError(str(exc), RefusalCode.PATH_RESERVED) from None
         except ManifestInvalidError as exc:
             raise ManifestRefusedError(str(exc)) from None
     check_manifest(ctx, manifest)

@@ -36,11 +36,11 @@ FILER_TARGETS = (
     rf"^GET /{STAGING}/receipts/",
     rf"^GET /{STAGING}/incoming/.*/manifest\.json",
     rf"^GET /{STAGING}/incoming/.*/(packs|blobs)/",
-    rf"^PUT /{ARCHIVE}/.*/_runs/.*/claim\.json",
+    rf"^PUT /{ARCHIVE}/.*/_runs/.*/claims/",
     rf"^PUT /{ARCHIVE}/P1/logs/",
     rf"^PUT /{ARCHIVE}/P1/gis_data/[^?]*$",
     rf"^(PUT|POST) /{ARCHIVE}/P1/gis_data/.*\?(uploads|partNumber|uploadId)",
-    rf"^PUT /{ARCHIVE}/.*/_runs/.*/run\.json",
+    rf"^PUT /{ARCHIVE}/.*/_runs/.*/runs/",
     rf"^POST /{STAGING}\?delete",
     rf"^PUT /{STAGING}/receipts/",
 )

@@ -356,6 +356,9 @@ CASES: tuple[Case, ...] = (
     Case("timestamp-escapes", C.MANIFEST_INVALID,
          manifest_edit(lambda m: m.update(timestamp="20251030_1430/../../_runs"))),
     Case("timestamp-not-a-date", C.MANIFEST_INVALID, manifest_edit(lambda m: m.update(timestamp="20251399_2561"))),
+    # Untimestamped keys are written unconditionally: none may land in a timestamped run's folder.
+    Case("untimestamped-into-a-timestamp-folder", C.PATH_RESERVED, manifest_edit(
+        lambda m: (m.update(timestamp=None), _set_path(m, "20251030_1430/process_log.txt")))),
     Case("project-key-dotdot-in-manifest", C.MANIFEST_INVALID,
          manifest_edit(lambda m: m.update(project_key="../RMI25320"))),
     Case("project-key-mismatch", C.MANIFEST_MISMATCH, manifest_edit(lambda m: m.update(project_key="OTHER"))),

@@ -227,13 +227,15 @@ def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
     s3.head_object(Bucket=STAGING, Key=f"incoming/{run}/packs/{'f' * 64}.tar.gz")
     listed = s3.list_objects_v2(Bucket=STAGING, Prefix="incoming")
     assert {f"incoming/{run}/manifest.json"} <= {o["Key"] for o in listed["Contents"]}
-    # 4. already filed? 6. claim
+    # 4. already filed? 6. claim one type, and release it (or take a stale one over) on its ETag
+    record = "RMI25320/_runs/20251031_0900/runs/fedcba9876543210fedcba9876543210.json"
     with pytest.raises(ClientError, match="404|NoSuchKey|Not Found"):
-        s3.head_object(Bucket=ARCHIVE, Key="RMI25320/_runs/20251031_0900/run.json")
-    s3.put_object(Bucket=ARCHIVE, Key="RMI25320/_runs/20251031_0900/claim.json", Body=b"{}", IfNoneMatch="*")
-    assert (
-        s3.get_object(Bucket=ARCHIVE, Key="RMI25320/_runs/20251031_0900/claim.json")["Body"].read() == b"{}"
-    )
+        s3.head_object(Bucket=ARCHIVE, Key=record)
+    claim = "RMI25320/_runs/20251031_0900/claims/logs.json"
+    s3.put_object(Bucket=ARCHIVE, Key=claim, Body=b"{}", IfNoneMatch="*")
+    held = s3.get_object(Bucket=ARCHIVE, Key=claim)
+    assert held["Body"].read() == b"{}"
+    s3.put_object(Bucket=ARCHIVE, Key=claim, Body=b'{"released": true}', IfMatch=held["ETag"])
     # 7. file: a packed member written with tags, a blob copied server-side, tags set
     key = "RMI25320/logs/20251031_0900/process_log.txt"
     s3.put_object(Bucket=ARCHIVE, Key=key, Body=b"log", Tagging=TAGS, IfNoneMatch="*")
@@ -256,7 +258,7 @@ def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
     )
     assert s3.head_object(Bucket=ARCHIVE, Key=key)["ContentLength"] == 3
     # 8. record; 9. clean; 10. receipt, then the manifest goes
-    s3.put_object(Bucket=ARCHIVE, Key="RMI25320/_runs/20251031_0900/run.json", Body=b"{}")
+    s3.put_object(Bucket=ARCHIVE, Key=record, Body=b"{}", IfNoneMatch="*")
     assert s3.list_objects_v2(Bucket=ARCHIVE, Prefix="RMI25320")["KeyCount"] >= 4
     s3.delete_object(Bucket=STAGING, Key=f"incoming/{run}/packs/{'f' * 64}.tar.gz")
     s3.put_object(Bucket=STAGING, Key=f"receipts/{run}.json", Body=b"{}")

@@ -105,7 +105,7 @@ def assert_run_filed(s3, stack, project_dir: Path, config: Path, types, timestam
 def only_timestamp(s3, stack) -> str:
     """The one run timestamp in the archive, read from the run records."""
     keys = archive_contents(s3, stack.names.archive_bucket, f"{PROJECT}/_runs/")
-    stamps = {k.split("/")[2] for k in keys if k.endswith("/run.json")}
+    stamps = {k.split("/")[2] for k in keys if "/runs/" in k}
     assert len(stamps) == 1, stamps
     (stamp,) = stamps
     assert TS_RE.match(stamp)
@@ -168,6 +168,19 @@ def test_upload_with_custom_timestamp(fresh_stack, workdir):
         "RMI25320/report/20251030_1200/assets/chart_speed.png",
         "RMI25320/report/20251030_1200/assets/map.jpg",
     }
+
+
+def test_custom_timestamp_report_joins_the_logs_filed_there(fresh_stack, workdir):
+    """All artifacts of a run share its timestamp: the report uploaded after the logs joins them."""
+    config = write_config(workdir, fresh_stack)
+    logs = guide_command(workdir, f"--config config.yaml --folder {GUIDE_FOLDER} --project-key RMI25320 "
+                                  "--include logs --custom-timestamp 20251030_1200")
+    assert logs.returncode == 0, logs.stderr
+    report = guide_command(workdir, f"--config config.yaml --folder {GUIDE_FOLDER} --project-key RMI25320 "
+                                    "--include report --custom-timestamp 20251030_1200")
+    assert report.returncode == 0, report.stderr
+    assert_run_filed(fresh_stack.client("s3"), fresh_stack, workdir / GUIDE_FOLDER, config,
+                     ["logs", "report"], "20251030_1200")
 
 
 def test_upload_single_folder_type_without_timestamp(fresh_stack, workdir):

@@ -55,7 +55,9 @@ class Archive:
         return result
 
     def record(self, timestamp: str) -> RunRecord:
-        key = f"{self.project}/_runs/{timestamp}/run.json"
+        """The record of the one upload filed at ``timestamp``."""
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.project}/_runs/{timestamp}/runs/")
+        (key,) = [o["Key"] for o in listed.get("Contents", [])]
         return RunRecord.from_json(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
     def cli(self, *argv: str) -> tuple[int, str, str]:

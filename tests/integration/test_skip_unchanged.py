@@ -15,7 +15,7 @@ import pytest
 from artifact_backup import NullJournal, Uploader, load_config
 from artifact_backup.transfer import MB, BaseSubscriber
 from artifact_backup.upload import BackupRequest, UploadResult
-from artifact_contract import ReuseIndex, RunRecord, reuse_index_key
+from artifact_contract import ReuseIndex, RunRecord, reuse_index_key, run_record_key
 
 pytestmark = pytest.mark.integration
 
@@ -83,18 +83,17 @@ class Project:
         """The run's folder holds exactly the files it was made of, byte for byte, stamped with its
         own run id, and its own run record lists them."""
         expected = self.runs[timestamp]
-        records = {f"{self.key}/_runs/{timestamp}/run.json", f"{self.key}/_runs/{timestamp}/claim.json"}
         keys: set[str] = set()
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket,
                                                                         Prefix=f"{self.key}/"):
             keys |= {o["Key"] for o in page.get("Contents", []) if f"/{timestamp}/" in o["Key"]}
-        assert keys - records == set(expected)
+        assert {k for k in keys if "/_runs/" not in k} == set(expected)
         for key, data in expected.items():
             stored = self.s3.get_object(Bucket=self.bucket, Key=key)
             assert stored["Body"].read() == data, key
             assert stored["Metadata"]["run-id"] == result.run_id
             assert stored["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
-        record_key = f"{self.key}/_runs/{timestamp}/run.json"
+        record_key = run_record_key(self.key, timestamp, result.run_id)
         record = RunRecord.from_json(self.s3.get_object(Bucket=self.bucket, Key=record_key)["Body"].read())
         assert record.run_id == result.run_id
         assert {f.key for f in record.files} == set(expected)

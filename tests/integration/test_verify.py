@@ -35,8 +35,15 @@ def project(local_stack, s3, tmp_path: Path, project_key: str, isolated_cache):
     return project_key, config
 
 
+def _record_key(s3, bucket: str, project_key: str, stamp: str) -> str:
+    """The one upload's record at ``stamp`` (``_runs/{ts}/runs/{run_id}.json``)."""
+    listed = s3.list_objects_v2(Bucket=bucket, Prefix=f"{project_key}/_runs/{stamp}/runs/")
+    (key,) = [o["Key"] for o in listed.get("Contents", [])]
+    return key
+
+
 def _record(s3, bucket: str, project_key: str, stamp: str) -> RunRecord:
-    raw = s3.get_object(Bucket=bucket, Key=f"{project_key}/_runs/{stamp}/run.json")["Body"].read()
+    raw = s3.get_object(Bucket=bucket, Key=_record_key(s3, bucket, project_key, stamp))["Body"].read()
     return RunRecord.from_json(raw)
 
 
@@ -120,7 +127,7 @@ def test_library_call_reads_every_byte_once(project, local_stack, s3):
 def test_a_damaged_run_record_is_reported(project, local_stack, s3, capsys):
     project_key, config = project
     bucket = local_stack.names.archive_bucket
-    s3.put_object(Bucket=bucket, Key=f"{project_key}/_runs/{RUN_A}/run.json", Body=b"{not json")
+    s3.put_object(Bucket=bucket, Key=_record_key(s3, bucket, project_key, RUN_A), Body=b"{not json")
     code, out, _ = _cli(capsys, config, project_key, "--json")
     assert code == EXIT_CORRUPT
     result = json.loads(out)["result"]

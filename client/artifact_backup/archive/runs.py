@@ -11,8 +11,6 @@ version the record names, so an upload a later one superseded shows where its ow
 
 from __future__ import annotations
 
-import json
-import platform
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -25,23 +23,21 @@ from artifact_contract import (
     RecordInvalidError,
     RunRecord,
     archive_prefix,
-    dumps_record,
     get_artifact_type,
     parse_runs_key,
-    pin_note_key,
     run_record_key,
     runs_prefix,
+    timestamp_runs_prefix,
     validate_project_key,
     validate_relative_path,
 )
-from artifact_contract.s3 import now_iso
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
 from .history import Superseded, superseded_files, supersessions
+from .joined import Upload, load_timestamp
+from .pin_note import PinNote, pin_key, read_pin
 
-PIN_SCHEMA = "artifact-backup.pin"
-PIN_VERSION = 1
 #: The RUN argument that names the newest timestamped run.
 LATEST = "latest"
 #: Storage "class" of a recorded file that is no longer in the archive (expired or deleted).
@@ -63,11 +59,6 @@ def run_label(record: RunRecord) -> str:
     return record.timestamp or record.run_id
 
 
-def pin_key(record: RunRecord) -> str:
-    """Where a run's pin note lives: beside its record, outside every artifact folder."""
-    return pin_note_key(record.project_key, record.timestamp or None, record.run_id)
-
-
 def safe_file(file: RecordedFile) -> RecordedFile:
     """A recorded file whose type and path are checked by the contract before they name a local path."""
     try:
@@ -76,46 +67,6 @@ def safe_file(file: RecordedFile) -> RecordedFile:
     except ContractError as exc:
         raise RecordInvalidError(f"run record lists an unsafe file {file.type}/{file.path}: {exc}") from None
     return file
-
-
-@dataclass(frozen=True)
-class PinNote:
-    """Why a run is pinned (or was unpinned), by whom and when: the tags only say *that* it is."""
-
-    pinned: bool
-    note: str
-    at: str
-    run_id: str
-    by: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def now(cls, record: RunRecord, *, pinned: bool, note: str) -> PinNote:
-        return cls(
-            pinned=pinned,
-            note=note,
-            at=now_iso(),
-            run_id=record.run_id,
-            by={"host": platform.node() or "unknown"},
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"schema": PIN_SCHEMA, "version": PIN_VERSION, "pinned": self.pinned, "note": self.note,
-                "at": self.at, "run_id": self.run_id, "by": dict(self.by)}
-
-    def to_json(self) -> bytes:
-        return dumps_record(self.to_dict())
-
-    @classmethod
-    def from_json(cls, raw: bytes | str) -> PinNote:
-        try:
-            data = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise RecordInvalidError(f"pin note is not valid JSON: {exc}") from None
-        if not isinstance(data, dict) or data.get("schema") != PIN_SCHEMA:
-            raise RecordInvalidError("document is not a pin note")
-        return cls(pinned=bool(data.get("pinned")), note=str(data.get("note") or ""),
-                   at=str(data.get("at") or ""), run_id=str(data.get("run_id") or ""),
-                   by=dict(data.get("by") or {}))
 
 
 @dataclass(frozen=True)
@@ -132,6 +83,8 @@ class RunSummary:
     pin: PinNote | None = None
     objects: Mapping[str, ListedObject | None] | None = None
     superseded: Mapping[str, Superseded] = field(default_factory=dict)
+    #: The uploads that filed a timestamped run, oldest first, each with its types (``joined``).
+    uploads: tuple[Upload, ...] = ()
 
     @property
     def label(self) -> str:
@@ -144,6 +97,10 @@ class RunSummary:
     @property
     def types(self) -> tuple[str, ...]:
         return tuple(sorted({f.type for f in self.record.files}))
+
+    def upload_of(self, file: RecordedFile) -> str:
+        """The run id of the upload that brought ``file``."""
+        return next((u.run_id for u in self.uploads if file.type in u.types), self.record.run_id)
 
     def storage_class_of(self, file: RecordedFile) -> str | None:
         if self.objects is None:
@@ -187,6 +144,8 @@ class RunSummary:
             "record_key": self.record_key,
             "superseded": [self.superseded[k].to_dict() for k in sorted(self.superseded)],
         }
+        if self.uploads:
+            data["uploads"] = [u.to_dict() for u in self.uploads]
         if files:
             data["config_sha256"] = record.config_sha256
             data["uploader"] = dict(record.uploader)
@@ -194,7 +153,8 @@ class RunSummary:
             data["prefixes"] = list(record.prefixes)
             data["file_list"] = [
                 {**f.to_dict(), "storage_class": self.storage_class_of(f),
-                 "superseded_by": s.by_run_id if (s := self.superseded.get(f.key)) else None}
+                 "superseded_by": s.by_run_id if (s := self.superseded.get(f.key)) else None,
+                 **({"upload_run_id": self.upload_of(f)} if self.uploads else {})}
                 for f in record.files
             ]
         return data
@@ -224,6 +184,21 @@ class _RunsFolder:
     pins: frozenset[str]
     claims: frozenset[str]
 
+    @property
+    def timestamps(self) -> dict[str, list[str]]:
+        """Each timestamp's record keys (one per upload that filed some of its types), oldest first."""
+        groups: dict[str, list[str]] = {}
+        for key in self.stamped:
+            found = parse_runs_key(key.split("/", 1)[0], key)
+            if found is not None and found.timestamp is not None:
+                groups.setdefault(found.timestamp, []).append(key)
+        return dict(sorted(groups.items()))
+
+    @property
+    def untimestamped(self) -> tuple[str, ...]:
+        stamped = set(self.stamped)
+        return tuple(k for k in self.records if k not in stamped)
+
 
 def _scan(client: Any, bucket: str, project_key: str) -> _RunsFolder:
     prefix = runs_prefix(project_key)
@@ -249,17 +224,6 @@ def _scan(client: Any, bucket: str, project_key: str) -> _RunsFolder:
 def read_record(client: Any, bucket: str, key: str) -> RunRecord | None:
     raw = get_bytes(client, bucket, key, action=f"reading run record {key}")
     return None if raw is None else RunRecord.from_json(raw)
-
-
-def read_pin(client: Any, bucket: str, record: RunRecord) -> PinNote | None:
-    key = pin_key(record)
-    raw = get_bytes(client, bucket, key, action=f"reading pin note {key}")
-    if raw is None:
-        return None
-    try:
-        return PinNote.from_json(raw)
-    except RecordInvalidError:
-        return None
 
 
 def survey(client: Any, bucket: str, record: RunRecord, workers: int) -> dict[str, ListedObject | None]:
@@ -302,19 +266,26 @@ def list_runs(
     folder = _scan(client, bucket, project_key)
     warnings: list[str] = []
 
-    def load(key: str) -> RunSummary | None:
+    def load(group: tuple[str, ...]) -> RunSummary | None:
         try:
-            record = read_record(client, bucket, key)
+            if len(group) == 1 and group[0] in folder.untimestamped:
+                record = read_record(client, bucket, group[0])
+                found = None if record is None else (record, group[0], ())
+            else:
+                ts = parse_runs_key(project_key, group[0]).timestamp  # type: ignore[union-attr]
+                found = load_timestamp(client, bucket, project_key, str(ts), group, workers=1)
         except RecordInvalidError as exc:
-            warnings.append(f"{key}: {exc}")
+            warnings.append(f"{group[0]}: {exc}")
             return None
-        if record is None:  # deleted between the LIST and the GET
+        if found is None:  # deleted between the LIST and the GET
             return None
+        record, key, uploads = found
         pin = read_pin(client, bucket, record) if pin_key(record) in folder.pins else None
         objects = survey(client, bucket, record, workers=2) if storage else None
-        return RunSummary(record, key, pin, objects)
+        return RunSummary(record, key, pin, objects, uploads=uploads)
 
-    summaries = [s for s in parallel_map(load, folder.records, workers) if s is not None]
+    groups = [(k,) for k in folder.untimestamped] + [tuple(g) for g in folder.timestamps.values()]
+    summaries = [s for s in parallel_map(load, groups, workers) if s is not None]
     superseded = supersessions(s.record for s in summaries)
     summaries = [replace(s, superseded=superseded.get(s.record.run_id, {})) for s in summaries]
     return RunListing(project_key, tuple(sorted(summaries, key=_order)), tuple(sorted(warnings)))
@@ -329,28 +300,38 @@ def _not_found(project_key: str, run: str, folder: _RunsFolder | None = None) ->
 
 
 def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[RunRecord, str]:
-    """The record of the run named ``run``: a timestamp, ``latest``, a run id, or its first characters."""
+    """The record of the run named ``run``: a timestamp, ``latest``, a run id, or its first characters.
+
+    A timestamp's run is the join of every upload filed at it (``joined``)."""
+    record, key, _ = find_run(client, bucket, project_key, run)
+    return record, key
+
+
+def find_run(client: Any, bucket: str, project_key: str, run: str
+             ) -> tuple[RunRecord, str, tuple[Upload, ...]]:
+    """:func:`find_record` with the uploads that filed a timestamped run."""
     project_key = project_key_argument(project_key)
     run = run.strip()
     if _TS_RE.fullmatch(run):
         try:
-            key = run_record_key(project_key, run, "0" * 32)
+            timestamp_runs_prefix(project_key, run)
         except ContractError as exc:
             raise ArgumentInvalidError(f"RUN: {exc}") from None
-        record = read_record(client, bucket, key)
-        if record is None:
+        found = load_timestamp(client, bucket, project_key, run)
+        if found is None:
             raise _not_found(project_key, run, _scan(client, bucket, project_key))
-        return record, key
+        return found
     folder = _scan(client, bucket, project_key)
     if run == LATEST:
-        stamped = folder.stamped
-        if not stamped:
+        timestamps = folder.timestamps
+        if not timestamps:
             raise RunNotFoundError(f"project {project_key} has no timestamped run in the archive",
                                    hint=f"artifact-backup runs {project_key} lists the project's runs")
-        record = read_record(client, bucket, stamped[-1])
-        if record is None:
+        latest, keys = list(timestamps.items())[-1]
+        found = load_timestamp(client, bucket, project_key, latest, keys)
+        if found is None:
             raise _not_found(project_key, run)
-        return record, stamped[-1]
+        return found
     if not _HEX_RE.fullmatch(run):
         raise ArgumentInvalidError(
             f"RUN {run!r} is not a run: give its timestamp (YYYYMMDD_HHMM), its run id, or 'latest'",
@@ -360,7 +341,7 @@ def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[R
     if direct is not None and direct in folder.records:
         record = read_record(client, bucket, direct)
         if record is not None:
-            return record, direct
+            return record, direct, ()
     records = [(r, k) for r, k in zip(parallel_map(lambda k: read_record(client, bucket, k), folder.records,
                                                    10), folder.records, strict=True) if r is not None]
     matches = [(r, k) for r, k in records if r.run_id.startswith(run)]
@@ -372,16 +353,20 @@ def find_record(client: Any, bucket: str, project_key: str, run: str) -> tuple[R
         )
     if not matches:
         raise _not_found(project_key, run)
-    return matches[0]
+    record, key = matches[0]
+    if record.timestamp:  # an upload at a timestamp: the timestamp's whole run
+        return find_run(client, bucket, project_key, record.timestamp)
+    return record, key, ()
 
 
 def load_run(client: Any, bucket: str, project_key: str, run: str, *, storage: bool = True,
              workers: int = 10) -> RunSummary:
     """One run with its pin note and, with ``storage``, where each of its files is stored now."""
-    record, key = find_record(client, bucket, project_key, run)
+    record, key, uploads = find_run(client, bucket, project_key, run)
     pin = read_pin(client, bucket, record)
     objects = survey(client, bucket, record, workers) if storage else None
-    return RunSummary(record, key, pin, objects, superseded_files(client, bucket, record, workers=workers))
+    return RunSummary(record, key, pin, objects,
+                      superseded=superseded_files(client, bucket, record, workers=workers), uploads=uploads)
 
 
 def select_files(

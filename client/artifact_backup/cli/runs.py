@@ -55,11 +55,17 @@ def pin_text(summary: Any, width: int = 60) -> str:
     return f"yes: {shorten(summary.pin.note, width)}" if summary.pin.note else "yes"
 
 
+def types_text(summary: Any) -> str:
+    """The run's types; a timestamp filed by several uploads says how many."""
+    text = ",".join(summary.types)
+    return f"{text} ({len(summary.uploads)} uploads)" if len(summary.uploads) > 1 else text
+
+
 def format_runs(listing: Any, bucket: str) -> str:
     if not listing.runs:
         return (f"No runs of {listing.project_key} in s3://{bucket} "
                 f"(nothing under {listing.project_key}/_runs/).")
-    rows = [[s.label, ",".join(s.types), len(s.record.files), size_text(s.record.bytes),
+    rows = [[s.label, types_text(s), len(s.record.files), size_text(s.record.bytes),
              storage_text(s.storage), pin_text(s)] for s in listing.runs]
     total = sum(s.record.bytes for s in listing.runs)
     head = (f"{plural(len(listing.runs), 'run')} of {listing.project_key} in s3://{bucket}, "

@@ -14,7 +14,9 @@ Show one run: every file with its size, SHA-256 and storage class, the SHA-256 o
 run was uploaded with, who uploaded it from where (client version, host), and its pin note.
 
 RUN is the run's timestamp (YYYYMMDD_HHMM), 'latest', or the run id (or its first characters) of an
-upload without a timestamp, as 'artifact-backup runs' lists them.
+upload without a timestamp, as 'artifact-backup runs' lists them. A timestamp's artifact types may
+have been uploaded separately (logs first, the report later): they are shown as one run, with the
+upload that brought each type.
 """
 
 EPILOG = """\
@@ -68,6 +70,10 @@ def format_show(summary: Any, bucket: str) -> str:
         f"  files:       {plural(len(record.files), 'file')}, {size_text(record.bytes)} ({per_type})",
         f"  storage:     {storage_text(summary.storage)}",
     ]
+    if len(summary.uploads) > 1:  # types joined the timestamp in several uploads
+        lines.append(f"  uploads:     {len(summary.uploads)} at this timestamp, each with its own types:")
+        lines += [f"    {u.run_id}  {','.join(u.types)}  ({plural(u.files, 'file')}, filed {u.created_at})"
+                  for u in summary.uploads]
     if summary.pin:
         state = "pinned" if summary.pin.pinned else "not pinned (unpinned)"
         by = summary.pin.by.get("host", "")

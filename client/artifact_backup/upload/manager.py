@@ -28,7 +28,7 @@ from artifact_contract import (
 )
 
 from ..aws import make_s3_client, s3_failures
-from ..collect import Selection, collect
+from ..collect import Selection, check_untimestamped, collect
 from ..config import Settings
 from ..exceptions import ArtifactBackupError, FileChangedError
 from ..journal import Journal
@@ -118,6 +118,12 @@ class Uploader:
         archive = self.settings.require_archive_bucket()
         staging = self.settings.require_staging_bucket()
         selection = self.collect(request)  # 1. collect
+        if mode == "none":
+            try:
+                check_untimestamped(selection, project_key)
+            except ArtifactBackupError:
+                selection.close()
+                raise
         self._notify("on_collected", selection=selection)
         # 3. plan the pieces (2, hashing, goes with 4: each file is hashed as it is packed or sent)
         plan = plan_pieces(selection.files, self.config)

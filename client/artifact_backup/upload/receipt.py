@@ -156,9 +156,11 @@ def _refusal_hint(receipt: Receipt, staging_bucket: str, folder: Path) -> str | 
     )
     if receipt.code == "timestamp-taken":
         return (
-            f"another run of {receipt.project_key} is already filed under this timestamp: {kept}.\n"
+            f"another upload of {receipt.project_key} already filed an artifact type of this run "
+            f"under this timestamp: {kept}.\n"
             "Upload this run again under another timestamp: --custom-timestamp YYYYMMDD_HHMM with a "
-            "free minute, or --timestamp once the current minute has passed"
+            "free minute, or --timestamp once the current minute has passed; types not yet at this "
+            "timestamp may join it (--include only those)"
         )
     if receipt.code == "archive-unversioned":
         return (

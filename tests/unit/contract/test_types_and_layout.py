@@ -10,12 +10,14 @@ from artifact_contract import (
     archive_key,
     claim_key,
     get_artifact_type,
+    legacy_run_record_key,
     manifest_key,
     parse_manifest_key,
     parse_timestamp,
     quarantine_key,
     receipt_key,
     run_record_key,
+    type_claim_key,
     validate_project_key,
     validate_relative_path,
 )
@@ -149,7 +151,9 @@ def test_layout_keys():
     )
     assert archive_key("RMI25320", "config", None, "config.yaml") == "RMI25320/config/config.yaml"
     assert claim_key("RMI25320", "20251030_1430") == "RMI25320/_runs/20251030_1430/claim.json"
-    assert run_record_key("P", "20251030_1430", RUN) == "P/_runs/20251030_1430/run.json"
+    assert run_record_key("P", "20251030_1430", RUN) == f"P/_runs/20251030_1430/runs/{RUN}.json"
+    assert type_claim_key("P", "20251030_1430", "logs") == "P/_runs/20251030_1430/claims/logs.json"
+    assert legacy_run_record_key("P", "20251030_1430") == "P/_runs/20251030_1430/run.json"
     assert run_record_key("P", None, RUN) == f"P/_runs/untimestamped/{RUN}.json"
     assert receipt_key("P", RUN) == f"receipts/P/{RUN}.json"
     assert quarantine_key(f"incoming/P/{RUN}/packs/x") == f"quarantine/P/{RUN}/packs/x"
@@ -179,7 +183,9 @@ def test_runs_keys_parse_back_to_what_names_them():
     from artifact_contract import RunsKey, parse_runs_key, pin_note_key
 
     ts, rid = "20251030_1430", RUN
-    assert parse_runs_key("P1", run_record_key("P1", ts, rid)) == RunsKey("record", ts, None)
+    assert parse_runs_key("P1", run_record_key("P1", ts, rid)) == RunsKey("record", ts, rid)
+    assert parse_runs_key("P1", legacy_run_record_key("P1", ts)) == RunsKey("record", ts, None)
+    assert parse_runs_key("P1", type_claim_key("P1", ts, "report")) == RunsKey("claim", ts, None)
     assert parse_runs_key("P1", claim_key("P1", ts)) == RunsKey("claim", ts, None)
     assert parse_runs_key("P1", pin_note_key("P1", ts, rid)) == RunsKey("pin", ts, None)
     assert parse_runs_key("P1", run_record_key("P1", None, rid)) == RunsKey("record", None, rid)
@@ -192,5 +198,25 @@ def test_runs_keys_parse_back_to_what_names_them():
         "P1/_runs/20251030_1430/run.json/x",
         "P2/_runs/20251030_1430/run.json",  # another project
         "P1/logs/20251030_1430/run.json",
+        "P1/_runs/20251030_1430/runs/not-a-run-id.json",
+        "P1/_runs/20251030_1430/claims/not-a-type.json",
+        "P1/_runs/20251030_1430/other/" + RUN + ".json",
     ):
         assert parse_runs_key("P1", stray) is None, stray
+
+
+@pytest.mark.parametrize("path", ["20251030_1430/settings.yaml", "99999999_9999/a/b.log"])
+def test_an_untimestamped_path_in_a_timestamp_folder_is_reserved(path):
+    """Its key would lie in a timestamped run's folder (a shape, real date or not): refused."""
+    from artifact_contract import PathReservedError, check_untimestamped_path
+
+    with pytest.raises(PathReservedError, match="--custom-timestamp"):
+        check_untimestamped_path("P", "config", path)
+
+
+@pytest.mark.parametrize("path", ["20251030_1430", "20251030_1430.log", "run_20251030_1430/a.log",
+                                  "a/20251030_1430/b.log", "2025103_1430/a.log"])
+def test_other_untimestamped_paths_are_kept(path):
+    from artifact_contract import check_untimestamped_path
+
+    assert check_untimestamped_path("P", "logs", path) == path

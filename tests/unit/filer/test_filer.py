@@ -21,10 +21,10 @@ from artifact_contract import (
     Receipt,
     RefusalCode,
     RunRecord,
-    claim_key,
     receipt_key,
     reuse_index_key,
     run_record_key,
+    type_claim_key,
 )
 from artifact_filer import STEPS, FilerRefusedError, RunRefusedError, TimestampTakenError
 from tests.support.s3 import list_keys
@@ -45,6 +45,11 @@ def sample_files() -> dict[tuple[str, str], bytes]:
         ("report", "report_data_RMI25320.json"): json.dumps({"x": list(range(20000))}).encode(),
         ("gis_data", "centerline.gdb/a00000001.gdbtable"): b"\x00gdb" * 30000,
     }
+
+
+def claim_keys(run: StagedRun) -> set[str]:
+    """The run's claims: one per artifact type at its timestamp."""
+    return {type_claim_key(run.project_key, run.timestamp, t) for t, _ in run.files}
 
 
 def archive_snapshot(s3) -> dict[str, tuple[str, dict, list]]:
@@ -68,7 +73,7 @@ def test_good_run_is_filed_exactly(s3, filer, steps):
 
     expected = {f"{PROJECT}/{t}/{TS}/{p}": data for (t, p), data in run.files.items()}
     record_key = run_record_key(PROJECT, TS, run.run_id)
-    assert set(list_keys(s3, ARCHIVE)) == set(expected) | {record_key, claim_key(PROJECT, TS)}
+    assert set(list_keys(s3, ARCHIVE)) == set(expected) | {record_key, *claim_keys(run)}
     for key_, data in expected.items():
         obj = s3.get_object(Bucket=ARCHIVE, Key=key_, ChecksumMode="ENABLED")
         assert obj["Body"].read() == data, key_
@@ -184,7 +189,7 @@ def test_different_run_at_same_timestamp_is_refused(s3, filer):
         filer.file(other.upload(s3))
     assert_refused(s3, other, exc_info, RefusalCode.TIMESTAMP_TAKEN)
     assert archive_snapshot(s3) == before
-    claim = json.loads(s3.get_object(Bucket=ARCHIVE, Key=claim_key(PROJECT, TS))["Body"].read())
+    claim = json.loads(s3.get_object(Bucket=ARCHIVE, Key=type_claim_key(PROJECT, TS, "logs"))["Body"].read())
     assert claim["run_id"] == first.run_id
 
     # Delivered again, the refusal stands and nothing moves.
@@ -431,7 +436,7 @@ def test_killed_after_any_step_then_redelivered_ends_as_undisturbed(s3, filer, s
     assert receipt.files == len(run.files)
     expected = {f"{PROJECT}/{t}/{TS}/{p}": d for (t, p), d in run.files.items()}
     assert set(list_keys(s3, ARCHIVE)) == set(expected) | {run_record_key(PROJECT, TS, run.run_id),
-                                                            claim_key(PROJECT, TS)}
+                                                            *claim_keys(run)}
     for k, data in expected.items():
         assert s3.get_object(Bucket=ARCHIVE, Key=k)["Body"].read() == data
         assert s3.head_object(Bucket=ARCHIVE, Key=k)["Metadata"][META_RUN_ID] == run.run_id

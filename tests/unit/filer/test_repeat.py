@@ -109,16 +109,18 @@ def test_identical_run_still_being_filed_is_retried_not_refused(s3, filer):
     assert_answered_already_filed(s3, again, holder, receipt, first)
 
 
-def test_identical_run_whose_claim_holder_was_refused_is_refused(s3, filer):
+def test_identical_run_whose_claim_holder_was_refused_takes_the_timestamp(s3, filer):
+    """A refused holder blocks nothing: an older filer's claim it left behind is passed over."""
     holder = StagedRun(PROJECT, sample_files(), timestamp=TS)
     _claim_for(s3, holder)
     refused = Receipt(run_id=holder.run_id, project_key=PROJECT, status="refused", code="piece-changed",
                       reason="replaced")
     s3.put_object(Bucket=STAGING, Key=receipt_key(PROJECT, holder.run_id), Body=refused.to_json())
     again = StagedRun(PROJECT, sample_files(), timestamp=TS)
-    with pytest.raises(TimestampTakenError) as exc_info:
-        filer.file(again.upload(s3))
-    assert_refused(s3, again, exc_info, RefusalCode.TIMESTAMP_TAKEN)
+    receipt = filer.file(again.upload(s3))
+    assert receipt.filed
+    assert not receipt.already_filed
+    assert receipt.run_record == run_record_key(PROJECT, TS, again.run_id)
 
 
 def test_claim_carries_the_runs_content():

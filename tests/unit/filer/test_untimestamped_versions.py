@@ -187,8 +187,11 @@ def test_without_versioning_a_redelivered_run_finishes_over_its_own_objects(unve
         filer.file(key)
     assert {k for k, _ in archive_versions(s3)} == {f"{PROJECT}/{t}/{p}" for t, p in FIRST}
 
+    first_copies = sum("CopySource" in w for w in writes)
     assert filer.file(key).filed
-    assert len(writes) == 2 * len(FIRST)
+    # Every put is tried again and meets its 412; a copy is found done by a HEAD and not repeated.
+    assert len(writes) == 2 * len(FIRST) - first_copies
+    assert first_copies >= 1
     assert all(w.get("IfNoneMatch") == "*" for w in writes)
     for (t, p), data in FIRST.items():
         assert s3.get_object(Bucket=ARCHIVE, Key=f"{PROJECT}/{t}/{p}")["Body"].read() == data
