@@ -74,7 +74,7 @@ def _read_manifest_once(ctx: FilingContext) -> Manifest | None:
                 f"{MAX_MANIFEST_BYTES} allowed"
             )
         try:
-            manifest = Manifest.read(body)
+            manifest = Manifest.read(body, max_pieces=ctx.config.max_manifest_pieces)
         except ManifestInvalidError as exc:
             raise ManifestRefusedError(str(exc)) from None
     check_manifest(ctx, manifest)
