@@ -11,11 +11,21 @@ as met), the s3:PutObjectTagging check implied by a PutObject/CopyObject carryin
 s3:GetObject check on a CopyObject's source. Those parts are asserted on the template instead.
 The server also rejects the signature of a request whose query string holds a '/', so listings
 here use a prefix without one (the IAM check, s3:ListBucket on the bucket, is the same).
+
+Two things IAM does that the server does not are done here, as IAM does them, before a policy is
+loaded: policy variables (``${aws:PrincipalTag/...}``) are replaced by the user's tag values (a tag
+the user lacks makes its resource match nothing, so it is left out), and IAM's one-character
+wildcard ``?`` is written as the server's ``.`` (it matches resources as regular expressions after
+turning ``*`` into ``.*``). A conditional Deny is in force for the server whatever the request, so
+the filer appears twice: ``filer``, every statement in force, is what a request that breaks a
+condition meets (a write without If-None-Match, a re-tag); ``filer-conforming`` lacks the Deny
+statements and is what a request meeting their conditions meets (a write with If-None-Match).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -27,6 +37,7 @@ from botocore.exceptions import ClientError
 from infra_support import Synth, resources
 
 from artifact_backup.local.server import LocalS3Server
+from infra.components.access import PROJECT_TAG
 from infra.contract import TAG_MANAGED, TAG_MANAGED_VALUE, TAG_RETENTION
 
 STAGING = "staging-local"
@@ -41,9 +52,17 @@ PROGRESS = f"progress/{RUN}.json"
 ARTIFACT = "RMI25320/logs/20251030_1430/process_log.txt"
 REEL = "RMI25320/reels/reel_0001/frame_0001.jpg"
 RUN_RECORD = "RMI25320/_runs/20251030_1430/run.json"
+FROZEN = "RMI25320/gis_data/20240101_0900/orthomosaic.gpkg"
+SECOND_RUN = "RMI99999/fedcba9876543210fedcba9876543210"
 TAGS = f"{TAG_MANAGED}={TAG_MANAGED_VALUE}&{TAG_RETENTION}=standard"
 #: Calls made before enforcement starts: create the admin user, give it a policy, make its key.
 FREE_CALLS = 3
+
+
+#: The uploader's projects: two of the principal-tag slots (docs/deploy.md), the second numbered.
+UPLOADER_TAGS = {PROJECT_TAG: "RMI25320", f"{PROJECT_TAG}-2": "RMI99999"}
+OTHER_RUN = "OTHER01/0123456789abcdef0123456789abcdef"
+_VARIABLE = re.compile(r"\$\{aws:PrincipalTag/([^}]+)\}")
 
 
 def resolve(node: Any, names: dict[str, str]) -> Any:
@@ -60,7 +79,8 @@ def resolve(node: Any, names: dict[str, str]) -> Any:
         return f"arn:aws:s3:::{names[logical_id]}"
     if "Fn::Join" in node:
         separator, parts = node["Fn::Join"]
-        return separator.join(resolve(p, names) for p in parts)
+        joined = separator.join(resolve(p, names) for p in parts)
+        return joined.replace("?", ".") if joined.startswith("arn:") else joined
     return {k: resolve(v, names) for k, v in node.items()}
 
 
@@ -74,10 +94,44 @@ def synthesized_policies(synth: Synth) -> dict[str, dict[str, Any]]:
     (filer,) = [
         p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("FilerS3Access")
     ]
+    (reader,) = [p for k, p in managed.items() if k.startswith("AccessReader")]
+    filer_document = resolve(filer["Properties"]["PolicyDocument"], names)
+    uploader_document = resolve(uploader["Properties"]["PolicyDocument"], names)
     return {
-        "uploader": resolve(uploader["Properties"]["PolicyDocument"], names),
-        "filer": resolve(filer["Properties"]["PolicyDocument"], names),
+        "uploader": with_principal_tags(uploader_document, UPLOADER_TAGS),
+        "uploader-untagged": with_principal_tags(uploader_document, {}),
+        "filer": filer_document,
+        "filer-conforming": {
+            **filer_document,
+            "Statement": [s for s in filer_document["Statement"] if s["Effect"] == "Allow"],
+        },
+        "reader": resolve(reader["Properties"]["PolicyDocument"], names),
     }
+
+
+def with_principal_tags(document: dict[str, Any], tags: dict[str, str]) -> dict[str, Any]:
+    """The policy as IAM evaluates it for a user with ``tags``: each ``${aws:PrincipalTag/k}``
+    replaced by the tag's value, a resource naming a tag the user lacks dropped (it matches nothing)."""
+
+    def substitute(value: str) -> str | None:
+        keys = _VARIABLE.findall(value)
+        if any(k not in tags for k in keys):
+            return None
+        return _VARIABLE.sub(lambda m: tags[m.group(1)], value)
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, list):
+            kept = [walk(n) for n in node]
+            return [k for k in kept if k is not None]
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        return substitute(node) if isinstance(node, str) else node
+
+    statements = []
+    for statement in walk(document)["Statement"]:
+        if statement.get("Resource"):  # a statement left with no resource grants nothing
+            statements.append(statement)
+    return {**document, "Statement": statements}
 
 
 class Enforced:
@@ -135,6 +189,10 @@ def enforced(synth: Synth) -> Iterator[Enforced]:
             admin.put_object(Bucket=STAGING, Key=key, Body=b"staged")
         admin.put_object(Bucket=ARCHIVE, Key=ARTIFACT, Body=b"filed", Tagging=TAGS)
         admin.put_object(Bucket=ARCHIVE, Key=REEL, Body=b"reel")
+        admin.put_object(Bucket=ARCHIVE, Key=FROZEN, Body=b"frozen", Tagging=TAGS, StorageClass="GLACIER")
+        for key in (f"incoming/{OTHER_RUN}/manifest.json", f"receipts/{OTHER_RUN}.json",
+                    "index/OTHER01/reuse.json", f"receipts/{SECOND_RUN}.json"):
+            admin.put_object(Bucket=STAGING, Key=key, Body=b"other")
         yield env
 
 
@@ -213,7 +271,8 @@ def test_uploader_cannot_read_delete_or_overwrite_any_archive_object(enforced: E
 
 
 def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
-    s3 = enforced.s3("filer")
+    # Every write to a timestamped key carries If-None-Match, as the filer's do.
+    s3 = enforced.s3("filer-conforming")
     run = "RMI25320/fedcba9876543210fedcba9876543210"
     admin = enforced.s3("admin")
     admin.put_object(Bucket=STAGING, Key=f"incoming/{run}/packs/{'f' * 64}.tar.gz", Body=b"pack")
@@ -241,20 +300,11 @@ def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
         CopySource={"Bucket": STAGING, "Key": f"incoming/{run}/packs/{'f' * 64}.tar.gz"},
         TaggingDirective="REPLACE",
         Tagging=TAGS,
-    )
-    s3.put_object_tagging(
-        Bucket=ARCHIVE,
-        Key=key,
-        Tagging={
-            "TagSet": [
-                {"Key": TAG_MANAGED, "Value": TAG_MANAGED_VALUE},
-                {"Key": TAG_RETENTION, "Value": "standard"},
-            ]
-        },
+        IfNoneMatch="*",
     )
     assert s3.head_object(Bucket=ARCHIVE, Key=key)["ContentLength"] == 3
     # 8. record; 9. clean; 10. receipt, then the manifest goes
-    s3.put_object(Bucket=ARCHIVE, Key="RMI25320/_runs/20251031_0900/run.json", Body=b"{}")
+    s3.put_object(Bucket=ARCHIVE, Key="RMI25320/_runs/20251031_0900/run.json", Body=b"{}", IfNoneMatch="*")
     assert s3.list_objects_v2(Bucket=ARCHIVE, Prefix="RMI25320")["KeyCount"] >= 4
     s3.delete_object(Bucket=STAGING, Key=f"incoming/{run}/packs/{'f' * 64}.tar.gz")
     s3.put_object(Bucket=STAGING, Key=f"receipts/{run}.json", Body=b"{}")
@@ -331,7 +381,7 @@ def test_uploader_reads_the_reuse_index_but_cannot_write_it(enforced: Enforced) 
 
 
 def test_filer_keeps_the_reuse_index_and_copies_within_the_archive(enforced: Enforced) -> None:
-    s3 = enforced.s3("filer")
+    s3 = enforced.s3("filer-conforming")
     key = "index/RMI25320-reuse/reuse.json"
     with pytest.raises(ClientError, match="404|NoSuchKey|Not Found"):
         s3.get_object(Bucket=STAGING, Key=key)
@@ -349,5 +399,90 @@ def test_filer_keeps_the_reuse_index_and_copies_within_the_archive(enforced: Enf
         Metadata={"run-id": "0" * 32},
         TaggingDirective="REPLACE",
         Tagging=TAGS,
+        IfNoneMatch="*",
     )
     denied(s3.delete_object, Bucket=STAGING, Key=key)
+
+
+# --- uploaders scoped to their projects -------------------------------------------------------------
+
+
+def test_uploader_uploads_each_project_it_is_tagged_with(enforced: Enforced) -> None:
+    s3 = enforced.s3("uploader")
+    s3.put_object(Bucket=STAGING, Key=f"incoming/{SECOND_RUN}/manifest.json", Body=b"{}")
+    assert s3.get_object(Bucket=STAGING, Key=f"receipts/{SECOND_RUN}.json")["Body"].read() == b"other"
+
+
+def test_uploader_is_denied_another_projects_prefixes(enforced: Enforced) -> None:
+    s3 = enforced.s3("uploader")
+    other_piece = f"incoming/{OTHER_RUN}/packs/{'a' * 64}.tar.gz"
+    denied(s3.put_object, Bucket=STAGING, Key=other_piece, Body=b"squatted")
+    denied(s3.put_object, Bucket=STAGING, Key=f"incoming/{OTHER_RUN}/manifest.json", Body=b"{}")
+    denied(s3.create_multipart_upload, Bucket=STAGING, Key=other_piece)
+    denied(s3.get_object, Bucket=STAGING, Key=f"receipts/{OTHER_RUN}.json")
+    denied(s3.get_object, Bucket=STAGING, Key="index/OTHER01/reuse.json")
+    # A project key that merely starts like an own one is another project.
+    denied(s3.put_object, Bucket=STAGING, Key="incoming/RMI253201/0123/manifest.json", Body=b"{}")
+    admin = enforced.s3("admin")
+    assert admin.get_object(Bucket=STAGING, Key=f"incoming/{OTHER_RUN}/manifest.json")["Body"].read() == b"other"
+
+
+def test_an_untagged_identity_may_upload_nothing(enforced: Enforced) -> None:
+    s3 = enforced.s3("uploader-untagged")
+    denied(s3.put_object, Bucket=STAGING, Key=f"incoming/{RUN}/manifest.json", Body=b"{}")
+    denied(s3.get_object, Bucket=STAGING, Key=RECEIPT)
+
+
+# --- the filer cannot rewrite history ---------------------------------------------------------------
+
+UNTIMESTAMPED = "RMI25320/logs/process_log.txt"
+
+
+def test_filer_cannot_overwrite_a_timestamped_object_without_if_none_match(enforced: Enforced) -> None:
+    """The write-once Deny covers every timestamped key (artifacts, claims, run records); the
+    server applies it as to a request without If-None-Match."""
+    s3 = enforced.s3("filer")
+    for key in (ARTIFACT, RUN_RECORD, "RMI25320/_runs/20251030_1430/claim.json",
+                "RMI25320/gis_data/20251030_1430/sub/dir/tile.tif"):
+        denied(s3.put_object, Bucket=ARCHIVE, Key=key, Body=b"rewritten")
+        denied(s3.create_multipart_upload, Bucket=ARCHIVE, Key=key)
+    denied(s3.copy_object, Bucket=ARCHIVE, Key=ARTIFACT, CopySource={"Bucket": ARCHIVE, "Key": REEL})
+    assert enforced.s3("admin").get_object(Bucket=ARCHIVE, Key=ARTIFACT)["Body"].read() == b"filed"
+
+
+def test_filer_still_replaces_untimestamped_objects(enforced: Enforced) -> None:
+    """Untimestamped uploads replace their latest copy (versioning keeps the earlier ones)."""
+    s3 = enforced.s3("filer")
+    s3.put_object(Bucket=ARCHIVE, Key=UNTIMESTAMPED, Body=b"first", Tagging=TAGS)
+    s3.put_object(Bucket=ARCHIVE, Key=UNTIMESTAMPED, Body=b"second", Tagging=TAGS)
+    s3.put_object(Bucket=ARCHIVE, Key=f"RMI25320/_runs/untimestamped/{'1' * 32}.json", Body=b"{}")
+    versions = enforced.s3("admin").list_object_versions(Bucket=ARCHIVE, Prefix=UNTIMESTAMPED)["Versions"]
+    assert len(versions) == 2
+
+
+def test_filer_cannot_retag_an_archived_object(enforced: Enforced) -> None:
+    """Re-tagging a pinned object is denied by its existing tag; the server applies the Deny to any
+    re-tag, and the filer never re-tags (it tags as it writes)."""
+    pinned = "RMI25320/logs/20251030_1430/pinned.txt"
+    admin = enforced.s3("admin")
+    admin.put_object(Bucket=ARCHIVE, Key=pinned, Body=b"kept",
+                     Tagging=f"{TAG_MANAGED}={TAG_MANAGED_VALUE}&{TAG_RETENTION}=pinned")
+    standard = {"TagSet": [{"Key": TAG_MANAGED, "Value": TAG_MANAGED_VALUE},
+                           {"Key": TAG_RETENTION, "Value": "standard"}]}
+    denied(enforced.s3("filer").put_object_tagging, Bucket=ARCHIVE, Key=pinned, Tagging=standard)
+    tags = admin.get_object_tagging(Bucket=ARCHIVE, Key=pinned)["TagSet"]
+    assert {"Key": TAG_RETENTION, "Value": "pinned"} in tags
+
+
+# --- reader ----------------------------------------------------------------------------------------
+
+
+def test_reader_restores_downloads_and_pins(enforced: Enforced) -> None:
+    s3 = enforced.s3("reader")
+    s3.restore_object(Bucket=ARCHIVE, Key=FROZEN, RestoreRequest={"Days": 1, "GlacierJobParameters": {
+        "Tier": "Bulk"}})
+    assert s3.get_object(Bucket=ARCHIVE, Key=ARTIFACT)["Body"].read() == b"filed"
+    assert s3.list_objects_v2(Bucket=ARCHIVE, Prefix="RMI25320")["KeyCount"] >= 2
+    denied(s3.restore_object, Bucket=STAGING, Key=PIECE, RestoreRequest={"Days": 1})
+    denied(s3.delete_object, Bucket=ARCHIVE, Key=FROZEN)
+    denied(s3.put_object, Bucket=ARCHIVE, Key=ARTIFACT, Body=b"overwritten")
