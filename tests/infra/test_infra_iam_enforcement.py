@@ -423,8 +423,8 @@ def test_uploader_is_denied_another_projects_prefixes(enforced: Enforced) -> Non
     denied(s3.get_object, Bucket=STAGING, Key="index/OTHER01/reuse.json")
     # A project key that merely starts like an own one is another project.
     denied(s3.put_object, Bucket=STAGING, Key="incoming/RMI253201/0123/manifest.json", Body=b"{}")
-    admin = enforced.s3("admin")
-    assert admin.get_object(Bucket=STAGING, Key=f"incoming/{OTHER_RUN}/manifest.json")["Body"].read() == b"other"
+    kept = enforced.s3("admin").get_object(Bucket=STAGING, Key=f"incoming/{OTHER_RUN}/manifest.json")
+    assert kept["Body"].read() == b"other"
 
 
 def test_an_untagged_identity_may_upload_nothing(enforced: Enforced) -> None:
