@@ -28,6 +28,7 @@ from ..contract import (
     filer_environment,
 )
 from ..settings import Settings
+from ._checkov import LOGS_AT_REST, NO_VPC, PLAIN_ENVIRONMENT, skip_checks
 from ._logs import retention
 from ._nag import object_wildcard, wildcard_suppression
 
@@ -205,6 +206,18 @@ class Filer(Construct):
                 # for it, so index entries retire well before the transition.
                 reuse_max_age_days=max(1, settings.glacier_transition_days * 2 // 3),
             ),
+        )
+        skip_checks(self.log_group, ("CKV_AWS_158", LOGS_AT_REST))
+        skip_checks(
+            self.function,
+            ("CKV_AWS_115", "Concurrency is bounded where the work arrives: the SQS event source's "
+             "maximum concurrency (filerMaxConcurrency, 5 by default). Reserved concurrency would take "
+             "that much from the account's pool for good, and below the source's maximum it throttles "
+             "deliveries into the dead-letter queue."),
+            ("CKV_AWS_116", "The filer is invoked by its SQS event source, never asynchronously, so a "
+             "function DLQ would receive nothing; its queue's own dead-letter queue takes what fails."),
+            ("CKV_AWS_117", NO_VPC),
+            ("CKV_AWS_173", PLAIN_ENVIRONMENT),
         )
         self.event_source = sources.SqsEventSource(
             queue,
