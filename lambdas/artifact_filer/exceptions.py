@@ -16,11 +16,13 @@ DEFAULT_MAX_ERROR_CHARS = 1000
 
 
 def bounded_text(text: str, limit: int) -> str:
-    """``text`` cut to ``limit`` characters, saying how long it was: reasons quote what a client
-    sent, and a 30 MB path must not become a 30 MB receipt or log line."""
+    """``text`` in at most ``limit`` characters, saying how long it was when cut: reasons quote what
+    a client sent, and a 30 MB path must not become a 30 MB receipt or log line. A text cut once is
+    left as it is by a second cut to the same limit."""
     if len(text) <= limit:
         return text
-    return f"{text[:limit]}... ({len(text)} characters, cut)"
+    suffix = f"... ({len(text)} characters, cut)"
+    return text[: max(0, limit - len(suffix))] + suffix
 
 
 class FilerError(Exception):

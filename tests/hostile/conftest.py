@@ -42,8 +42,9 @@ NAMES = LocalStackNames(
     queue="hostile-filer",
     dead_letter_queue="hostile-filer-dlq",
 )
-#: Generous: the corpus settles in a few redelivery rounds of about a second each.
-DEADLINE_SECONDS = 90
+#: Generous: the corpus settles in a few redelivery rounds of about a second each, after the filer
+#: has read the two 100,000-file manifests and the pack of 100,000 members (corpus_bounds).
+DEADLINE_SECONDS = 180
 
 
 #: Most of the filer's peak memory the corpus may take: a quarter of the function's 2,048 MB.

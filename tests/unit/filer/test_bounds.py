@@ -142,7 +142,10 @@ def test_the_bounds_are_settings_read_from_the_environment() -> None:
 
 def test_error_text_is_cut_saying_how_long_it_was() -> None:
     assert bounded_text("short", 10) == "short"
-    assert bounded_text("x" * 50, 10) == "x" * 10 + "... (50 characters, cut)"
+    cut = bounded_text("x" * 5000, 100)
+    assert len(cut) == 100
+    assert cut.endswith("xx... (5000 characters, cut)")
+    assert bounded_text(cut, 100) == cut
 
 
 def test_every_log_line_is_bounded() -> None:
