@@ -176,3 +176,20 @@ def test_every_log_line_is_bounded() -> None:
     formatted = logging.Formatter().format(second)
     assert len(formatted) < 300
     assert "characters, cut" in formatted
+
+
+def test_a_refused_receipt_carries_at_most_the_configured_error_text(s3) -> None:
+    from artifact_contract import Receipt, receipt_key
+    from artifact_filer import Filer, FilerRefusedError
+    from tests.support.staged import ARCHIVE, STAGING
+
+    run = StagedRun("RMI25320", {("logs", "a.log"): DATA})
+    run.build()
+    huge = json.dumps({**run.manifest.to_dict(), "project_key": "K" * 500_000}).encode()
+    filer = Filer(s3, staging_bucket=STAGING, archive_bucket=ARCHIVE, config=FilerConfig(max_error_chars=120))
+    with pytest.raises(FilerRefusedError):
+        filer.file(run.upload(s3, manifest=huge))
+    raw = s3.get_object(Bucket=STAGING, Key=receipt_key(run.project_key, run.run_id))["Body"].read()
+    reason = Receipt.from_json(raw).reason
+    assert len(reason) == 120
+    assert reason.endswith("characters, cut)")
