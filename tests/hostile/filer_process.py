@@ -10,7 +10,6 @@ closes, or after a time limit, so it always stops by itself.
 from __future__ import annotations
 
 import json
-import resource
 import sys
 import threading
 import time
@@ -22,7 +21,14 @@ MAX_SECONDS = 900.0
 
 
 def peak_rss_bytes() -> int:
-    """The process's peak resident set: ``ru_maxrss`` is in kilobytes on Linux, bytes on macOS."""
+    """The process's peak resident set: ``ru_maxrss`` is in kilobytes on Linux, bytes on macOS;
+    Windows has no ``resource`` and tells its peak working set through psutil."""
+    try:
+        import resource
+    except ImportError:  # pragma: no cover - Windows
+        import psutil
+
+        return int(psutil.Process().memory_info().peak_wset)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024
 
