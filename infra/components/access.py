@@ -15,6 +15,7 @@ from ..contract import (
     INCOMING_PREFIX,
     INDEX_PREFIX,
     PIN_NOTE_NAME,
+    PROJECT_TAG,
     RECEIPTS_PREFIX,
     RETENTION_PINNED,
     RETENTION_STANDARD,
@@ -25,9 +26,6 @@ from ..contract import (
 )
 from ._nag import object_wildcard, wildcard_suppression
 
-#: The principal tag naming the project an uploading identity may upload; IAM tags hold one value
-#: each, so a machine uploading several projects carries the numbered keys too (``-2``, ``-3``, ...).
-PROJECT_TAG = "artifact-backup-project"
 #: How many projects one identity may be tagged with: the policy names each tag key.
 PROJECT_TAG_SLOTS = 5
 
