@@ -14,6 +14,14 @@ $(VENV)/.dev: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e '.[dev]'
 	touch $@ $(VENV)/.local
 
+# checkov (scans the synthesized templates) pins an older boto3 than this project's, so it gets an
+# environment of its own; tests/infra/test_infra_checkov.py runs it from there.
+CHECKOV_VERSION := 3.3.30
+$(VENV)/.checkov: Makefile | $(VENV)/bin/python
+	python3 -m venv $(VENV)/checkov
+	$(VENV)/checkov/bin/python -m pip install --disable-pip-version-check -q checkov==$(CHECKOV_VERSION)
+	touch $@
+
 $(VENV)/.bench: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e '.[bench]'
 	touch $@
@@ -25,7 +33,7 @@ demo: $(VENV)/.local
 lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 
-test: $(VENV)/.dev lint
+test: $(VENV)/.dev $(VENV)/.checkov lint
 	$(PY) -m pytest
 
 bench: $(VENV)/.bench

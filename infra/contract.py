@@ -33,6 +33,7 @@ INCOMING_PREFIX: str = artifact_contract.INCOMING_PREFIX
 INDEX_PREFIX: str = artifact_contract.INDEX_PREFIX
 RECEIPTS_PREFIX: str = artifact_contract.RECEIPTS_PREFIX
 PROGRESS_PREFIX: str = artifact_contract.PROGRESS_PREFIX
+PROJECT_TAG: str = artifact_contract.PROJECT_TAG
 QUARANTINE_PREFIX: str = artifact_contract.QUARANTINE_PREFIX
 MANIFEST_NAME: str = artifact_contract.MANIFEST_NAME
 TAG_MANAGED: str = artifact_contract.TAG_MANAGED
@@ -47,6 +48,7 @@ __all__ = [
     "MANIFEST_NAME",
     "PIN_NOTE_NAME",
     "PROGRESS_PREFIX",
+    "PROJECT_TAG",
     "QUARANTINE_PREFIX",
     "RECEIPTS_PREFIX",
     "REPO_ROOT",

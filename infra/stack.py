@@ -9,6 +9,7 @@ from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from .components import AccessPolicies, Alarms, ArchiveBucket, Filer, FilerQueue, StagingBucket
+from .components._checkov import skip_for_deploy_time_function
 from .settings import Settings
 
 #: Output keys; ``infra.outputs_to_config`` reads them, so they are part of the stack's interface.
@@ -87,6 +88,7 @@ class ArtifactBackupStack(Stack):
         handler = self.node.try_find_child("BucketNotificationsHandler050a0587b7544547bf325f094a3db834")
         if handler is None:
             return
+        skip_for_deploy_time_function(handler.node.find_child("Resource"))
         NagSuppressions.add_resource_suppressions(
             handler,
             [

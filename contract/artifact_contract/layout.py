@@ -49,6 +49,9 @@ INDEX_PREFIX = "index/"
 #: The filer's own notes on a filing that continues in another invocation; only the filer writes here.
 PROGRESS_PREFIX = "progress/"
 MANIFEST_NAME = "manifest.json"
+#: The principal tag naming a project an uploading identity may upload (its staging prefixes); one
+#: value per tag, so further projects go in ``artifact-backup-project-2``, ``-3``, ... (docs/deploy.md).
+PROJECT_TAG = "artifact-backup-project"
 RUNS_FOLDER = "_runs"
 #: A pinned run's note, beside its run record: written by readers, the one archive key they may write.
 PIN_NOTE_NAME = "pin.json"

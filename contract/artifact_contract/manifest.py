@@ -261,33 +261,36 @@ class Manifest:
         return cls.from_json(raw)
 
     @classmethod
-    def from_json(cls, raw: bytes | str, *, directory: str | None = None) -> Manifest:
+    def from_json(
+        cls, raw: bytes | str, *, directory: str | None = None, max_pieces: int = MAX_FILES
+    ) -> Manifest:
         """Read a manifest held in memory; every problem raises :class:`ManifestInvalidError`."""
         _check_length(len(raw))
         if isinstance(raw, str):
             if raw.startswith("\ufeff"):  # what json.loads says of a text with a BOM
                 raise ManifestInvalidError("manifest is not valid JSON: Unexpected UTF-8 BOM")
             raw = raw.encode("utf-8", "surrogatepass")
-        return cls.read(io.BytesIO(raw), directory=directory)
+        return cls.read(io.BytesIO(raw), directory=directory, max_pieces=max_pieces)
 
     @classmethod
-    def read(cls, stream: Any, *, directory: str | None = None) -> Manifest:
+    def read(cls, stream: Any, *, directory: str | None = None, max_pieces: int = MAX_FILES) -> Manifest:
         """Read and fully validate a manifest from a binary stream, entry by entry.
 
         The stream is read twice (the head first, since a client may list ``files`` before
         ``pieces``; then the files, each checked against the head as it is read into the spool),
         so a stream that cannot seek is copied to a temporary file first. Every problem raises
-        :class:`ManifestInvalidError`; nothing but the spool grows with the run.
+        :class:`ManifestInvalidError`; nothing but the spool grows with the run, and the pieces (held
+        in memory) are refused once there are more than ``max_pieces``.
         """
         if _seekable(stream):
             start = stream.tell()
             _check_length(stream.seek(0, io.SEEK_END) - start)
             stream.seek(start)
-            return _read_seekable(stream, start, directory)
+            return _read_seekable(stream, start, directory, max_pieces)
         with tempfile.TemporaryFile(dir=directory) as copy:
             _copy_bounded(stream, copy)
             copy.seek(0)
-            return _read_seekable(copy, 0, directory)
+            return _read_seekable(copy, 0, directory, max_pieces)
 
 
 def _seekable(stream: Any) -> bool:
@@ -312,15 +315,15 @@ def _check_length(length: int) -> None:
         )
 
 
-def _read_seekable(stream: IO[bytes], start: int, directory: str | None) -> Manifest:
+def _read_seekable(stream: IO[bytes], start: int, directory: str | None, max_pieces: int) -> Manifest:
     try:
-        head, count = _Walk(stream).run(None)
+        head, count = _Walk(stream, max_pieces).run(None)
         checked = _check_head(head, count)
         spool = FileSpool(directory)
         try:
             stream.seek(start)
             adder = _FileChecker(checked, spool)
-            _Walk(stream).run(adder)
+            _Walk(stream, max_pieces).run(adder)
             adder.finish()
             spool.seal()
         except BaseException:
@@ -426,8 +429,9 @@ class _Walk:
     """One pass over a manifest's JSON: the top-level object's members one by one, the ``files``
     array's entries one at a time (to ``on_file``, or only counted), everything else whole."""
 
-    def __init__(self, stream: IO[bytes]) -> None:
+    def __init__(self, stream: IO[bytes], max_pieces: int = MAX_FILES) -> None:
         self.text = _Text(stream)
+        self.max_pieces = max_pieces
         self._decoder = json.JSONDecoder(object_pairs_hook=_shared_hook())
 
     def value(self) -> Any:
@@ -483,7 +487,7 @@ class _Walk:
                     head[key] = _LISTED
                 elif key == "pieces" and text.peek() == "[":
                     head[key] = pieces = []
-                    self._array(lambda _i, piece, into=pieces: into.append(piece))
+                    self._array(lambda i, piece, into=pieces: self._piece(i, piece, into))
                 else:
                     head[key] = self.value()
                 following = text.peek()
@@ -495,6 +499,14 @@ class _Walk:
                     raise text.error("Expecting ',' delimiter")
         self._end()
         return head, count
+
+    def _piece(self, index: int, piece: Any, into: list[Any]) -> None:
+        """Keep a piece unless it is one too many: pieces are held, so their number is bounded."""
+        if index >= self.max_pieces:
+            raise ManifestInvalidError(
+                f"manifest lists more than {self.max_pieces} pieces: a run needs at most one per file"
+            )
+        into.append(piece)
 
     def _array(self, on_item: Any) -> int:
         """Walk an array whose ``[`` is next, one item at a time; how many items it holds."""

@@ -15,6 +15,7 @@ from ..contract import (
     INCOMING_PREFIX,
     INDEX_PREFIX,
     PIN_NOTE_NAME,
+    PROJECT_TAG,
     RECEIPTS_PREFIX,
     RETENTION_PINNED,
     RETENTION_STANDARD,
@@ -25,10 +26,63 @@ from ..contract import (
 )
 from ._nag import object_wildcard, wildcard_suppression
 
+#: How many projects one identity may be tagged with: the policy names each tag key.
+PROJECT_TAG_SLOTS = 5
+
+
+def project_tag_keys() -> list[str]:
+    """``artifact-backup-project``, ``artifact-backup-project-2``, ... up to the slots."""
+    return [PROJECT_TAG] + [f"{PROJECT_TAG}-{n}" for n in range(2, PROJECT_TAG_SLOTS + 1)]
+
+
+def project_variables() -> list[str]:
+    """The policy variables IAM replaces with the caller's tag values; a tag the caller lacks
+    matches nothing, so an untagged identity may upload nothing."""
+    return ["${aws:PrincipalTag/" + key + "}" for key in project_tag_keys()]
+
+
+def uploader_statements(staging_bucket: s3.IBucket) -> list[iam.PolicyStatement]:
+    """Upload, receipt and reuse-index rights, each scoped to the caller's tagged projects."""
+    projects = project_variables()
+
+    def objects(prefix: str) -> list[str]:
+        return [staging_bucket.arn_for_objects(f"{prefix}{project}/*") for project in projects]
+
+    return [
+        # s3:PutObject also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
+        iam.PolicyStatement(
+            sid="UploadRunsOfOwnProjects",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
+            resources=objects(INCOMING_PREFIX),
+        ),
+        # The reuse index lists checksums, sizes and keys of large files already archived, so an
+        # unchanged file is not sent again; it is written by the filer alone.
+        iam.PolicyStatement(
+            sid="ReadOwnReceiptsAndReuseIndex",
+            actions=["s3:GetObject"],
+            resources=objects(RECEIPTS_PREFIX) + objects(INDEX_PREFIX),
+        ),
+        # Listing its own runs lets a resumed upload see which pieces already arrived, and a receipt
+        # that is not there yet answer 404 rather than 403.
+        iam.PolicyStatement(
+            sid="ListOwnStaging",
+            actions=["s3:ListBucket"],
+            resources=[staging_bucket.bucket_arn],
+            conditions={
+                "StringLike": {
+                    "s3:prefix": [
+                        f"{prefix}{project}/*" for project in projects
+                        for prefix in (INCOMING_PREFIX, RECEIPTS_PREFIX)
+                    ]
+                }
+            },
+        ),
+    ]
+
 
 class AccessPolicies(Construct):
-    """``uploader`` can write a run into staging and read its receipt and the project's reuse index;
-    ``reader`` works the archive.
+    """``uploader`` can write a run into staging and read its receipt and the project's reuse index,
+    for the projects its identity is tagged with (``PROJECT_TAG``); ``reader`` works the archive.
 
     The uploader policy names nothing in the archive, so with it alone the client can neither read,
     change nor delete an archived object. There is deliberately no explicit Deny on the archive:
@@ -44,34 +98,12 @@ class AccessPolicies(Construct):
         archive_bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        incoming = staging_bucket.arn_for_objects(INCOMING_PREFIX + "*")
         self.uploader = iam.ManagedPolicy(
             self,
             "Uploader",
-            description="artifact-backup client: upload runs to staging and read the filer's receipts",
-            statements=[
-                # s3:PutObject also covers CreateMultipartUpload, UploadPart and CompleteMultipartUpload.
-                iam.PolicyStatement(
-                    sid="UploadRuns",
-                    actions=["s3:PutObject", "s3:AbortMultipartUpload", "s3:ListMultipartUploadParts"],
-                    resources=[incoming],
-                ),
-                # The reuse index lists checksums, sizes and keys of large files already archived, so
-                # an unchanged file is not sent again; it is written by the filer alone.
-                iam.PolicyStatement(
-                    sid="ReadReceiptsAndReuseIndex",
-                    actions=["s3:GetObject"],
-                    resources=[
-                        staging_bucket.arn_for_objects(RECEIPTS_PREFIX + "*"),
-                        staging_bucket.arn_for_objects(INDEX_PREFIX + "*"),
-                    ],
-                ),
-                # Without ListBucket a receipt that is not there yet answers 403 instead of 404, and a
-                # resumed upload cannot see which pieces already arrived. Key names are not contents.
-                iam.PolicyStatement(
-                    sid="ListStaging", actions=["s3:ListBucket"], resources=[staging_bucket.bucket_arn]
-                ),
-            ],
+            description="artifact-backup client: upload runs of the projects its identity is tagged with "
+            "and read their receipts",
+            statements=uploader_statements(staging_bucket),
         )
         archive_objects = archive_bucket.arn_for_objects("*")
         managed_only = {f"s3:ExistingObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE}
@@ -92,11 +124,11 @@ class AccessPolicies(Construct):
                     actions=["s3:GetObject", "s3:GetObjectTagging", "s3:GetObjectVersion"],
                     resources=[archive_objects],
                 ),
+                # S3 supplies no object-tag condition key for RestoreObject (docs/deploy.md), so a
+                # tag condition here would never match and deny every restore; a restore only makes
+                # a temporary copy of an object the reader may download anyway.
                 iam.PolicyStatement(
-                    sid="RestoreArtifacts",
-                    actions=["s3:RestoreObject"],
-                    resources=[archive_objects],
-                    conditions={"StringEquals": managed_only},
+                    sid="RestoreArtifacts", actions=["s3:RestoreObject"], resources=[archive_objects]
                 ),
                 # `pin --note` keeps the note beside the run record, where `runs` reads it; nothing
                 # else in the archive is writable by a reader.
@@ -129,12 +161,13 @@ class AccessPolicies(Construct):
             [
                 wildcard_suppression(
                     "Each run uploads under its own incoming/{project}/{run_id}/ and its receipt is "
-                    "receipts/{project}/{run_id}.json, chosen by the client at upload time; the reuse "
-                    "index is index/{project}/reuse.json for any project.",
+                    "receipts/{project}/{run_id}.json, chosen by the client at upload time; the project "
+                    "is the identity's own, from its principal tags (docs/deploy.md).",
                     [
-                        object_wildcard(staging_bucket, INCOMING_PREFIX + "*"),
-                        object_wildcard(staging_bucket, RECEIPTS_PREFIX + "*"),
-                        object_wildcard(staging_bucket, INDEX_PREFIX + "*"),
+                        # cdk-nag writes a policy variable ${...} as <...>.
+                        object_wildcard(staging_bucket, f"{prefix}<aws:PrincipalTag/{key}>/*")
+                        for key in project_tag_keys()
+                        for prefix in (INCOMING_PREFIX, RECEIPTS_PREFIX, INDEX_PREFIX)
                     ],
                 )
             ],

@@ -16,6 +16,7 @@ from constructs import Construct
 from ..contract import INCOMING_PREFIX, PROGRESS_PREFIX, QUARANTINE_PREFIX, RECEIPTS_PREFIX
 from ..lifecycle import RULE_ID_PREFIX, archive_rules, to_cdk_rules
 from ..settings import Settings
+from ._checkov import LOGS_AT_REST, skip_checks, skip_for_deploy_time_function
 from ._logs import retention
 
 ACCESS_LOGS_REASON = (
@@ -65,6 +66,13 @@ class StagingBucket(Construct):
         NagSuppressions.add_resource_suppressions(
             self.bucket, [NagPackSuppression(id="AwsSolutions-S1", reason=ACCESS_LOGS_REASON)]
         )
+        skip_checks(
+            self.bucket,
+            ("CKV_AWS_18", ACCESS_LOGS_REASON),
+            ("CKV_AWS_21", "Staging holds a run only until it is filed, each object written once under "
+             "its run's own prefix and deleted once filed and verified; versions would only keep deleted "
+             "pieces billable. The archive, where runs are kept, is versioned."),
+        )
 
 
 class ArchiveBucket(Construct):
@@ -102,6 +110,7 @@ class ArchiveBucket(Construct):
         NagSuppressions.add_resource_suppressions(
             bucket, [NagPackSuppression(id="AwsSolutions-S1", reason=ACCESS_LOGS_REASON)]
         )
+        skip_checks(bucket, ("CKV_AWS_18", ACCESS_LOGS_REASON))
         self.bucket = bucket
 
     def _manage_imported(self, settings: Settings) -> None:
@@ -148,6 +157,8 @@ class ArchiveBucket(Construct):
             description="Custom resource: archive bucket settings that keep the bucket's own rules",
         )
         self.settings_function = function
+        skip_for_deploy_time_function(function)
+        skip_checks(log_group, ("CKV_AWS_158", LOGS_AT_REST))
         self.settings_resource = CustomResource(
             self,
             "Settings",

@@ -20,9 +20,15 @@ from ..contract import (
     QUARANTINE_PREFIX,
     RECEIPTS_PREFIX,
     REPO_ROOT,
+    RETENTION_PINNED,
+    RETENTION_STANDARD,
+    TAG_MANAGED,
+    TAG_MANAGED_VALUE,
+    TAG_RETENTION,
     filer_environment,
 )
 from ..settings import Settings
+from ._checkov import LOGS_AT_REST, NO_VPC, PLAIN_ENVIRONMENT, skip_checks
 from ._logs import retention
 from ._nag import object_wildcard, wildcard_suppression
 
@@ -32,6 +38,67 @@ FILER_TMP_MB = 2048
 DOCKERFILE = "lambdas/Dockerfile"
 DOCKERIGNORE = REPO_ROOT / ".dockerignore"
 METRICS_NAMESPACE = "ArtifactBackup"
+
+
+#: Archive keys of timestamped runs and their claims and records: ``{project}/{type}/{YYYYMMDD_HHMM}/...``
+#: (IAM's ``?`` matches one character, ``*`` any run of them, slashes included).
+TIMESTAMPED_KEYS = "*/*/" + "?" * 8 + "_" + "?" * 4 + "/*"
+
+
+def archive_write_statements(archive: s3.IBucket) -> list[iam.PolicyStatement]:
+    """Write and tag artifacts, but never rewrite history (docs/deploy.md, "What the filer cannot do").
+
+    Every condition key here is one S3 supplies for the action it guards (the Service Authorization
+    Reference): ``s3:if-none-match``, ``s3:if-match`` and ``s3:ObjectCreationOperation`` for
+    PutObject (which also authorizes CopyObject and CompleteMultipartUpload), ``s3:RequestObjectTag/*``,
+    ``s3:RequestObjectTagKeys`` and ``s3:ExistingObjectTag/*`` for PutObjectTagging (which a write
+    carrying tags needs too).
+    """
+    objects = archive.arn_for_objects("*")
+    return [
+        iam.PolicyStatement(
+            sid="ArchiveWriteArtifacts",
+            actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[objects],
+        ),
+        # The only tags the filer sets are the ones it files with: managed, retention=standard.
+        iam.PolicyStatement(
+            sid="ArchiveTagAsFiledOnly",
+            actions=["s3:PutObjectTagging"],
+            resources=[objects],
+            conditions={
+                "StringEquals": {
+                    f"s3:RequestObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE,
+                    f"s3:RequestObjectTag/{TAG_RETENTION}": RETENTION_STANDARD,
+                },
+                "ForAllValues:StringEquals": {"s3:RequestObjectTagKeys": [TAG_MANAGED, TAG_RETENTION]},
+            },
+        ),
+        # Re-tagging a pinned object would un-pin it (and an overwrite then leave the pinned copy to
+        # the noncurrent-version expiry): never, whatever the request's tags.
+        iam.PolicyStatement(
+            sid="ArchiveNeverRetagPinned",
+            effect=iam.Effect.DENY,
+            actions=["s3:PutObjectTagging"],
+            resources=[objects],
+            conditions={"StringEquals": {f"s3:ExistingObjectTag/{TAG_RETENTION}": RETENTION_PINNED}},
+        ),
+        # A timestamped run's objects are never written blind: every request that creates one must
+        # carry If-None-Match: * (the key must be free) or If-Match on the ETag the filer has just
+        # read (a claim it releases or takes over, or a file left by a refused run that no record
+        # names; docs/protocol.md, steps 6 and 7). The parts of a multipart upload
+        # (s3:ObjectCreationOperation false) carry no conditional header; their completion does.
+        iam.PolicyStatement(
+            sid="ArchiveTimestampedWriteOnce",
+            effect=iam.Effect.DENY,
+            actions=["s3:PutObject"],
+            resources=[archive.arn_for_objects(TIMESTAMPED_KEYS)],
+            conditions={
+                "Null": {"s3:if-none-match": "true", "s3:if-match": "true"},
+                "Bool": {"s3:ObjectCreationOperation": "true"},
+            },
+        ),
+    ]
 
 
 class Filer(Construct):
@@ -96,8 +163,9 @@ class Filer(Construct):
                 ),
                 wildcard_suppression(
                     "Archive keys start with the project key ({project}/{type}/{ts}/...), so no fixed "
-                    "prefix covers them; the actions are limited to write, tag and read, never delete.",
-                    [object_wildcard(archive_bucket, "*")],
+                    "prefix covers them; the actions are limited to write, tag and read, never delete, "
+                    "and denied where they would rewrite a timestamped or pinned object.",
+                    [object_wildcard(archive_bucket, "*"), object_wildcard(archive_bucket, TIMESTAMPED_KEYS)],
                 ),
             ],
         )
@@ -141,6 +209,18 @@ class Filer(Construct):
                 reuse_max_age_days=max(1, settings.glacier_transition_days * 2 // 3),
             ),
         )
+        skip_checks(self.log_group, ("CKV_AWS_158", LOGS_AT_REST))
+        skip_checks(
+            self.function,
+            ("CKV_AWS_115", "Concurrency is bounded where the work arrives: the SQS event source's "
+             "maximum concurrency (filerMaxConcurrency, 5 by default). Reserved concurrency would take "
+             "that much from the account's pool for good, and below the source's maximum it throttles "
+             "deliveries into the dead-letter queue."),
+            ("CKV_AWS_116", "The filer is invoked by its SQS event source, never asynchronously, so a "
+             "function DLQ would receive nothing; its queue's own dead-letter queue takes what fails."),
+            ("CKV_AWS_117", NO_VPC),
+            ("CKV_AWS_173", PLAIN_ENVIRONMENT),
+        )
         self.event_source = sources.SqsEventSource(
             queue,
             batch_size=settings.filer_batch_size,
@@ -177,11 +257,7 @@ class Filer(Construct):
             # Listing lets a missing receipt read as 404 rather than 403, and finds a run's pieces
             # when a refused run is moved to quarantine.
             iam.PolicyStatement(sid="StagingList", actions=["s3:ListBucket"], resources=[staging.bucket_arn]),
-            iam.PolicyStatement(
-                sid="ArchiveWriteAndTagArtifacts",
-                actions=["s3:PutObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload"],
-                resources=[archive.arn_for_objects("*")],
-            ),
+            *archive_write_statements(archive),
             # Reading back its own writes (run-id metadata after a 412), claims and run records is
             # what makes a re-delivered message end in the same archive state.
             iam.PolicyStatement(

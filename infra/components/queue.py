@@ -10,6 +10,7 @@ from constructs import Construct
 
 from ..contract import INCOMING_PREFIX, MANIFEST_NAME
 from ..settings import Settings
+from ._checkov import SQS_MANAGED, skip_checks
 
 #: AWS advises a visibility timeout of at least six times the function's timeout for an SQS source,
 #: so that retries of a throttled or slow batch never hand the same run to two filers at once.
@@ -45,6 +46,8 @@ class FilerQueue(Construct):
                 queue=self.dead_letter_queue, max_receive_count=settings.dlq_max_receive_count
             ),
         )
+        for queue in (self.dead_letter_queue, self.queue):
+            skip_checks(queue, ("CKV_AWS_27", SQS_MANAGED))
         staging_bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
             s3n.SqsDestination(self.queue),

@@ -11,13 +11,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 
-from artifact_contract import MAX_PACKED_FILE_BYTES
+from artifact_contract import MAX_FILES, MAX_PACKED_FILE_BYTES
 from artifact_contract.reuse import DEFAULT_REUSE_MAX_AGE_DAYS
 
-from .exceptions import FilerConfigError
+from .exceptions import DEFAULT_MAX_ERROR_CHARS, FilerConfigError
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
+
+DEFAULT_MAX_EXTENDED_HEADER_BYTES = 64 * 1024
 
 #: Called with a step name after every step that touches S3; raising from it stops the filer there,
 #: which is how fault-injection tests kill it mid-way.
@@ -35,6 +37,9 @@ ENV_TUNING: Mapping[str, str] = {
     "FILER_STOP_MARGIN_MS": "stop_margin_ms",
     "FILER_CHECKPOINT_SECONDS": "checkpoint_seconds",
     "FILER_CLAIM_STALE_SECONDS": "claim_stale_seconds",
+    "FILER_MAX_EXTENDED_HEADER_BYTES": "max_extended_header_bytes",
+    "FILER_MAX_MANIFEST_PIECES": "max_manifest_pieces",
+    "FILER_MAX_ERROR_CHARS": "max_error_chars",
 }
 #: Environment variables that choose among named options: variable -> (field, choices).
 ENV_CHOICES: Mapping[str, tuple[str, tuple[str, ...]]] = {
@@ -82,6 +87,14 @@ class FilerConfig:
     #: manifest in staging, may be taken over by another run (docs/protocol.md, step 6). Well above
     #: an invocation's 15 minutes, so no invocation of the abandoned run is still writing.
     claim_stale_seconds: int = 3600
+    #: Bytes of extended tar headers (PAX records, GNU long names) one packed file may carry. A
+    #: path is at most S3's 1,024-byte key; anything far beyond is an attempt on the filer's memory.
+    max_extended_header_bytes: int = DEFAULT_MAX_EXTENDED_HEADER_BYTES
+    #: Pieces one manifest may list (each carries at least one file, so the contract's file limit);
+    #: the pieces are held in memory while a run is filed.
+    max_manifest_pieces: int = MAX_FILES
+    #: Characters of error text a receipt or a log line carries; the rest is cut, saying how much.
+    max_error_chars: int = DEFAULT_MAX_ERROR_CHARS
     on_step: StepHook | None = None
 
     def __post_init__(self) -> None:

@@ -10,6 +10,20 @@ from __future__ import annotations
 
 from artifact_contract import Receipt, RefusalCode
 
+#: Characters of error text a receipt or a log line carries unless ``FILER_MAX_ERROR_CHARS`` says
+#: otherwise (``FilerConfig.max_error_chars``).
+DEFAULT_MAX_ERROR_CHARS = 1000
+
+
+def bounded_text(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, saying how long it was when cut: reasons quote what
+    a client sent, and a 30 MB path must not become a 30 MB receipt or log line. A text cut once is
+    left as it is by a second cut to the same limit."""
+    if len(text) <= limit:
+        return text
+    suffix = f"... ({len(text)} characters, cut)"
+    return text[: max(0, limit - len(suffix))] + suffix
+
 
 class FilerError(Exception):
     """Base of the filer's own errors."""
@@ -49,12 +63,12 @@ class FilerRefusedError(FilerError):
     """The run breaks the protocol and is refused; ``code`` is one of :class:`RefusalCode`."""
 
     code: str = RefusalCode.MANIFEST_INVALID
-    #: Reasons quote what the client sent; a 30 MB path must not become a 30 MB receipt and log line.
-    MAX_REASON = 1000
+    #: What a refusal holds at most, whatever it quotes; receipts and log lines carry less
+    #: (``FilerConfig.max_error_chars``).
+    MAX_REASON = 64 * 1024
 
     def __init__(self, reason: str, code: str | None = None) -> None:
-        if len(reason) > self.MAX_REASON:
-            reason = f"{reason[: self.MAX_REASON]}... ({len(reason)} characters, cut)"
+        reason = bounded_text(reason, self.MAX_REASON)
         super().__init__(reason)
         self.reason = reason
         if code is not None:

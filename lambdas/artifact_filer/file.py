@@ -140,7 +140,8 @@ def _file_pack(
         response = get_piece(ctx, manifest, piece, etag)
         with body_of(response) as body:
             members = read_pack(body, piece, entries, limit=pack_limit_for(ctx.config, entries),
-                                chunk=ctx.config.read_chunk_bytes, keep=True)
+                                chunk=ctx.config.read_chunk_bytes, keep=True,
+                                header_limit=ctx.config.max_extended_header_bytes)
             for entry, data in members:
                 if writes.failed.is_set():
                     return

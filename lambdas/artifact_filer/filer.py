@@ -28,6 +28,7 @@ from .config import FilerConfig
 from .context import FilingContext
 from .continuation import Continuer
 from .exceptions import FilerRefusedError, FilingUnfinishedError, RunRefusedError
+from .log_bounds import bound_log
 from .plumbing import delete_staging
 from .progress import Progress, RemainingTime
 
@@ -84,6 +85,7 @@ class Filer:
         self.archive_bucket = archive_bucket
         self.config = config or FilerConfig()
         self.log = logger or logging.getLogger(__name__)
+        bound_log(self.log, self.config.max_error_chars)
         self._transfer = TransferConfig(
             multipart_threshold=self.config.multipart_copy_threshold_bytes,
             multipart_chunksize=self.config.multipart_copy_chunk_bytes,

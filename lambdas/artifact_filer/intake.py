@@ -75,7 +75,7 @@ def _read_manifest_once(ctx: FilingContext) -> Manifest | None:
                 f"{MAX_MANIFEST_BYTES} allowed"
             )
         try:
-            manifest = Manifest.read(body)
+            manifest = Manifest.read(body, max_pieces=ctx.config.max_manifest_pieces)
         except PathReservedError as exc:
             raise ManifestRefusedError(str(exc), RefusalCode.PATH_RESERVED) from None
         except ManifestInvalidError as exc:

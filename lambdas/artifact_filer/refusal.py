@@ -12,14 +12,15 @@ from concurrent.futures import ThreadPoolExecutor
 from artifact_contract import MANIFEST_NAME, progress_key, quarantine_key, staging_run_prefix
 
 from .context import FilingContext
-from .exceptions import FilerRefusedError
+from .exceptions import FilerRefusedError, bounded_text
 from .finish import new_receipt, put_receipt
 from .plumbing import MAX_SINGLE_COPY, Futures, delete_staging, list_sizes
 
 
 def refuse(ctx: FilingContext, refusal: FilerRefusedError) -> None:
     """Write the refused receipt (it is kept on ``refusal``), quarantine the run, log why."""
-    receipt = new_receipt(ctx, "refused", code=refusal.code, reason=refusal.reason)
+    reason = bounded_text(refusal.reason, ctx.config.max_error_chars)
+    receipt = new_receipt(ctx, "refused", code=refusal.code, reason=reason)
     put_receipt(ctx, receipt)
     refusal.receipt = receipt
     ctx.step("refusal-receipted")
@@ -27,7 +28,7 @@ def refuse(ctx: FilingContext, refusal: FilerRefusedError) -> None:
     ctx.step("quarantined")
     ctx.log.warning(
         "run refused",
-        extra={**ctx.identity(), "code": refusal.code, "reason": refusal.reason},
+        extra={**ctx.identity(), "code": refusal.code, "reason": reason},
     )
 
 

@@ -44,6 +44,7 @@ from .exceptions import (
 from .plumbing import Futures, head, reread
 from .progress import Progress
 from .reuse import copy_problem, index_problem, read_index, unavailable, update_index
+from .tar_headers import BoundedTarInfo, bounded_tarinfo
 
 #: Only plain regular files may travel in a pack; GNU sparse and contiguous files are refused too.
 _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE)
@@ -130,12 +131,14 @@ def read_pack(
     limit: int,
     chunk: int,
     keep: bool,
+    header_limit: int = BoundedTarInfo.limit,
 ) -> Iterator[tuple[FileEntry, bytes | None]]:
     """Yield each member of a pack with its entry, checked against the manifest as it streams.
 
     With ``keep`` the member's bytes are yielded (for filing; packed files are small), otherwise
     ``None`` after hashing in chunks (for verification). The pack's own size and SHA-256 are checked
     once it is exhausted, so the generator must be run to its end for the pack to count as verified.
+    ``header_limit`` bounds each member's extended headers (``artifact_filer.tar_headers``).
     """
     raw = HashingReader(body, piece.size, piece.id)
     # A listed name's entry and position, looked up in the manifest's spool (no name is held per
@@ -146,7 +149,8 @@ def read_pack(
         try:
             with gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:  # type: ignore[arg-type]
                 capped = CappedReader(unzipped, limit, piece.id)
-                with tarfile.open(fileobj=capped, mode="r|") as tar:  # type: ignore[call-overload]
+                with tarfile.open(fileobj=capped, mode="r|",  # type: ignore[call-overload]
+                                  tarinfo=bounded_tarinfo(header_limit, piece.id)) as tar:
                     while (info := tar.next()) is not None:
                         # A stream-mode tar keeps every header it read (half a kilobyte each) for
                         # lookups this reader never makes: drop them as it goes.
@@ -299,7 +303,8 @@ def _verify_piece_once(
             read_blob(body, piece, chunk)
         else:
             for _ in read_pack(body, piece, entries, limit=pack_limit_for(ctx.config, entries),
-                               chunk=chunk, keep=False):
+                               chunk=chunk, keep=False,
+                               header_limit=ctx.config.max_extended_header_bytes):
                 pass
     return response["ETag"]
 

@@ -5,29 +5,36 @@ its notification into SQS, the local worker handing the filer's Lambda handler S
 messages redelivered until they reach the dead-letter queue (``maxReceiveCount`` 3). Every case is
 staged first and then awaited together, so the suite costs a few redelivery rounds, not one per case.
 
-The filer's environment is process-wide, so the stack is restored to whatever the session had once
-the corpus is done (as ``fresh_stack`` does for the integration tests).
+The filer runs in a process of its own (``filer_process``), as in Lambda, so the corpus can report the
+filer's peak memory over the whole corpus (its resident set's high-water mark), not the test's; its
+log lines (powertools JSON on its standard output) are collected as CloudWatch would receive them.
 """
 
 from __future__ import annotations
 
 import json
-import logging
+import os
+import queue
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote_plus
 
 import pytest
 
-from artifact_backup.local import LocalFilerWorker, LocalS3Server, LocalStack, LocalStackNames, provision
+from artifact_backup.local import LocalS3Server, LocalStack, LocalStackNames, provision
 from artifact_contract import receipt_key
-from tests.support.local import swapped_filer
 
 from .corpus import CASES, Case, Staged
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 NAMES = LocalStackNames(
     archive_bucket="hostile-archive",
@@ -35,21 +42,74 @@ NAMES = LocalStackNames(
     queue="hostile-filer",
     dead_letter_queue="hostile-filer-dlq",
 )
-#: Generous: the corpus settles in a few redelivery rounds of about a second each.
-DEADLINE_SECONDS = 90
+#: Generous: the corpus settles in a few redelivery rounds of about a second each, after the filer
+#: has read the two 100,000-file manifests and the pack of 100,000 members (corpus_bounds).
+DEADLINE_SECONDS = 180
 
 
-class LogCapture(logging.Handler):
-    """Keeps every line the filer logs, formatted by its own powertools formatter (JSON with the
-    keys the handler appends), as CloudWatch would receive it."""
+#: Most of the filer's peak memory the corpus may take: a quarter of the function's 2,048 MB.
+MAX_PEAK_RSS_BYTES = 512 * 1024 * 1024
 
-    def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__()
-        self.setFormatter(formatter)
+
+class FilerProcess:
+    """The filer worker process: its log lines as they come, its peak memory on request."""
+
+    def __init__(self, stack: LocalStack, folder: Path) -> None:
+        stack_path = folder / "stack.json"
+        stack_path.write_text(json.dumps({
+            "endpoint_url": stack.endpoint_url, "region": stack.region, "names": vars(stack.names),
+            "queue_url": stack.queue_url, "queue_arn": stack.queue_arn,
+            "dead_letter_queue_url": stack.dead_letter_queue_url,
+        }))
         self.lines: list[dict[str, Any]] = []
+        self._control: queue.Queue[str] = queue.Queue()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.hostile.filer_process", str(stack_path)],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **stack.filer_environment()}, cwd=str(REPO_ROOT),
+        )
+        threading.Thread(target=self._read_logs, daemon=True).start()
+        threading.Thread(target=self._read_control, daemon=True).start()
+        self._await(lambda line: line == "ready", "start")
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(json.loads(self.format(record)))
+    def _read_logs(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if line.startswith("{"):
+                self.lines.append(json.loads(line))
+
+    def _read_control(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            self._control.put(line.strip())
+
+    def _await(self, wanted: Any, what: str) -> str:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                line = self._control.get(timeout=1)
+            except queue.Empty:
+                assert self.process.poll() is None, f"the filer process ended before it could {what}"
+                continue
+            if wanted(line):
+                return line
+        raise AssertionError(f"the filer process did not {what} in time")
+
+    def peak_rss_bytes(self) -> int:
+        assert self.process.stdin is not None
+        self.process.stdin.write("peak\n")
+        self.process.stdin.flush()
+        line = self._await(lambda text: text.startswith('{"peak_rss_bytes"'), "report its memory")
+        return int(json.loads(line)["peak_rss_bytes"])
+
+    def stop(self) -> None:
+        if self.process.stdin is not None:
+            self.process.stdin.close()
+        try:
+            self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
 
 
 @dataclass
@@ -73,8 +133,10 @@ class CorpusRun:
     outcomes: dict[str, Outcome]
     archive_keys: list[str]
     dead_letter_keys: set[str]
-    log: LogCapture
+    log: FilerProcess
     seconds: float
+    #: The filer process's peak resident set once the whole corpus was refused.
+    peak_rss_bytes: int
 
 
 def _list(s3: Any, bucket: str, prefix: str = "") -> dict[str, int]:
@@ -99,23 +161,17 @@ def _dead_letters(sqs: Any, url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def corpus() -> Iterator[CorpusRun]:
-    from artifact_filer.handler import logger as filer_logger
-
-    with swapped_filer(), LocalS3Server() as server:
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRun]:
+    with LocalS3Server() as server:
         stack = provision(server.endpoint_url, NAMES)
-        worker = LocalFilerWorker(stack, log_level="INFO")
-        capture = LogCapture(filer_logger.registered_formatter)
-        logging.getLogger(filer_logger.service).addHandler(capture)
+        filer = FilerProcess(stack, tmp_path_factory.mktemp("hostile-filer"))
         try:
-            worker.start()
-            yield _run_corpus(stack, capture)
+            yield _run_corpus(stack, filer)
         finally:
-            worker.stop()
-            logging.getLogger(filer_logger.service).removeHandler(capture)
+            filer.stop()
 
 
-def _run_corpus(stack: LocalStack, capture: LogCapture) -> CorpusRun:
+def _run_corpus(stack: LocalStack, capture: FilerProcess) -> CorpusRun:
     s3 = stack.client("s3")
     sqs = stack.client("sqs")
     archive, staging = stack.names.archive_bucket, stack.names.staging_bucket
@@ -159,4 +215,5 @@ def _run_corpus(stack: LocalStack, capture: LogCapture) -> CorpusRun:
                                if k in o.staged.objects}
         o.log_lines = [line for line in capture.lines
                        if line.get("run_id") == o.run_id or line.get("key") == o.staged.manifest_key]
-    return CorpusRun(stack, outcomes, sorted(_list(s3, archive)), dead, capture, seconds)
+    return CorpusRun(stack, outcomes, sorted(_list(s3, archive)), dead, capture, seconds,
+                     capture.peak_rss_bytes())

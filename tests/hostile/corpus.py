@@ -371,3 +371,8 @@ CASES: tuple[Case, ...] = (
     Case("key-run-id-not-hex", None, bad_key(lambda p, r: f"incoming/{p}/{r[:-4]}ZZZZ/manifest.json")),
     Case("key-project-dotdot", None, bad_key(lambda p, r: f"incoming/{p}..x/{r}/manifest.json")),
 )
+
+
+from .corpus_bounds import cases as _bound_cases  # noqa: E402 - its builders use the helpers above
+
+CASES = (*CASES, *_bound_cases())

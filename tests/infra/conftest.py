@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from enforced_support import Enforced, enforced_server
 from infra_support import ALARM_EMAIL, IMPORTED_BUCKET, Synth, cdk_json_context, synthesize
 
 
@@ -24,6 +26,13 @@ def imported_synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
         "stackName": "ArtifactBackupImported",
     }
     return synthesize(tmp_path_factory.mktemp("cdk-imported"), context)
+
+
+@pytest.fixture(scope="session")
+def enforced(synth: Synth) -> Iterator[Enforced]:
+    """The local S3 server enforcing the template's policies, one user per policy."""
+    with enforced_server(synth) as server:
+        yield server
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -1,151 +1,29 @@
 """The uploader's and the filer's policies, as synthesized, enforced by the local S3 server's IAM.
 
-The server starts with ``INITIAL_NO_AUTH_ACTION_COUNT``: the first few calls (creating an admin) are
-free, every later request is signed by a user and checked against that user's policies. The policies
-are the template's own documents with the bucket ARNs resolved to the local bucket names.
-
-What moto checks: the action (S3 request -> IAM action, e.g. HEAD -> s3:GetObject, DELETE ->
-s3:DeleteObject, PUT ?tagging -> s3:PutObjectTagging) against the resource ARN (bucket, or
-bucket/key). What it does not: policy conditions on S3 requests (a statement's condition is treated
-as met), the s3:PutObjectTagging check implied by a PutObject/CopyObject carrying tags, and the
-s3:GetObject check on a CopyObject's source. Those parts are asserted on the template instead.
-The server also rejects the signature of a request whose query string holds a '/', so listings
-here use a prefix without one (the IAM check, s3:ListBucket on the bucket, is the same).
+Each can do its job and is refused beyond it; how the server enforces them, and what the tests do
+that it does not, is told in ``enforced_support``.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterator
-from typing import Any
-
-import boto3
 import pytest
-from botocore.client import BaseClient
-from botocore.config import Config
 from botocore.exceptions import ClientError
-from infra_support import Synth, resources
-
-from artifact_backup.local.server import LocalS3Server
-from infra.contract import TAG_MANAGED, TAG_MANAGED_VALUE, TAG_RETENTION
-
-STAGING = "staging-local"
-ARCHIVE = "archive-local"
-REGION = "us-east-1"
-RUN = "RMI25320/0123456789abcdef0123456789abcdef"
-PIECE = f"incoming/{RUN}/packs/{'a' * 64}.tar.gz"
-MANIFEST = f"incoming/{RUN}/manifest.json"
-RECEIPT = f"receipts/{RUN}.json"
-QUARANTINED = f"quarantine/{RUN}/packs/{'b' * 64}.tar.gz"
-PROGRESS = f"progress/{RUN}.json"
-ARTIFACT = "RMI25320/logs/20251030_1430/process_log.txt"
-REEL = "RMI25320/reels/reel_0001/frame_0001.jpg"
-RUN_RECORD = "RMI25320/_runs/20251030_1430/run.json"
-TAGS = f"{TAG_MANAGED}={TAG_MANAGED_VALUE}&{TAG_RETENTION}=standard"
-#: Calls made before enforcement starts: create the admin user, give it a policy, make its key.
-FREE_CALLS = 3
-
-
-def resolve(node: Any, names: dict[str, str]) -> Any:
-    """Replace the template's references to the buckets with the local buckets' names and ARNs."""
-    if isinstance(node, list):
-        return [resolve(n, names) for n in node]
-    if not isinstance(node, dict):
-        return node
-    if "Ref" in node:
-        return "aws" if node["Ref"] == "AWS::Partition" else names[node["Ref"]]
-    if "Fn::GetAtt" in node:
-        logical_id, attribute = node["Fn::GetAtt"]
-        assert attribute == "Arn", node
-        return f"arn:aws:s3:::{names[logical_id]}"
-    if "Fn::Join" in node:
-        separator, parts = node["Fn::Join"]
-        return separator.join(resolve(p, names) for p in parts)
-    return {k: resolve(v, names) for k, v in node.items()}
-
-
-def synthesized_policies(synth: Synth) -> dict[str, dict[str, Any]]:
-    template = synth.template_json
-    buckets = resources(template, "AWS::S3::Bucket")
-    names = {k: STAGING if k.startswith("Staging") else ARCHIVE for k in buckets}
-    assert sorted(names.values()) == [ARCHIVE, STAGING]
-    managed = resources(template, "AWS::IAM::ManagedPolicy")
-    (uploader,) = [p for k, p in managed.items() if k.startswith("AccessUploader")]
-    (reader,) = [p for k, p in managed.items() if k.startswith("AccessReader")]
-    (filer,) = [
-        p for k, p in resources(template, "AWS::IAM::Policy").items() if k.startswith("FilerS3Access")
-    ]
-    return {
-        "uploader": resolve(uploader["Properties"]["PolicyDocument"], names),
-        "filer": resolve(filer["Properties"]["PolicyDocument"], names),
-        "reader": resolve(reader["Properties"]["PolicyDocument"], names),
-    }
-
-
-class Enforced:
-    def __init__(self, endpoint: str, keys: dict[str, dict[str, str]]) -> None:
-        self.endpoint = endpoint
-        self.keys = keys
-
-    def s3(self, user: str) -> BaseClient:
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name=REGION,
-            aws_access_key_id=self.keys[user]["AccessKeyId"],
-            aws_secret_access_key=self.keys[user]["SecretAccessKey"],
-            config=Config(retries={"max_attempts": 1}, s3={"addressing_style": "path"}),
-        )
-
-
-@pytest.fixture(scope="module")
-def enforced(synth: Synth) -> Iterator[Enforced]:
-    policies = synthesized_policies(synth)
-    with LocalS3Server(env={"INITIAL_NO_AUTH_ACTION_COUNT": str(FREE_CALLS)}) as server:
-        assert server.endpoint_url is not None
-        iam = boto3.client("iam", endpoint_url=server.endpoint_url, region_name=REGION)
-        iam.create_user(UserName="admin")
-        admin_policy = {
-            "Version": "2012-10-17",
-            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
-        }
-        iam.put_user_policy(UserName="admin", PolicyName="admin", PolicyDocument=json.dumps(admin_policy))
-        keys = {"admin": iam.create_access_key(UserName="admin")["AccessKey"]}
-        env = Enforced(server.endpoint_url, keys)
-        # From here on every request is checked; the unsigned defaults no longer work.
-        with pytest.raises(ClientError, match="InvalidClientTokenId|AccessDenied|InvalidAccessKeyId"):
-            iam.list_users()
-        admin_iam = boto3.client(
-            "iam",
-            endpoint_url=server.endpoint_url,
-            region_name=REGION,
-            aws_access_key_id=keys["admin"]["AccessKeyId"],
-            aws_secret_access_key=keys["admin"]["SecretAccessKey"],
-        )
-        for user, document in policies.items():
-            admin_iam.create_user(UserName=user)
-            arn = admin_iam.create_policy(PolicyName=user, PolicyDocument=json.dumps(document))["Policy"][
-                "Arn"
-            ]
-            admin_iam.attach_user_policy(UserName=user, PolicyArn=arn)
-            keys[user] = admin_iam.create_access_key(UserName=user)["AccessKey"]
-        admin = env.s3("admin")
-        admin.create_bucket(Bucket=STAGING)
-        admin.create_bucket(Bucket=ARCHIVE)
-        admin.put_bucket_versioning(Bucket=ARCHIVE, VersioningConfiguration={"Status": "Enabled"})
-        for key in (PIECE, RECEIPT, QUARANTINED, PROGRESS):
-            admin.put_object(Bucket=STAGING, Key=key, Body=b"staged")
-        admin.put_object(Bucket=ARCHIVE, Key=ARTIFACT, Body=b"filed", Tagging=TAGS)
-        admin.put_object(Bucket=ARCHIVE, Key=REEL, Body=b"reel")
-        yield env
-
-
-def denied(call: Any, *args: Any, **kwargs: Any) -> None:
-    with pytest.raises(ClientError) as raised:
-        call(*args, **kwargs)
-    error = raised.value.response["Error"]
-    assert error["Code"] in ("AccessDenied", "403"), error
-
+from enforced_support import (
+    ARCHIVE,
+    ARTIFACT,
+    MANIFEST,
+    PIECE,
+    PROGRESS,
+    QUARANTINED,
+    RECEIPT,
+    REEL,
+    RUN,
+    RUN_RECORD,
+    STAGING,
+    TAGS,
+    Enforced,
+    denied,
+)
 
 # --- uploader --------------------------------------------------------------------------------------
 
@@ -215,7 +93,8 @@ def test_uploader_cannot_read_delete_or_overwrite_any_archive_object(enforced: E
 
 
 def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
-    s3 = enforced.s3("filer")
+    # Every write to a timestamped key carries If-None-Match, as the filer's do.
+    s3 = enforced.s3("filer-conforming")
     run = "RMI25320/fedcba9876543210fedcba9876543210"
     admin = enforced.s3("admin")
     admin.put_object(Bucket=STAGING, Key=f"incoming/{run}/packs/{'f' * 64}.tar.gz", Body=b"pack")
@@ -245,16 +124,7 @@ def test_filer_does_each_step_of_the_protocol(enforced: Enforced) -> None:
         CopySource={"Bucket": STAGING, "Key": f"incoming/{run}/packs/{'f' * 64}.tar.gz"},
         TaggingDirective="REPLACE",
         Tagging=TAGS,
-    )
-    s3.put_object_tagging(
-        Bucket=ARCHIVE,
-        Key=key,
-        Tagging={
-            "TagSet": [
-                {"Key": TAG_MANAGED, "Value": TAG_MANAGED_VALUE},
-                {"Key": TAG_RETENTION, "Value": "standard"},
-            ]
-        },
+        IfNoneMatch="*",
     )
     assert s3.head_object(Bucket=ARCHIVE, Key=key)["ContentLength"] == 3
     # 8. record; 9. clean; 10. receipt, then the manifest goes
@@ -361,7 +231,7 @@ def test_uploader_reads_the_reuse_index_but_cannot_write_it(enforced: Enforced) 
 
 
 def test_filer_keeps_the_reuse_index_and_copies_within_the_archive(enforced: Enforced) -> None:
-    s3 = enforced.s3("filer")
+    s3 = enforced.s3("filer-conforming")
     key = "index/RMI25320-reuse/reuse.json"
     with pytest.raises(ClientError, match="404|NoSuchKey|Not Found"):
         s3.get_object(Bucket=STAGING, Key=key)
@@ -379,5 +249,6 @@ def test_filer_keeps_the_reuse_index_and_copies_within_the_archive(enforced: Enf
         Metadata={"run-id": "0" * 32},
         TaggingDirective="REPLACE",
         Tagging=TAGS,
+        IfNoneMatch="*",
     )
     denied(s3.delete_object, Bucket=STAGING, Key=key)

@@ -19,6 +19,7 @@ from contextlib import closing, contextmanager
 from typing import Any
 
 from artifact_contract import (
+    PROJECT_TAG,
     ContractError,
     Manifest,
     Receipt,
@@ -30,7 +31,7 @@ from artifact_contract import (
 from ..aws import make_s3_client, s3_failures
 from ..collect import Selection, check_untimestamped, collect
 from ..config import Settings
-from ..exceptions import ArtifactBackupError, FileChangedError
+from ..exceptions import AccessDeniedError, ArtifactBackupError, FileChangedError
 from ..journal import Journal
 from ..pack import PiecePlan, plan_pieces
 from ..transfer import BaseSubscriber, Notifier, UploadConfig
@@ -139,7 +140,7 @@ class Uploader:
             result.resumed, result.run_id = attempt.resumed, attempt.entry.run_id
             result.timestamp = attempt.entry.timestamp
             run = StagingRun(staging, project_key, attempt.entry.run_id)
-            with _contract_kept(), s3_failures(staging):
+            with _contract_kept(), _project_granted(project_key), s3_failures(staging):
                 receipt = self._earlier_receipt(run) if attempt.resumed else None
                 if receipt is None:
                     # 2, 4 and 5: hash and upload the pieces, commit the manifest
@@ -287,6 +288,20 @@ def _contract_kept() -> Iterator[None]:
         yield
     except ContractError as exc:
         raise ArtifactBackupError(f"the run breaks the contract: {exc}") from None
+
+
+@contextmanager
+def _project_granted(project_key: str) -> Iterator[None]:
+    """Staging access denied is most often a project the uploading identity is not tagged with:
+    the uploader policy grants each identity its tagged projects only (docs/deploy.md)."""
+    try:
+        yield
+    except AccessDeniedError as exc:
+        hint = (f"the uploader policy allows only the projects the identity is tagged with: tag it "
+                f"{PROJECT_TAG}={project_key} (a further project: {PROJECT_TAG}-2, ...)")
+        # The hint ends with the guide's checklist, which the new error adds again.
+        first = ("\n" + (exc.hint or "")).split("\nCheck:\n")[0].strip()
+        raise AccessDeniedError(exc.cause, hint=f"{first}\n{hint}" if first else hint) from None
 
 
 def _planned(

@@ -358,3 +358,20 @@ def test_a_file_shrinking_while_packed_is_an_error(tmp_path, s3, make_uploader):
 
     with pytest.raises(FileChangedError, match="live.log changed while it was being uploaded"):
         make_uploader(subscribers=[Shrink()]).backup(request(root, include=["logs"]))
+
+
+def test_staging_access_denied_names_the_project_tag_to_grant(project, s3, make_uploader):
+    """The uploader policy grants each identity its tagged projects: a denied upload says which tag."""
+    from botocore.exceptions import ClientError
+
+    from artifact_backup import AccessDeniedError
+
+    def deny(**kwargs):
+        raise ClientError({"Error": {"Code": "AccessDenied", "Message": "Access Denied"}}, "PutObject")
+
+    s3.meta.events.register("before-call.s3.PutObject", deny)
+    with pytest.raises(AccessDeniedError) as err:
+        make_uploader().backup(request(project))
+    assert f"artifact-backup-project={PROJECT}" in err.value.hint
+    assert err.value.hint.count("Check:") == 1
+    assert err.value.exit_code == 5

@@ -49,6 +49,7 @@ def test_zeros_beyond_the_cap_are_still_a_bomb():
 def test_a_refusal_reason_quoting_a_huge_input_is_cut():
     from artifact_filer import ManifestRefusedError
 
-    error = ManifestRefusedError("path '" + "\\" * 5_000_000 + "' contains a backslash")
-    assert len(error.reason) < 1100
-    assert error.reason.endswith("characters, cut)")
+    text = "path '" + "\\" * 5_000_000 + "' contains a backslash"
+    error = ManifestRefusedError(text)
+    assert len(error.reason) < ManifestRefusedError.MAX_REASON + 100
+    assert error.reason.endswith(f"({len(text)} characters, cut)")
