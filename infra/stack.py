@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Stack
+from aws_cdk import App, Aws, CfnOutput, Environment, Stack
+from aws_cdk import aws_s3 as s3
 from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from .components import AccessPolicies, Alarms, ArchiveBucket, Filer, FilerQueue, StagingBucket
+from .components.audit import ArchiveTrail, AuditLogBucket
+from .components.encryption import ArchiveKey
+from .components.immutability import legal_hold_statements
+from .components.replica import ArchiveReplication
+from .replica_stack import ReplicaStack, replica_stack_name
 from .settings import Settings
 
 #: Output keys; ``infra.outputs_to_config`` reads them, so they are part of the stack's interface.
@@ -21,6 +28,26 @@ OUTPUT_FILER_FUNCTION = "FilerFunctionName"
 OUTPUT_UPLOADER_POLICY = "UploaderPolicyArn"
 OUTPUT_READER_POLICY = "ReaderPolicyArn"
 OUTPUT_ALARM_TOPIC = "AlarmTopicArn"
+OUTPUT_AUDIT_LOG_BUCKET = "AuditLogBucketName"
+OUTPUT_ARCHIVE_KEY = "ArchiveKeyArn"
+OUTPUT_REPLICA_BUCKET = "ReplicaBucketName"
+OUTPUT_REPLICA_REGION = "ReplicaRegion"
+
+
+def build(app: App, settings: Settings) -> tuple[ArtifactBackupStack, ReplicaStack | None]:
+    """The main stack, and with ``replicaRegion`` the replica's stack, deployed first."""
+    replica = None
+    if settings.replica_region:
+        replica = ReplicaStack(
+            app,
+            replica_stack_name(settings),
+            settings=settings,
+            env=Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=settings.replica_region),
+        )
+    main = ArtifactBackupStack(app, settings.stack_name, settings=settings)
+    if replica is not None:
+        main.add_stack_dependency(replica, "replication needs its destination bucket and key")
+    return main, replica
 
 
 class ArtifactBackupStack(Stack):
@@ -33,7 +60,18 @@ class ArtifactBackupStack(Stack):
         )
         self.settings = settings
         self.staging = StagingBucket(self, "Staging", settings=settings)
-        self.archive = ArchiveBucket(self, "Archive", settings=settings)
+        self.key = ArchiveKey(self, "ArchiveKey", settings=settings)
+        self.audit = AuditLogBucket(self, "AuditLogs", settings=settings)
+        access_logs = self.audit.bucket if settings.audit_trail == "accessLogs" else None
+        self.archive = ArchiveBucket(
+            self, "Archive", settings=settings, encryption_key=self.key.key, access_logs=access_logs
+        )
+        self.trail = None
+        if access_logs is None or self.archive.imported:
+            # An imported bucket's logging is its owner's: the trail records its requests instead.
+            self.trail = ArchiveTrail(
+                self, "Trail", archive_bucket=self.archive.bucket, log_bucket=self.audit.bucket
+            )
         self.queue = FilerQueue(self, "Queue", settings=settings, staging_bucket=self.staging.bucket)
         self.filer = Filer(
             self,
@@ -46,6 +84,7 @@ class ArtifactBackupStack(Stack):
         self.access = AccessPolicies(
             self, "Access", staging_bucket=self.staging.bucket, archive_bucket=self.archive.bucket
         )
+        self._recovery(settings)
         self.alarms = Alarms(
             self,
             "Alarms",
@@ -56,6 +95,19 @@ class ArtifactBackupStack(Stack):
         )
         self._outputs()
         self._suppress_framework_findings()
+
+    def _recovery(self, settings: Settings) -> None:
+        """What the key, Object Lock and replication add to the filer's and readers' rights."""
+        archive_arn = self.archive.bucket.bucket_arn
+        self.key.allow_filer(self.filer.role, archive_arn)
+        self.key.allow_readers(self.access.reader, archive_arn)
+        self.access.reader.add_statements(*legal_hold_statements(settings, self.archive.bucket))
+        self.replication = None
+        if settings.replica_region and isinstance(self.archive.bucket, s3.Bucket):
+            self.replication = ArchiveReplication(
+                self, "Replication", settings=settings, archive=self.archive.bucket, archive_key=self.key.key
+            )
+            self.key.allow_replication(self.replication.role, archive_arn)
 
     def _outputs(self) -> None:
         values = {
@@ -79,6 +131,12 @@ class ArtifactBackupStack(Stack):
         }
         if self.alarms.topic is not None:
             values[OUTPUT_ALARM_TOPIC] = (self.alarms.topic.topic_arn, "alarm notifications")
+        values[OUTPUT_AUDIT_LOG_BUCKET] = (self.audit.bucket.bucket_name, "the archive's audit records")
+        if self.key.key is not None:
+            values[OUTPUT_ARCHIVE_KEY] = (self.key.key.key_arn, "encrypts the archive")
+        if self.replication is not None:
+            values[OUTPUT_REPLICA_BUCKET] = (self.replication.replica_bucket_name, "the archive's replica")
+            values[OUTPUT_REPLICA_REGION] = (self.settings.replica_region, "read it with --region")
         for key, (value, description) in values.items():
             CfnOutput(self, key, value=value, description=description)
 
