@@ -13,7 +13,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
-from ..contract import TAG_MANAGED, TAG_MANAGED_VALUE
+from ..contract import RUNS_FOLDER, TAG_MANAGED, TAG_MANAGED_VALUE
 from ..settings import Settings
 
 
@@ -36,7 +36,7 @@ def detect_statement(bucket: s3.IBucket, sid: str = "DetectObjectLock") -> iam.P
 def legal_hold_statements(settings: Settings, bucket: s3.IBucket) -> list[iam.PolicyStatement]:
     """What the reader needs for ``pin``/``unpin`` beyond tagging: detection always (cheap, and it
     tells a bucket without Object Lock from one the reader may not inspect), holds only when the
-    bucket has Object Lock, and only on objects the filer wrote."""
+    bucket has Object Lock, and only on artifacts the filer wrote (tagged) and on run records."""
     statements = [detect_statement(bucket)]
     if settings.object_lock:
         statements.append(
@@ -45,6 +45,14 @@ def legal_hold_statements(settings: Settings, bucket: s3.IBucket) -> list[iam.Po
                 actions=["s3:PutObjectLegalHold"],
                 resources=[bucket.arn_for_objects("*")],
                 conditions={"StringEquals": {f"s3:ExistingObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE}},
+            )
+        )
+        # The record carries no tags; without it a held run could no longer be listed or read.
+        statements.append(
+            iam.PolicyStatement(
+                sid="HoldPinnedRunRecords",
+                actions=["s3:PutObjectLegalHold"],
+                resources=[bucket.arn_for_objects(f"*/{RUNS_FOLDER}/*")],
             )
         )
     return statements
