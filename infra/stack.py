@@ -13,7 +13,7 @@ from constructs import Construct
 from .components import AccessPolicies, Alarms, ArchiveBucket, Filer, FilerQueue, StagingBucket
 from .components.audit import ArchiveTrail, AuditLogBucket
 from .components.encryption import ArchiveKey
-from .components.immutability import legal_hold_statements
+from .components.immutability import grant_legal_holds
 from .components.replica import ArchiveReplication
 from .replica_stack import ReplicaStack, replica_stack_name
 from .settings import Settings
@@ -101,7 +101,7 @@ class ArtifactBackupStack(Stack):
         archive_arn = self.archive.bucket.bucket_arn
         self.key.allow_filer(self.filer.role, archive_arn)
         self.key.allow_readers(self.access.reader, archive_arn)
-        self.access.reader.add_statements(*legal_hold_statements(settings, self.archive.bucket))
+        grant_legal_holds(settings, self.access.reader, self.archive.bucket)
         self.replication = None
         if settings.replica_region and isinstance(self.archive.bucket, s3.Bucket):
             self.replication = ArchiveReplication(

@@ -20,10 +20,9 @@ from ._checkov import skip
 
 #: Key prefix of the archive's records in the log bucket.
 ARCHIVE_LOG_PREFIX = "archive/"
+#: It stays SSE-S3 whatever ``archiveKmsKey`` says: S3 delivers server access logs to no other.
 LOG_BUCKET_SKIPS = [
     ("CKV_AWS_18", "This is the log bucket: logging its own requests into itself would never end."),
-    ("CKV_AWS_145", "S3 server access logs can only be delivered to a bucket encrypted with SSE-S3."),
-    ("CKV_AWS_144", "Audit records are kept for auditLogRetentionDays in the region they describe."),
 ]
 
 
@@ -85,9 +84,6 @@ class ArchiveTrail(Construct):
                 ("CKV_AWS_35", "The trail records only the archive's data events; its files sit in a "
                                "log bucket with SSE-S3, TLS-only and blocked public access."),
                 ("CKV_AWS_67", "It watches the archive bucket, which lives in this region only."),
-                ("CKV_AWS_252", "No SNS topic: nothing consumes a notice per delivered log file."),
-                ("CKV2_AWS_10", "The records are read from the log bucket; CloudWatch Logs would "
-                                "store every object-level event twice."),
             ],
         )
 

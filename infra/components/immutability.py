@@ -12,9 +12,11 @@ from __future__ import annotations
 from aws_cdk import Duration
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
+from cdk_nag import NagSuppressions
 
 from ..contract import RUNS_FOLDER, TAG_MANAGED, TAG_MANAGED_VALUE
 from ..settings import Settings
+from ._nag import object_wildcard, wildcard_suppression
 
 
 def default_retention(settings: Settings) -> s3.ObjectLockRetention | None:
@@ -56,3 +58,12 @@ def legal_hold_statements(settings: Settings, bucket: s3.IBucket) -> list[iam.Po
             )
         )
     return statements
+
+
+def grant_legal_holds(settings: Settings, reader: iam.ManagedPolicy, bucket: s3.IBucket) -> None:
+    """Add :func:`legal_hold_statements` to the reader policy."""
+    reader.add_statements(*legal_hold_statements(settings, bucket))
+    if settings.object_lock:
+        NagSuppressions.add_resource_suppressions(reader, [wildcard_suppression(
+            "A pinned run's record lives at {project}/_runs/{run}/, for any project and run.",
+            [object_wildcard(bucket, f"*/{RUNS_FOLDER}/*")])])

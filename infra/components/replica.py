@@ -20,12 +20,14 @@ from aws_cdk import Aws, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
+from cdk_nag import NagPackSuppression, NagSuppressions
 from constructs import Construct
 
 from ..contract import TAG_MANAGED, TAG_MANAGED_VALUE
 from ..lifecycle import RULE_ID_PREFIX, archive_rules, to_cdk_rules
 from ..settings import Settings
 from ._checkov import skip
+from ._nag import object_wildcard, wildcard_suppression
 from .audit import log_requests
 from .encryption import DECRYPT_ACTIONS, allow_use, new_bucket_key, s3_use_conditions
 from .immutability import default_retention, detect_statement
@@ -68,6 +70,11 @@ def replica_key_arn(settings: Settings) -> str | None:
     return None
 
 
+def _nag_form(finding: str) -> str:
+    """A finding as cdk-nag prints it: pseudo parameters as ``<AWS::...>``."""
+    return finding.replace(Aws.PARTITION, "<AWS::Partition>").replace(Aws.ACCOUNT_ID, "<AWS::AccountId>")
+
+
 class ReplicaBucket(Construct):
     """``bucket``: versioned, encrypted (with ``key`` when the archive uses KMS), the archive's own
     lifecycle rules, Object Lock when set; ``reader`` reads and restores from it."""
@@ -101,12 +108,13 @@ class ReplicaBucket(Construct):
             object_lock_enabled=True if settings.object_lock else None,
             object_lock_default_retention=default_retention(settings),
         )
-        skip(self.bucket, [("CKV_AWS_144", "This is the replica: the archive's copy in another region.")])
         if access_logs is not None:
             log_requests(self.bucket, access_logs)
         else:
-            skip(self.bucket, [("CKV_AWS_18", "auditTrail=cloudtrail: a trail in the replica's region "
-                                              "records its data events.")])
+            reason = "auditTrail=cloudtrail: a trail in the replica's region records its data events."
+            skip(self.bucket, [("CKV_AWS_18", reason)])
+            NagSuppressions.add_resource_suppressions(
+                self.bucket, [NagPackSuppression(id="AwsSolutions-S1", reason=reason)])
         if isinstance(self.key, kms.Key):
             named = f"arn:{Aws.PARTITION}:s3:::{replica_bucket_name(settings)}"
             role_arn = (f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/"
@@ -137,11 +145,15 @@ class ReplicaBucket(Construct):
             statements.append(iam.PolicyStatement(
                 sid="DecryptReplicaObjects", actions=DECRYPT_ACTIONS, resources=[self.key.key_arn],
                 conditions=s3_use_conditions(self.bucket.bucket_arn, region)))
-        return iam.ManagedPolicy(
+        reader = iam.ManagedPolicy(
             self, "Reader",
             description="artifact-backup replica: list, download and restore runs from the replica",
             statements=statements,
         )
+        NagSuppressions.add_resource_suppressions(reader, [wildcard_suppression(
+            "Readers browse any project's runs in the replica, as in the archive; restoring is limited "
+            "to objects the filer wrote by their tag.", [object_wildcard(self.bucket, "*")])])
+        return reader
 
 
 class ArchiveReplication(Construct):
@@ -192,6 +204,13 @@ class ArchiveReplication(Construct):
                 sid="EncryptReplicas", actions=REPLICA_ENCRYPT_ACTIONS, resources=[resource],
                 conditions={**s3_use_conditions(replica_arn, region), **conditions}))
         self.policy = iam.Policy(self, "Policy", roles=[self.role], statements=statements)
+        findings = [object_wildcard(archive, "*"), _nag_form(f"Resource::{replica_arn}/*")]
+        if destination_key:
+            findings.append(_nag_form(f"Resource::{destination_key[0]}"))
+        NagSuppressions.add_resource_suppressions(self.policy, [wildcard_suppression(
+            "Replication copies every object version of the archive into the replica, whatever its key; "
+            "the replica's key is chosen by KMS in the other stack and is named here by its alias "
+            "(kms:ResourceAliases).", findings)])
         rule = {
             "id": REPLICATION_RULE_ID,
             "status": "Enabled",
