@@ -16,7 +16,7 @@ from .components.encryption import ArchiveKey
 from .components.immutability import grant_legal_holds
 from .components.replica import ArchiveReplication
 from .replica_stack import ReplicaStack, replica_stack_name
-from .settings import Settings
+from .settings import Settings, SettingsError
 
 #: Output keys; ``infra.outputs_to_config`` reads them, so they are part of the stack's interface.
 OUTPUT_STAGING_BUCKET = "StagingBucketName"
@@ -34,8 +34,27 @@ OUTPUT_REPLICA_BUCKET = "ReplicaBucketName"
 OUTPUT_REPLICA_REGION = "ReplicaRegion"
 
 
+def check_regions(settings: Settings, region: str | None) -> None:
+    """What only the deployment's region can tell (``cdk`` sets it from the credentials' profile;
+    a synth without one skips this): the replica elsewhere, the key beside the archive."""
+    if not region:
+        return
+    if settings.replica_region == region:
+        raise SettingsError(
+            f"replicaRegion={region} is the region the stack deploys to: a replica guards against "
+            "losing that region only from another one"
+        )
+    key = settings.archive_kms_key
+    if key.startswith("arn:") and key.split(":")[3] != region:
+        raise SettingsError(
+            f"archiveKmsKey is a key in {key.split(':')[3]}, the stack deploys to {region}: S3 "
+            "encrypts only with a key of the bucket's own region"
+        )
+
+
 def build(app: App, settings: Settings) -> tuple[ArtifactBackupStack, ReplicaStack | None]:
     """The main stack, and with ``replicaRegion`` the replica's stack, deployed first."""
+    check_regions(settings, os.environ.get("CDK_DEFAULT_REGION"))
     replica = None
     if settings.replica_region:
         replica = ReplicaStack(

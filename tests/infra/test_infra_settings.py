@@ -81,3 +81,16 @@ def test_values_from_the_command_line_arrive_as_strings_and_are_parsed() -> None
 def test_bad_values_are_refused(values: dict[str, object], message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         Settings.from_mapping(values)
+
+
+def test_the_deployment_region_refuses_a_replica_there_and_a_key_elsewhere() -> None:
+    from infra.stack import check_regions
+
+    check_regions(Settings.from_mapping({"replica_region": "eu-central-1"}), None)
+    check_regions(Settings.from_mapping({"replica_region": "eu-central-1"}), "eu-west-1")
+    with pytest.raises(SettingsError, match="region the stack deploys to"):
+        check_regions(Settings.from_mapping({"replica_region": "eu-west-1"}), "eu-west-1")
+    key = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    check_regions(Settings.from_mapping({"archive_kms_key": key}), "eu-west-1")
+    with pytest.raises(SettingsError, match="key of the bucket's own region"):
+        check_regions(Settings.from_mapping({"archive_kms_key": key}), "us-east-1")
