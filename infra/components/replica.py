@@ -170,7 +170,6 @@ class ArchiveReplication(Construct):
         archive_key: kms.IKey | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        region = settings.replica_region
         self.replica_bucket_name = replica_bucket_name(settings)
         replica_arn = f"arn:{Aws.PARTITION}:s3:::{self.replica_bucket_name}"
         self.role = iam.Role(
@@ -182,35 +181,7 @@ class ArchiveReplication(Construct):
             ),
             description="S3 replication of the artifact-backup archive into its replica",
         )
-        source_reads = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
-                        "s3:GetObjectVersionTagging"]
-        if settings.object_lock:
-            # A replica keeps its source's retention and legal hold; replication must read them.
-            source_reads += ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
-        statements = [
-            iam.PolicyStatement(sid="ReadReplicationConfiguration",
-                                actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
-                                resources=[archive.bucket_arn]),
-            iam.PolicyStatement(sid="ReadArchiveVersions", actions=source_reads,
-                                resources=[archive.arn_for_objects("*")]),
-            # No s3:ReplicateDelete: deletions in the archive never reach the replica.
-            iam.PolicyStatement(sid="WriteReplicas", actions=["s3:ReplicateObject", "s3:ReplicateTags"],
-                                resources=[f"{replica_arn}/*"]),
-        ]
-        destination_key = self._replica_key(settings)
-        if destination_key:
-            resource, conditions = destination_key
-            statements.append(iam.PolicyStatement(
-                sid="EncryptReplicas", actions=REPLICA_ENCRYPT_ACTIONS, resources=[resource],
-                conditions={**s3_use_conditions(replica_arn, region), **conditions}))
-        self.policy = iam.Policy(self, "Policy", roles=[self.role], statements=statements)
-        findings = [object_wildcard(archive, "*"), _nag_form(f"Resource::{replica_arn}/*")]
-        if destination_key:
-            findings.append(_nag_form(f"Resource::{destination_key[0]}"))
-        NagSuppressions.add_resource_suppressions(self.policy, [wildcard_suppression(
-            "Replication copies every object version of the archive into the replica, whatever its key; "
-            "the replica's key is chosen by KMS in the other stack and is named here by its alias "
-            "(kms:ResourceAliases).", findings)])
+        self.policy = self._policy(settings, archive, replica_arn)
         rule = {
             "id": REPLICATION_RULE_ID,
             "status": "Enabled",
@@ -230,6 +201,37 @@ class ArchiveReplication(Construct):
         cfn_bucket: s3.CfnBucket = archive.node.default_child  # type: ignore[assignment]
         cfn_bucket.replication_configuration = s3.CfnBucket.ReplicationConfigurationProperty(
             role=self.role.role_arn, rules=[s3.CfnBucket.ReplicationRuleProperty(**rule)])
+
+    def _policy(self, settings: Settings, archive: s3.Bucket, replica_arn: str) -> iam.Policy:
+        source_reads = ["s3:GetObjectVersionForReplication", "s3:GetObjectVersionAcl",
+                        "s3:GetObjectVersionTagging"]
+        if settings.object_lock:
+            # A replica keeps its source's retention and legal hold; replication must read them.
+            source_reads += ["s3:GetObjectRetention", "s3:GetObjectLegalHold"]
+        statements = [
+            iam.PolicyStatement(sid="ReadReplicationConfiguration",
+                                actions=["s3:GetReplicationConfiguration", "s3:ListBucket"],
+                                resources=[archive.bucket_arn]),
+            iam.PolicyStatement(sid="ReadArchiveVersions", actions=source_reads,
+                                resources=[archive.arn_for_objects("*")]),
+            # No s3:ReplicateDelete: deletions in the archive never reach the replica.
+            iam.PolicyStatement(sid="WriteReplicas", actions=["s3:ReplicateObject", "s3:ReplicateTags"],
+                                resources=[f"{replica_arn}/*"]),
+        ]
+        findings = [object_wildcard(archive, "*"), _nag_form(f"Resource::{replica_arn}/*")]
+        destination_key = self._replica_key(settings)
+        if destination_key:
+            resource, conditions = destination_key
+            statements.append(iam.PolicyStatement(
+                sid="EncryptReplicas", actions=REPLICA_ENCRYPT_ACTIONS, resources=[resource],
+                conditions={**s3_use_conditions(replica_arn, settings.replica_region), **conditions}))
+            findings.append(_nag_form(f"Resource::{resource}"))
+        policy = iam.Policy(self, "Policy", roles=[self.role], statements=statements)
+        NagSuppressions.add_resource_suppressions(policy, [wildcard_suppression(
+            "Replication copies every object version of the archive into the replica, whatever its key; "
+            "the replica's key is chosen by KMS in the other stack and is named here by its alias "
+            "(kms:ResourceAliases).", findings)])
+        return policy
 
     @staticmethod
     def _replica_key_id(settings: Settings) -> str:

@@ -111,13 +111,9 @@ class PinResult:
 
 def set_retention(client: Any, bucket: str, summary: RunSummary, *, pinned: bool, note: str,
                   workers: int = 10) -> PinResult:
-    """Tag every object of the run, then record the note; returns what was tagged."""
-    note = (note or "").strip()
-    if pinned and not note:
-        raise ArgumentInvalidError("--note is required: say why this run must be kept",
-                                   hint='for example --note "Final production run - DO NOT DELETE"')
-    if len(note) > MAX_NOTE_CHARS:
-        raise ArgumentInvalidError(f"--note is longer than {MAX_NOTE_CHARS} characters")
+    """Hold (under Object Lock) and tag every object of the run, then record the note; returns what
+    was tagged and held."""
+    note = _checked_note(note, pinned=pinned)
     record = summary.record
     tags = {"TagSet": retention_tags(pinned)}
 
@@ -170,6 +166,16 @@ def set_retention(client: Any, bucket: str, summary: RunSummary, *, pinned: bool
         object_lock=locked,
         held=held,
     )
+
+
+def _checked_note(note: str, *, pinned: bool) -> str:
+    note = (note or "").strip()
+    if pinned and not note:
+        raise ArgumentInvalidError("--note is required: say why this run must be kept",
+                                   hint='for example --note "Final production run - DO NOT DELETE"')
+    if len(note) > MAX_NOTE_CHARS:
+        raise ArgumentInvalidError(f"--note is longer than {MAX_NOTE_CHARS} characters")
+    return note
 
 
 def _hold(client: Any, bucket: str, keys: list[str], *, on: bool, workers: int) -> list[str]:
