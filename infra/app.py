@@ -6,13 +6,13 @@ from aws_cdk import App, Aspects
 from cdk_nag import AwsSolutionsChecks
 
 from .settings import Settings
-from .stack import ArtifactBackupStack
+from .stack import build
 
 
 def main() -> App:
     app = App()
     settings = Settings.from_context(app)
-    ArtifactBackupStack(app, settings.stack_name, settings=settings)
+    build(app, settings)
     # Every synth runs the AwsSolutions rules, so a new finding fails `cdk synth` as well as the tests.
     Aspects.of(app).add(AwsSolutionsChecks(verbose=True))
     app.synth()

@@ -50,6 +50,15 @@ LOG_RETENTION_DAYS = (
     3653,
 )
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+OBJECT_LOCK_MODES = ("", "GOVERNANCE", "COMPLIANCE")
+#: ``accessLogs``: server access logs in a log bucket; ``cloudtrail``: a trail of the data events.
+AUDIT_TRAILS = ("accessLogs", "cloudtrail")
+#: ``create``: a new customer-managed key; empty: S3-managed keys; otherwise a key ARN.
+KMS_CREATE = "create"
+_KMS_KEY_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):\d{12}:key/(mrk-[0-9a-f]{32}|[0-9a-f-]{36})$")
+_REGION_RE = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")
+#: Object Lock's default retention, in days: S3 accepts at most 100 years.
+MAX_RETENTION_DAYS = 36500
 
 
 class SettingsError(ValueError):
@@ -90,10 +99,31 @@ class Settings:
     #: Empty: no SNS topic; alarms are still created and visible in CloudWatch.
     alarm_email: str = ""
     oldest_message_age_alarm_minutes: int = 60
+    #: Empty: no Object Lock; GOVERNANCE or COMPLIANCE: a new archive is created with Object Lock.
+    object_lock_mode: str = ""
+    #: Default retention of every new archive object under Object Lock.
+    object_lock_retention_days: int = 365
+    #: Empty: no replica; a region name: a replica bucket there, fed by S3 replication.
+    replica_region: str = ""
+    #: Empty: ``{stack}-replica-{account}-{region}``.
+    replica_bucket_name: str = ""
+    #: Empty: S3-managed keys; ``create``: a new customer-managed key with rotation; or a key ARN.
+    archive_kms_key: str = ""
+    audit_trail: str = "accessLogs"
+    #: Days the server access logs (or the trail's files) are kept in the log bucket.
+    audit_log_retention_days: int = 365
 
     @property
     def imports_archive(self) -> bool:
         return bool(self.import_archive_bucket_name)
+
+    @property
+    def object_lock(self) -> bool:
+        return bool(self.object_lock_mode)
+
+    @property
+    def creates_kms_key(self) -> bool:
+        return self.archive_kms_key == KMS_CREATE
 
     @classmethod
     def context_keys(cls) -> dict[str, str]:
@@ -180,6 +210,52 @@ class Settings:
             raise SettingsError("logRetentionDays must be one of " + ", ".join(map(str, LOG_RETENTION_DAYS)))
         if self.alarm_email and not _EMAIL_RE.fullmatch(self.alarm_email):
             raise SettingsError(f"alarmEmail={self.alarm_email!r} is not an e-mail address")
+        self._validate_recovery()
+
+    def _validate_recovery(self) -> None:
+        """Object Lock, replica, key and audit trail: each refused with the way to what was meant."""
+        if self.object_lock_mode not in OBJECT_LOCK_MODES:
+            raise SettingsError(
+                f"objectLockMode={self.object_lock_mode!r}: choose GOVERNANCE, COMPLIANCE or empty (off)"
+            )
+        if self.object_lock and self.imports_archive:
+            raise SettingsError(
+                "objectLockMode needs an archive bucket the stack creates: on an existing bucket Object "
+                "Lock would cover every new object, also those other tools write, and can never be "
+                "turned off. Leave importArchiveBucketName empty, or enable Object Lock on the bucket "
+                "yourself (docs/deploy.md) and leave objectLockMode empty: pin and unpin detect it"
+            )
+        if not 1 <= self.object_lock_retention_days <= MAX_RETENTION_DAYS:
+            raise SettingsError(f"objectLockRetentionDays must be between 1 and {MAX_RETENTION_DAYS}")
+        if self.replica_region and not _REGION_RE.fullmatch(self.replica_region):
+            raise SettingsError(f"replicaRegion={self.replica_region!r} is not an AWS region name")
+        if self.replica_bucket_name:
+            if not self.replica_region:
+                raise SettingsError("replicaBucketName needs replicaRegion (where the replica lives)")
+            if not _BUCKET_NAME_RE.fullmatch(self.replica_bucket_name):
+                raise SettingsError(
+                    f"replicaBucketName={self.replica_bucket_name!r} is not a valid S3 bucket name"
+                )
+            if self.replica_bucket_name in (self.archive_bucket_name, self.import_archive_bucket_name):
+                raise SettingsError("replicaBucketName must differ from the archive bucket")
+        key = self.archive_kms_key
+        if key and key != KMS_CREATE:
+            match = _KMS_KEY_ARN_RE.fullmatch(key)
+            if not match:
+                raise SettingsError(
+                    f"archiveKmsKey={key!r}: give empty (S3-managed keys), 'create', or a key ARN "
+                    "(arn:aws:kms:REGION:ACCOUNT:key/ID; an alias is not accepted)"
+                )
+        if self.imports_archive and (self.replica_region or key):
+            raise SettingsError(
+                "replicaRegion and archiveKmsKey need an archive bucket the stack creates: an existing "
+                "bucket's replication and default encryption stay its owner's (docs/deploy.md shows "
+                "how to set them up by hand)"
+            )
+        if self.audit_trail not in AUDIT_TRAILS:
+            raise SettingsError(f"auditTrail={self.audit_trail!r}: choose " + " or ".join(AUDIT_TRAILS))
+        if self.audit_log_retention_days < 1:
+            raise SettingsError("auditLogRetentionDays must be at least 1")
 
 
 def _camel(name: str) -> str:

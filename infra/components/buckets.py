@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aws_cdk import CustomResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
@@ -18,11 +19,18 @@ from ..lifecycle import RULE_ID_PREFIX, archive_rules, to_cdk_rules
 from ..settings import Settings
 from ._checkov import LOGS_AT_REST, skip_checks, skip_for_deploy_time_function
 from ._logs import retention
+from .audit import log_requests
+from .immutability import default_retention
 
 ACCESS_LOGS_REASON = (
     "Server access logs would need a third bucket and are delivered best-effort; the filer logs every "
     "run it files or refuses with the run's identity, and CloudTrail data events can be enabled on "
     "the account if an object-level audit trail is required."
+)
+#: Without access logs the archive's audit trail is a CloudTrail trail of its data events.
+TRAIL_REASON = (
+    "auditTrail=cloudtrail: a CloudTrail trail records every object-level request on the archive "
+    "into the audit log bucket, so server access logs would record the same requests twice."
 )
 #: Sid of the statement the stack adds to an imported bucket's policy, so it can find it again.
 TLS_ONLY_SID = "ArtifactBackupDenyInsecureTransport"
@@ -82,7 +90,15 @@ class ArchiveBucket(Construct):
     resource that merges the stack's lifecycle rules into an imported bucket (None when created).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: Settings) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        settings: Settings,
+        encryption_key: kms.IKey | None = None,
+        access_logs: s3.IBucket | None = None,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.rules = archive_rules(settings)
         self.imported = settings.imports_archive
@@ -99,18 +115,27 @@ class ArchiveBucket(Construct):
             "Bucket",
             bucket_name=settings.archive_bucket_name or None,
             versioned=True,
-            encryption=s3.BucketEncryption.S3_MANAGED,
+            encryption=s3.BucketEncryption.KMS if encryption_key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=encryption_key,
+            # One KMS request per bucket key rather than per object: small logs would cost more in
+            # KMS requests than in storage.
+            bucket_key_enabled=True if encryption_key else None,
             enforce_ssl=True,
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             # The archive outlives the stack: deleting the stack must never delete a run.
             removal_policy=RemovalPolicy.RETAIN,
             lifecycle_rules=to_cdk_rules(self.rules),
+            object_lock_enabled=True if settings.object_lock else None,
+            object_lock_default_retention=default_retention(settings),
         )
-        NagSuppressions.add_resource_suppressions(
-            bucket, [NagPackSuppression(id="AwsSolutions-S1", reason=ACCESS_LOGS_REASON)]
-        )
-        skip_checks(bucket, ("CKV_AWS_18", ACCESS_LOGS_REASON))
+        if access_logs is not None:
+            log_requests(bucket, access_logs)
+        else:
+            NagSuppressions.add_resource_suppressions(
+                bucket, [NagPackSuppression(id="AwsSolutions-S1", reason=TRAIL_REASON)]
+            )
+            skip_checks(bucket, ("CKV_AWS_18", TRAIL_REASON))
         self.bucket = bucket
 
     def _manage_imported(self, settings: Settings) -> None:

@@ -87,7 +87,7 @@ def resolve(node: Any, names: dict[str, str]) -> Any:
 
 def synthesized_policies(synth: Synth) -> dict[str, dict[str, Any]]:
     template = synth.template_json
-    buckets = resources(template, "AWS::S3::Bucket")
+    buckets = [k for k in resources(template, "AWS::S3::Bucket") if k.startswith(("Staging", "Archive"))]
     names = {k: STAGING if k.startswith("Staging") else ARCHIVE for k in buckets}
     assert sorted(names.values()) == [ARCHIVE, STAGING]
     managed = resources(template, "AWS::IAM::ManagedPolicy")

@@ -12,8 +12,9 @@ from aws_cdk.assertions import Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra.contract import REPO_ROOT
+from infra.replica_stack import ReplicaStack
 from infra.settings import Settings
-from infra.stack import ArtifactBackupStack
+from infra.stack import ArtifactBackupStack, build
 
 CDK_JSON = REPO_ROOT / "cdk.json"
 IMPORTED_BUCKET = "rmi-360-raw"
@@ -26,6 +27,7 @@ class Synth:
     stack: ArtifactBackupStack
     template: Template
     outdir: Path
+    replica: ReplicaStack | None = None
 
     @property
     def template_path(self) -> Path:
@@ -43,10 +45,10 @@ def cdk_json_context() -> dict[str, Any]:
 def synthesize(outdir: Path, context: dict[str, Any]) -> Synth:
     app = App(outdir=str(outdir), context=context)
     settings = Settings.from_context(app)
-    stack = ArtifactBackupStack(app, settings.stack_name, settings=settings)
+    stack, replica = build(app, settings)
     Aspects.of(app).add(AwsSolutionsChecks())
     app.synth()
-    return Synth(app, stack, Template.from_stack(stack), outdir)
+    return Synth(app, stack, Template.from_stack(stack), outdir, replica)
 
 
 def resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,8 @@ Pin a run: tag every one of its objects artifact-backup:retention=pinned (keepin
 artifact-backup:managed=true), so the archive's expiration rules never delete it, and store the note
 beside the run record ({project}/_runs/{ts}/pin.json), where 'artifact-backup runs' shows it.
 Pinned runs still move to Glacier with the rest: pinning is about keeping, not about speed.
+When the bucket has Object Lock, every object of the run (and its record) also gets a legal hold:
+its current version can be neither deleted nor overwritten until 'unpin' lifts the hold.
 """
 
 EPILOG = """\
@@ -51,6 +53,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
 def report(result: Any, console: Console, command: str) -> int:
     for key in result.missing:
         console.warn(f"{key} is no longer in the archive: not tagged")
+    if result.object_lock is None:
+        console.warn("the bucket's Object Lock setting could not be read (access denied): no legal hold "
+                     "was placed or lifted; the reader policy needs s3:GetBucketObjectLockConfiguration")
     console.emit({"command": command, "result": result.to_dict()}, lambda: format_pin(result))
     return EXIT_OK
 
@@ -60,6 +65,8 @@ def format_pin(result: Any) -> str:
     verb = "Pinned" if result.pinned else "Unpinned"
     line = (f"{verb} run {result.run} of {result.project_key}: {plural(len(result.tagged), 'object')} "
             f"tagged {TAG_RETENTION}={value}")
+    if result.object_lock:
+        line += f"; legal hold {'ON' if result.pinned else 'OFF'} on {plural(len(result.held), 'object')}"
     if result.note.note:
         line += f"; note: {result.note.note}"
     if not result.pinned:

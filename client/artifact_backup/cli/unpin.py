@@ -10,7 +10,8 @@ from .pin import add_run_arguments, open_reader, report
 DESCRIPTION = """\
 Unpin a run: tag every one of its objects artifact-backup:retention=standard again (keeping
 artifact-backup:managed=true), so the archive's expiration rules apply to it, and record the change
-(with an optional note) in {project}/_runs/{ts}/pin.json.
+(with an optional note) in {project}/_runs/{ts}/pin.json. When the bucket has Object Lock, the
+legal holds 'pin' placed are lifted (the bucket's default retention still applies).
 """
 
 EPILOG = """\

@@ -224,6 +224,9 @@ def test_pin_names_the_missing_permission_when_the_note_cannot_be_written():
         def put_object_tagging(self, *, Bucket, Key, Tagging):  # noqa: N803 - boto3's names
             self.tagged.append(Key)
 
+        def get_object_lock_configuration(self, **kwargs):
+            raise ClientError({"Error": {"Code": "ObjectLockConfigurationNotFoundError"}}, "GetObjectLock")
+
         def put_object(self, **kwargs):
             raise ClientError({"Error": {"Code": "AccessDenied", "Message": "denied"}}, "PutObject")
 
