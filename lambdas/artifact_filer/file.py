@@ -18,6 +18,7 @@ from typing import Any
 from artifact_contract import FileEntry, Manifest, Piece, archive_key, piece_key
 from artifact_contract.s3 import body_of, error_code, is_missing, is_precondition_failed, part_ranges
 
+from .assembled import check_assembled
 from .context import FilingContext
 from .exceptions import ArchiveChangedError, ArchiveConflictError, FilerRefusedError, PieceChangedError
 from .plumbing import MAX_SINGLE_COPY, Futures, head
@@ -345,7 +346,7 @@ def _copy_in_parts(
                                         args["CopySourceIfMatch"]))
             parts = futures.wait()
         completing = True
-        ctx.client.complete_multipart_upload(
+        completed = ctx.client.complete_multipart_upload(
             Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts},
             **({"IfNoneMatch": "*"} if timestamped else {}),
         )
@@ -358,6 +359,7 @@ def _copy_in_parts(
         if completing and timestamped and error_code(exc) == "NoSuchUpload":
             return  # a completion retried after its answer was lost; the caller confirms it
         raise
+    check_assembled(ctx, key, completed, parts)
 
 
 def _copy_part(ctx: FilingContext, source: dict[str, str], key: str, upload_id: str, number: int,

@@ -23,9 +23,9 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from artifact_backup.local import LocalFilerWorker, LocalS3Server, LocalStack, LocalStackNames, provision
+from artifact_backup.local import LocalFilerWorker, LocalStack, LocalStackNames, provision
 from artifact_contract import receipt_key
-from tests.support.local import swapped_filer
+from tests.support.local import swapped_filer, test_server
 
 from .corpus import CASES, Case, Staged
 
@@ -102,7 +102,7 @@ def _dead_letters(sqs: Any, url: str) -> Iterator[str]:
 def corpus() -> Iterator[CorpusRun]:
     from artifact_filer.handler import logger as filer_logger
 
-    with swapped_filer(), LocalS3Server() as server:
+    with swapped_filer(), test_server() as server:
         stack = provision(server.endpoint_url, NAMES)
         worker = LocalFilerWorker(stack, log_level="INFO")
         capture = LogCapture(filer_logger.registered_formatter)
