@@ -29,6 +29,10 @@ from infra_support import Synth, resources
 from artifact_backup.local.server import LocalS3Server
 from infra.contract import TAG_MANAGED, TAG_MANAGED_VALUE, TAG_RETENTION
 
+#: IAM enforcement is moto's own (INITIAL_NO_AUTH_ACTION_COUNT): LocalStack's community edition does
+#: not enforce IAM, so this module starts moto whatever ARTIFACT_BACKUP_S3_BACKEND says.
+pytestmark = pytest.mark.moto_api
+
 STAGING = "staging-local"
 ARCHIVE = "archive-local"
 REGION = "us-east-1"

@@ -3,7 +3,8 @@
 Every server-backed test starts its server through :func:`test_server`: moto by default, LocalStack
 when ``ARTIFACT_BACKUP_S3_BACKEND=localstack``. Tests that only a strict server makes honest are
 marked ``strict_s3`` and skipped on moto, with the reason; tests of moto's own APIs (its IAM
-enforcement) start moto themselves whatever the setting.
+enforcement, the benchmark's counting middleware) are marked ``moto_api`` and start moto
+themselves whatever the setting.
 
 The handler caches one filer per process, as one Lambda execution environment does; a fixture that
 installs its own (or clears it) must put back what was there, or a later test's stack files its
