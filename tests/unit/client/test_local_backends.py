@@ -44,10 +44,10 @@ def test_each_backend_has_its_server():
 
 def test_a_missing_localstack_says_what_to_run(monkeypatch):
     monkeypatch.delenv(PYTHON_ENV, raising=False)
-    with pytest.raises(LocalStackError, match=r"ARTIFACT_BACKUP_LOCALSTACK_PYTHON is not set.*make localstack"):
+    with pytest.raises(LocalStackError, match=r"LOCALSTACK_PYTHON is not set.*make localstack"):
         localstack_python()
     monkeypatch.setenv(PYTHON_ENV, "/nowhere/bin/python")
-    with pytest.raises(LocalStackError, match=r"/nowhere/bin/python is not an executable file.*make localstack"):
+    with pytest.raises(LocalStackError, match=r"/nowhere/bin/python is not an executable.*make localstack"):
         localstack_python()
 
 
