@@ -130,6 +130,10 @@ def _stop_with_parent() -> None:
 
     def watch() -> None:
         sys.stdin.buffer.read()
+        # The parent read our output: with it gone, a write would fail and stop the shutdown.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
         os.kill(os.getpid(), signal.SIGTERM)
 
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
