@@ -58,7 +58,8 @@ class LocalStackServer(EmbeddedServer):
 
     def __init__(self, *args: Any, counters: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.counters = counters
+        #: Count connections, requests and bytes; the totals are served at ``counters_url``.
+        self.counting = counters
         self.counters_url: str | None = None
         self.data_dir: str | None = None
 
@@ -69,7 +70,7 @@ class LocalStackServer(EmbeddedServer):
         self.data_dir = tempfile.mkdtemp(prefix="artifact-backup-localstack-")
         # -P: the launcher's own folder holds this module, which would shadow LocalStack's package.
         command = [python, "-P", str(_LAUNCHER), "--host", self.host, "--data-dir", self.data_dir]
-        return [*command, "--counters"] if self.counters else command
+        return [*command, "--counters"] if self.counting else command
 
     def _environment(self) -> dict[str, str]:
         env = super()._environment()
