@@ -187,11 +187,6 @@ class CountingS3Server(LocalS3Server):
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "bench.server", "-H", self.host, "-p", str(self.port)]
 
-    @property
-    def pid(self) -> int:
-        assert self._process is not None, "server not started"
-        return self._process.pid
-
     def counters(self) -> dict[str, Any]:
         """Read the totals; this request itself is not counted."""
         with urllib.request.urlopen(f"{self.endpoint_url}{COUNTERS_PATH}", timeout=30) as response:

@@ -13,6 +13,7 @@ from .worker import LocalFilerWorker
 
 class LocalSession:
     """The embedded S3 server, the provisioned resources and the filer worker, as a context manager.
+
     ``backend`` names the server (:data:`~artifact_backup.local.backends.BACKENDS`); any exception
     while starting, and leaving the block however it is left, stops the server and the worker.
 

@@ -3,12 +3,15 @@ the API (moto's in-process mock stands in for the server here)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from artifact_backup.cli import main
+from artifact_backup.cli._signals import sigterm_interrupts
 from artifact_backup.exceptions import EXIT_LOCAL, LocalStackError
 from artifact_backup.local import BACKEND_ENV, LocalS3Server, backend_from_environment, embedded_server
 from artifact_backup.local.localstack import PYTHON_ENV, LocalStackServer, localstack_python
@@ -90,3 +93,22 @@ def test_wipe_removes_queues_uploads_versions_markers_and_buckets(monkeypatch):
         wipe(s3, sqs)
         assert s3.list_buckets()["Buckets"] == []
         assert sqs.list_queues().get("QueueUrls", []) == []
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX signals")
+def test_sigterm_unwinds_like_ctrl_c_within_the_block_only():
+    before = signal.getsignal(signal.SIGTERM)
+    unwound: list[str] = []
+    with pytest.raises(KeyboardInterrupt):
+        _terminated_inside(unwound)
+    assert unwound == ["finally ran"]
+    assert signal.getsignal(signal.SIGTERM) == before
+
+
+def _terminated_inside(unwound: list[str]) -> None:
+    with sigterm_interrupts():
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)  # the handler runs before the next statement
+            unwound.append("not interrupted")
+        finally:
+            unwound.append("finally ran")
