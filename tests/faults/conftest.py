@@ -21,7 +21,7 @@ from artifact_contract import manifest_key
 from artifact_filer import Filer, StepHook
 from artifact_filer import handler as filer_handler
 from tests.support.faults import FaultProxy
-from tests.support.local import reset_stack, swapped_filer, test_server
+from tests.support.local import reset_stack, server_under_test, swapped_filer
 
 from .support import INJECTED, archive_state, backup, drain, make_project, restage, staging_objects
 
@@ -46,7 +46,7 @@ def short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[EmbeddedServer]:
-    with test_server() as s3_server:
+    with server_under_test() as s3_server:
         yield s3_server
 
 

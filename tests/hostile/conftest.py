@@ -25,7 +25,7 @@ import pytest
 
 from artifact_backup.local import LocalFilerWorker, LocalStack, LocalStackNames, provision
 from artifact_contract import receipt_key
-from tests.support.local import swapped_filer, test_server
+from tests.support.local import server_under_test, swapped_filer
 
 from .corpus import CASES, Case, Staged
 
@@ -102,7 +102,7 @@ def _dead_letters(sqs: Any, url: str) -> Iterator[str]:
 def corpus() -> Iterator[CorpusRun]:
     from artifact_filer.handler import logger as filer_logger
 
-    with swapped_filer(), test_server() as server:
+    with swapped_filer(), server_under_test() as server:
         stack = provision(server.endpoint_url, NAMES)
         worker = LocalFilerWorker(stack, log_level="INFO")
         capture = LogCapture(filer_logger.registered_formatter)

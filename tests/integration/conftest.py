@@ -14,12 +14,12 @@ import re
 import pytest
 
 from artifact_backup.local import LocalFilerWorker, provision
-from tests.support.local import reset_server, swapped_filer, test_server
+from tests.support.local import reset_server, server_under_test, swapped_filer
 
 
 @pytest.fixture(scope="session")
 def local_server():
-    with test_server() as server:
+    with server_under_test() as server:
         yield server
 
 
@@ -46,7 +46,7 @@ def project_key(request) -> str:
 @pytest.fixture(scope="session")
 def fresh_server():
     """A second server whose state each ``fresh_stack`` test wipes, so the session stack is untouched."""
-    with test_server() as server:
+    with server_under_test() as server:
         yield server
 
 

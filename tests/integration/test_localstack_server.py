@@ -15,11 +15,11 @@ import psutil
 import pytest
 
 from artifact_backup.local import LocalSession
-from tests.support.local import test_backend
+from tests.support.local import backend_under_test
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(test_backend() != "localstack",
+    pytest.mark.skipif(backend_under_test() != "localstack",
                        reason="LocalStack's own life cycle: runs with ARTIFACT_BACKUP_S3_BACKEND=localstack "
                               "(make test-localstack)"),
 ]

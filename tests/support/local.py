@@ -1,6 +1,6 @@
 """The embedded S3 server between tests, and the one filer the Lambda handler holds.
 
-Every server-backed test starts its server through :func:`test_server`: moto by default, LocalStack
+Every server-backed test starts its server through :func:`server_under_test`: moto by default, LocalStack
 when ``ARTIFACT_BACKUP_S3_BACKEND=localstack``. Tests that only a strict server makes honest are
 marked ``strict_s3`` and skipped on moto, with the reason; tests of moto's own APIs (its IAM
 enforcement, the benchmark's counting middleware) are marked ``moto_api`` and start moto
@@ -21,22 +21,16 @@ from artifact_backup.local import EmbeddedServer, LocalStack, provision
 from artifact_backup.local.backends import backend_from_environment, embedded_server
 
 
-def test_backend() -> str:
+def backend_under_test() -> str:
     """The backend this test run uses (``ARTIFACT_BACKUP_S3_BACKEND``, moto when unset)."""
     return backend_from_environment()
 
 
-test_backend.__test__ = False  # type: ignore[attr-defined]  # not a test, whatever its name
-
-
 @contextmanager
-def test_server(**options: Any) -> Iterator[EmbeddedServer]:
+def server_under_test(**options: Any) -> Iterator[EmbeddedServer]:
     """A started server of this run's backend on 127.0.0.1, stopped on the way out."""
-    with embedded_server(test_backend(), **options) as server:
+    with embedded_server(backend_under_test(), **options) as server:
         yield server
-
-
-test_server.__test__ = False  # type: ignore[attr-defined]
 
 
 def reset_server(server: EmbeddedServer) -> None:
