@@ -26,7 +26,26 @@ $(VENV)/.bench: pyproject.toml constraints.txt | $(VENV)/bin/python
 	$(PIP) -e '.[bench]'
 	touch $@
 
-.PHONY: demo test lint bench bench-smoke clean
+# LocalStack, the stricter second S3 server, in its own Python 3.13 environment; every target
+# finds it through ARTIFACT_BACKUP_LOCALSTACK_PYTHON.
+LOCALSTACK_VENV ?= .venv-localstack
+LOCALSTACK_BASE_PYTHON ?= /root/.pyenv/versions/3.13.0/bin/python3
+export ARTIFACT_BACKUP_LOCALSTACK_PYTHON ?= $(abspath $(LOCALSTACK_VENV))/bin/python
+
+$(LOCALSTACK_VENV)/.installed: requirements-localstack.txt constraints-localstack.txt
+	test -x $(LOCALSTACK_BASE_PYTHON) || { echo "LocalStack needs Python 3.13: set LOCALSTACK_BASE_PYTHON"; exit 1; }
+	$(LOCALSTACK_BASE_PYTHON) -m venv $(LOCALSTACK_VENV)
+	$(LOCALSTACK_VENV)/bin/python -m pip install --disable-pip-version-check -q \
+		-r requirements-localstack.txt -c constraints-localstack.txt
+	touch $@
+
+.PHONY: demo test lint bench bench-smoke clean localstack test-localstack
+localstack: $(LOCALSTACK_VENV)/.installed
+
+# The suites that talk to a server, on LocalStack (the strict_s3 tests run only here).
+test-localstack: $(VENV)/.dev localstack
+	ARTIFACT_BACKUP_S3_BACKEND=localstack $(PY) -m pytest tests/integration tests/faults tests/hostile
+
 demo: $(VENV)/.local
 	$(VENV)/bin/artifact-backup demo
 
@@ -43,4 +62,4 @@ bench-smoke: $(VENV)/.bench
 	$(PY) -m bench --smoke
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache
+	rm -rf $(VENV) $(LOCALSTACK_VENV) cdk.out .pytest_cache

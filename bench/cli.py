@@ -28,7 +28,7 @@ from .runner import (
     tool_environment,
     warm_up,
 )
-from .server import CountingS3Server
+from .server import SERVERS
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
@@ -107,6 +107,7 @@ def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple
                 series[s.series[0]].append((s.series[1], s.name))
     recorded = {
         "mode": "smoke" if args.smoke else "full",
+        "backend": args.backend,
         "reps": args.reps if not args.smoke else 1,
         "small_files": small_n,
         "large_bytes": large_size,
@@ -149,6 +150,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="only re-evaluate the targets of a results JSON and rewrite its reports",
     )
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds any one tool may run")
+    parser.add_argument(
+        "--backend", choices=sorted(SERVERS), default="moto",
+        help="the S3 server every tool talks to: moto (default) or LocalStack (make localstack; "
+        "ARTIFACT_BACKUP_LOCALSTACK_PYTHON names its interpreter)",
+    )
     parser.add_argument(
         "--only",
         nargs="+",
@@ -196,8 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     print("machine ...", flush=True)
     host = machine()
     warm_up(tool_environment())
-    with tempfile.TemporaryDirectory(prefix="bench-") as work, CountingS3Server() as server:
-        print(f"S3 server on {server.endpoint_url}", flush=True)
+    with tempfile.TemporaryDirectory(prefix="bench-") as work, SERVERS[args.backend]() as server:
+        print(f"S3 server ({args.backend}) on {server.endpoint_url}", flush=True)
         bench = Bench(server, Path(work), args.timeout, progress=lambda line: print(line, flush=True))
         log = bench.run(scenarios, recorded["reps"])
     if hasattr(os, "getloadavg"):

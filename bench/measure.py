@@ -28,7 +28,7 @@ from typing import Any
 
 import psutil
 
-from .server import CountingS3Server
+from .server import CountingServer
 
 #: Lines of a child's output kept in the results when it fails.
 _TAIL_LINES = 20
@@ -152,7 +152,7 @@ def run_child(
 class Meter:
     """Measures children against one server: counters and server CPU around each child."""
 
-    def __init__(self, server: CountingS3Server, timeout_s: float) -> None:
+    def __init__(self, server: CountingServer, timeout_s: float) -> None:
         self.server = server
         self.timeout_s = timeout_s
         self._server_process = psutil.Process(server.pid)

@@ -463,12 +463,14 @@ def markdown(results: dict[str, Any]) -> str:
         f"Produced by `{results['command']}` on {results['started']} "
         f"in {results['duration_s'] / 60:.1f} minutes "
         f"(commit {m['commit']}); medians of {results['plan']['reps']} interleaved repetitions. "
-        "See [README.md](README.md) for what is measured and how.",
+        "See [README.md](README.md) for what is measured and how. The benchmark runs against either S3 "
+        "server (`--backend moto`, the default, or `--backend localstack`); this run's is named below.",
         "",
         "## Machine",
         "",
         f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gb']} GB; {m['os']}",
         f"- Python {m['python']}; {m['aws']}; s5cmd {m['s5cmd']}",
+        f"- S3 server: {results['plan'].get('backend', 'moto')}",
         f"- Load average (1 min) at the start of the run: {m.get('load_average_1m')}, at the end: "
         f"{m.get('load_average_1m_end')} (other work on the machine inflates wall times)",
         f"- Packages: {packages}",

@@ -27,7 +27,7 @@ from typing import Any
 from . import SOURCE_DIRS
 from .data import Dataset
 from .measure import Measurement, Meter, ToolFailedError, run_child
-from .server import CountingS3Server
+from .server import CountingServer
 
 #: Python that runs the client's command line exactly as its console script does.
 _CLI_BOOT = "import sys; from artifact_backup.cli import main; sys.exit(main())"
@@ -134,7 +134,7 @@ class Bench:
 
     def __init__(
         self,
-        server: CountingS3Server,
+        server: CountingServer,
         workdir: Path,
         timeout_s: float,
         progress: Callable[[str], None] = print,

@@ -1,4 +1,6 @@
-"""The benchmark's S3 server: moto in server mode, with a request counter in front of it.
+"""The benchmark's S3 server: moto in server mode, with a request counter in front of it (or, with
+``--backend localstack``, LocalStack counting the same totals in its own gateway; see
+:class:`CountingLocalStackServer`).
 
 Requests and bytes are counted at the server, the only place that sees every tool's traffic the
 same way, whatever its HTTP client. A WSGI middleware inside the moto process does the counting:
@@ -24,6 +26,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from artifact_backup.local import LocalS3Server
+from artifact_backup.local.localstack import LocalStackServer
 
 #: The path the counters are read from; no bucket name can start with an underscore.
 COUNTERS_PATH = "/__bench/counters"
@@ -184,11 +187,6 @@ class CountingS3Server(LocalS3Server):
     def _command(self) -> list[str]:
         return [sys.executable, "-m", "bench.server", "-H", self.host, "-p", str(self.port)]
 
-    @property
-    def pid(self) -> int:
-        assert self._process is not None, "server not started"
-        return self._process.pid
-
     def counters(self) -> dict[str, Any]:
         """Read the totals; this request itself is not counted."""
         with urllib.request.urlopen(f"{self.endpoint_url}{COUNTERS_PATH}", timeout=30) as response:
@@ -203,6 +201,28 @@ class CountingS3Server(LocalS3Server):
         request = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")
         with urllib.request.urlopen(request, timeout=60) as response:
             response.read()
+
+
+class CountingLocalStackServer(LocalStackServer):
+    """LocalStack counting connections, requests and bytes as :class:`CountingS3Server` does: its
+    launcher counts at the gateway, in the server's own process, and serves the totals on a second
+    loopback port. Between measurements it is emptied through the API (it has no reset endpoint)."""
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(counters=True, **options)
+
+    def counters(self) -> dict[str, Any]:
+        assert self.counters_url is not None, "server not started"
+        with urllib.request.urlopen(self.counters_url, timeout=30) as response:
+            return json.loads(response.read())
+
+
+#: Either server: both count the same totals and empty themselves with ``reset()``.
+CountingServer = CountingS3Server | CountingLocalStackServer
+#: The benchmark's server for each ``--backend``.
+SERVERS: dict[str, type[CountingServer]] = {
+    "moto": CountingS3Server, "localstack": CountingLocalStackServer,
+}
 
 
 def main(argv: list[str] | None = None) -> None:

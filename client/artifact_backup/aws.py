@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 _LOOPBACK = {"127.0.0.1", "localhost", "::1", "0.0.0.0"}  # noqa: S104 - a host name, not a bind
 _EXPIRED = {"ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"}
+#: S3 computed another checksum of the body than the request declared: bytes changed in transit.
+_CORRUPTED = {"BadDigest", "InvalidDigest", "XAmzContentSHA256Mismatch"}
 _WRONG_REGION = {"PermanentRedirect", "AuthorizationHeaderMalformed", "IllegalLocationConstraintException"}
 _DENIED = {"AccessDenied", "AllAccessDisabled", "InvalidAccessKeyId", "SignatureDoesNotMatch",
            "InvalidToken", "AccountProblem", "403", "Forbidden"}
@@ -131,6 +133,13 @@ def translate_error(
             )
         if code in _DENIED:
             return AccessDeniedError(f"access denied to {where}{doing}: {message}", hint=_bucket_hint(bucket))
+        if code in _CORRUPTED:
+            return UploadFailedError(
+                f"S3 refused what it received{doing}: the bytes differ from their checksum, so they "
+                f"were changed on the way ({code}: {message}); nothing of it was stored",
+                hint="run the upload again (it resumes); if it keeps failing, check the network path "
+                     "(a proxy or faulty hardware between this machine and S3)",
+            )
         if code in _WRONG_REGION:
             return UploadFailedError(
                 f"{where} is in another region{doing}: {message}", hint="set aws.region or --region"

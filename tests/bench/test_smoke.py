@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.integration
+#: The smoke run uses the benchmark's default server, moto with its counting middleware, whatever
+#: ARTIFACT_BACKUP_S3_BACKEND says (``python -m bench --backend localstack`` is the other).
+pytestmark = [pytest.mark.integration, pytest.mark.moto_api]
 
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = {

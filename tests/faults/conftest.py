@@ -16,12 +16,12 @@ from typing import Any
 import pytest
 from botocore.retries.standard import ExponentialBackoff
 
-from artifact_backup.local import LocalFilerWorker, LocalS3Server, LocalStack
+from artifact_backup.local import EmbeddedServer, LocalFilerWorker, LocalStack
 from artifact_contract import manifest_key
 from artifact_filer import Filer, StepHook
 from artifact_filer import handler as filer_handler
 from tests.support.faults import FaultProxy
-from tests.support.local import reset_stack, swapped_filer
+from tests.support.local import reset_stack, server_under_test, swapped_filer
 
 from .support import INJECTED, archive_state, backup, drain, make_project, restage, staging_objects
 
@@ -45,16 +45,16 @@ def short_backoff(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="session")
-def server() -> Iterator[LocalS3Server]:
-    with LocalS3Server() as s3_server:
+def server() -> Iterator[EmbeddedServer]:
+    with server_under_test() as s3_server:
         yield s3_server
 
 
 @pytest.fixture
-def stack(server: LocalS3Server, monkeypatch: pytest.MonkeyPatch,
+def stack(server: EmbeddedServer, monkeypatch: pytest.MonkeyPatch,
           isolated_cache: Any) -> Iterator[LocalStack]:
     """The server wiped and provisioned as the CDK stack would be; the filer's environment set."""
-    local = reset_stack(server.endpoint_url)
+    local = reset_stack(server)
     for name, value in local.filer_environment("WARNING").items():
         if name != "AWS_ENDPOINT_URL":
             monkeypatch.setenv(name, value)
@@ -68,14 +68,14 @@ def s3(stack: LocalStack) -> Any:
 
 
 @pytest.fixture
-def client_proxy(server: LocalS3Server) -> Iterator[FaultProxy]:
+def client_proxy(server: EmbeddedServer) -> Iterator[FaultProxy]:
     with FaultProxy(server.endpoint_url) as proxy:
         yield proxy
         INJECTED["S3 faults on the wire"] += proxy.faults_injected()
 
 
 @pytest.fixture
-def filer_proxy(server: LocalS3Server) -> Iterator[FaultProxy]:
+def filer_proxy(server: EmbeddedServer) -> Iterator[FaultProxy]:
     with FaultProxy(server.endpoint_url) as proxy:
         yield proxy
         INJECTED["S3 faults on the wire"] += proxy.faults_injected()
@@ -131,12 +131,12 @@ def running_worker(stack: LocalStack) -> Iterator[LocalFilerWorker]:
 
 
 @pytest.fixture(scope="session")
-def staged(server: LocalS3Server,
+def staged(server: EmbeddedServer,
            tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, dict[str, bytes]]:
     """One run as the client stages it: its folder, run id and staging objects (staged once, put
     back byte-identical with ``restage`` by each test that files it)."""
     where = tmp_path_factory.mktemp("crash")
-    stack = reset_stack(server.endpoint_url)
+    stack = reset_stack(server)
     folder = make_project(where)
     result = backup(where, stack, folder, "P1", wait=False)
     objects = staging_objects(stack.client("s3"), stack)
@@ -148,13 +148,13 @@ _reference: dict[str, Any] = {}
 
 
 @pytest.fixture
-def undisturbed(staged: tuple[Path, str, dict[str, bytes]], stack: LocalStack, s3: Any,
-                make_filer: MakeFiler, worker: LocalFilerWorker) -> dict[str, Any]:
+def undisturbed(staged: tuple[Path, str, dict[str, bytes]], server: EmbeddedServer, stack: LocalStack,
+                s3: Any, make_filer: MakeFiler, worker: LocalFilerWorker) -> dict[str, Any]:
     """The archive state an undisturbed filing of the staged run leaves (computed once)."""
     if "state" not in _reference:
         restage(s3, stack, staged[2])
         make_filer()
         drain(worker)
         _reference["state"] = archive_state(s3, stack)
-        reset_stack(stack.endpoint_url)
+        reset_stack(server)
     return _reference["state"]

@@ -29,8 +29,9 @@ from urllib.parse import unquote_plus
 
 import pytest
 
-from artifact_backup.local import LocalS3Server, LocalStack, LocalStackNames, provision
+from artifact_backup.local import LocalStack, LocalStackNames, provision
 from artifact_contract import receipt_key
+from tests.support.local import server_under_test
 
 from .corpus import CASES, Case, Staged
 
@@ -162,7 +163,7 @@ def _dead_letters(sqs: Any, url: str) -> Iterator[str]:
 
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CorpusRun]:
-    with LocalS3Server() as server:
+    with server_under_test() as server:
         stack = provision(server.endpoint_url, NAMES)
         filer = FilerProcess(stack, tmp_path_factory.mktemp("hostile-filer"))
         try:

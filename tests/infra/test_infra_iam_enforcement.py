@@ -25,6 +25,10 @@ from enforced_support import (
     denied,
 )
 
+#: IAM enforcement is moto's own (INITIAL_NO_AUTH_ACTION_COUNT): LocalStack's community edition does
+#: not enforce IAM, so this module starts moto whatever ARTIFACT_BACKUP_S3_BACKEND says.
+pytestmark = pytest.mark.moto_api
+
 # --- uploader --------------------------------------------------------------------------------------
 
 

@@ -1,4 +1,5 @@
-"""The local stack for integration tests: moto in server mode on 127.0.0.1, the buckets, queues and
+"""The local stack for integration tests: the embedded S3 server on 127.0.0.1 (moto, or LocalStack
+with ``ARTIFACT_BACKUP_S3_BACKEND=localstack``), the buckets, queues and
 notification the CDK stack creates, and the worker that hands the filer's handler SQS batches.
 
 One stack serves the whole session; each test works under its own project key, so tests stay
@@ -12,13 +13,13 @@ import re
 
 import pytest
 
-from artifact_backup.local import LocalFilerWorker, LocalS3Server, provision
-from tests.support.local import reset_server, swapped_filer
+from artifact_backup.local import LocalFilerWorker, provision
+from tests.support.local import reset_server, server_under_test, swapped_filer
 
 
 @pytest.fixture(scope="session")
 def local_server():
-    with LocalS3Server() as server:
+    with server_under_test() as server:
         yield server
 
 
@@ -45,17 +46,18 @@ def project_key(request) -> str:
 @pytest.fixture(scope="session")
 def fresh_server():
     """A second server whose state each ``fresh_stack`` test wipes, so the session stack is untouched."""
-    with LocalS3Server() as server:
+    with server_under_test() as server:
         yield server
 
 
 @pytest.fixture
 def fresh_stack(fresh_server):
     """A local stack of the test's own, for tests that need the guide's exact bucket and project
-    names without meeting earlier tests' runs: the server's state is reset (moto's reset API) and
-    provisioned anew. The handler holds one filer per process, as one Lambda execution environment
-    does, so the one this replaces (the session stack's) is put back afterwards."""
-    reset_server(fresh_server.endpoint_url)
+    names without meeting earlier tests' runs: the server's state is reset (moto's reset API, or
+    deletions through the API where there is none) and provisioned anew. The handler holds one
+    filer per process, as one Lambda execution environment does, so the one this replaces (the
+    session stack's) is put back afterwards."""
+    reset_server(fresh_server)
     with swapped_filer():
         stack = provision(fresh_server.endpoint_url)
         worker = LocalFilerWorker(stack, log_level="WARNING").start()

@@ -7,7 +7,7 @@ import pytest
 
 from artifact_backup.local.demo import run_demo
 from artifact_contract import parse_runs_key
-from tests.support.local import installed_filer
+from tests.support.local import backend_under_test, installed_filer
 
 pytestmark = pytest.mark.integration
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.integration
 def test_demo_files_two_complete_runs(tmp_path, local_stack):
     before = installed_filer()
     said: list[str] = []
-    result = run_demo(tmp_path, say=said.append)
+    result = run_demo(tmp_path, say=said.append, backend=backend_under_test())
     # Its filer is gone once it stops: the process's own local stack files its runs again.
     assert installed_filer() is before
     assert len(result.runs) == 2

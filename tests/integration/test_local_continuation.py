@@ -17,7 +17,7 @@ from artifact_backup.cli import build_parser
 from artifact_backup.cli._console import Console
 from artifact_backup.journal import Journal
 from artifact_contract import RunRecord, archive_key, run_record_key
-from tests.support.local import swapped_filer
+from tests.support.local import backend_under_test, swapped_filer
 from tests.support.s3 import list_keys
 
 pytestmark = pytest.mark.integration
@@ -39,7 +39,7 @@ def project(root: Path) -> dict[str, bytes]:
 
 def parse(*argv: str) -> Any:
     parser, _ = build_parser(only="local")
-    return parser.parse_args(["local", *argv])
+    return parser.parse_args(["local", "--backend", backend_under_test(), *argv])
 
 
 def test_filer_timeout_must_be_a_positive_number_of_seconds_within_lambdas_limit(capsys):

@@ -29,7 +29,7 @@ REPLICA_REGION = "eu-central-1"
 def locked_stack(fresh_server):
     """The local stack with an archive bucket created with Object Lock and a one-day GOVERNANCE
     default retention, as the CDK stack creates it with objectLockMode=GOVERNANCE."""
-    reset_server(fresh_server.endpoint_url)
+    reset_server(fresh_server)
     with swapped_filer():
         s3 = provision(fresh_server.endpoint_url).client("s3")
         # provision() created it without Object Lock; S3 allows it only at creation, so again.

@@ -42,7 +42,9 @@ from urllib.parse import urlparse
 #: ``drop-after``: forward the request (S3 acts on it), then close without an answer.
 #: ``truncate``: forward, then send the answer's headers and half its body, and close.
 #: ``stall``: hold the request until :meth:`FaultProxy.release` (or close), then drop it.
-FAULTS = ("500", "503", "drop", "drop-mid-request", "drop-after", "truncate", "stall")
+#: ``corrupt``: forward the request with one byte of its body changed, as a bad link or memory
+#: would, after the client computed its checksums (a strict server refuses it; moto stores it).
+FAULTS = ("500", "503", "drop", "drop-mid-request", "drop-after", "truncate", "stall", "corrupt")
 
 _HOP_BY_HOP = frozenset({
     "connection", "keep-alive", "proxy-connection", "proxy-authenticate", "proxy-authorization",
@@ -363,6 +365,9 @@ def _handler(upstream: tuple[str, int], state: _State) -> type[BaseHTTPRequestHa
                 self._record(line, len(body), fault)
                 self._answer(status, _error_body(code, message))
                 return
+            if fault == "corrupt" and body:
+                middle = len(body) // 2
+                body = body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1:]
             conditional = self.headers.get("If-None-Match") == "*" and self.command in ("PUT", "POST")
             conditional_copy = conditional and self._conditional_copy()
             if conditional:
@@ -383,7 +388,8 @@ def _handler(upstream: tuple[str, int], state: _State) -> type[BaseHTTPRequestHa
                 self._record(line, len(body), fault)
                 self._drop()
                 return
-            self._record(line, len(body), fault or str(status))
+            # A corrupted request is logged with the server's answer to it ("corrupt 400").
+            self._record(line, len(body), f"{fault} {status}" if fault == "corrupt" else fault or str(status))
             self.send_response(status, reason)
             for name, value in headers:
                 if name.lower() not in _HOP_BY_HOP:

@@ -1,5 +1,11 @@
 """The embedded S3 server between tests, and the one filer the Lambda handler holds.
 
+Every server-backed test starts its server through :func:`server_under_test`: moto by default, LocalStack
+when ``ARTIFACT_BACKUP_S3_BACKEND=localstack``. Tests that only a strict server makes honest are
+marked ``strict_s3`` and skipped on moto, with the reason; tests of moto's own APIs (its IAM
+enforcement, the benchmark's counting middleware) are marked ``moto_api`` and start moto
+themselves whatever the setting.
+
 The handler caches one filer per process, as one Lambda execution environment does; a fixture that
 installs its own (or clears it) must put back what was there, or a later test's stack files its
 runs with the wrong filer.
@@ -7,25 +13,36 @@ runs with the wrong filer.
 
 from __future__ import annotations
 
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from artifact_backup.local import LocalStack, provision
+from artifact_backup.local import EmbeddedServer, LocalStack, provision
+from artifact_backup.local.backends import backend_from_environment, embedded_server
 
 
-def reset_server(endpoint_url: str) -> None:
-    """Wipe the embedded server's state (moto's reset API)."""
-    request = urllib.request.Request(f"{endpoint_url}/moto-api/reset", method="POST")
-    with urllib.request.urlopen(request, timeout=30) as response:
-        assert response.status == 200
+def backend_under_test() -> str:
+    """The backend this test run uses (``ARTIFACT_BACKUP_S3_BACKEND``, moto when unset)."""
+    return backend_from_environment()
 
 
-def reset_stack(endpoint_url: str) -> LocalStack:
+@contextmanager
+def server_under_test(**options: Any) -> Iterator[EmbeddedServer]:
+    """A started server of this run's backend on 127.0.0.1, stopped on the way out."""
+    with embedded_server(backend_under_test(), **options) as server:
+        yield server
+
+
+def reset_server(server: EmbeddedServer) -> None:
+    """Wipe the server's state: moto's reset API, or deletions through the API where there is none."""
+    server.reset()
+
+
+def reset_stack(server: EmbeddedServer) -> LocalStack:
     """Wipe the embedded server and provision it again, as the CDK stack would be."""
-    reset_server(endpoint_url)
-    return provision(endpoint_url)
+    reset_server(server)
+    assert server.endpoint_url is not None
+    return provision(server.endpoint_url)
 
 
 @contextmanager

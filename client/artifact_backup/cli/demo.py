@@ -9,6 +9,8 @@ from pathlib import Path
 
 from ..exceptions import EXIT_ERROR, EXIT_OK
 from ._console import Console, human_bytes
+from ._signals import sigterm_interrupts
+from .local import add_backend_option
 
 DESCRIPTION = """\
 Start an embedded S3 server on 127.0.0.1 with the staging and archive buckets, the filing queue and
@@ -22,6 +24,7 @@ Examples:
   artifact-backup demo
   artifact-backup demo --dir ./demo-project --keep
   artifact-backup demo --json
+  artifact-backup demo --backend localstack    # on LocalStack (make localstack installs it)
 """
 
 
@@ -38,6 +41,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
         "--dir", metavar="PATH", help="where to write the sample project (default: a temp dir)"
     )
     parser.add_argument("--keep", action="store_true", help="keep the sample project afterwards")
+    add_backend_option(parser)
     parser.set_defaults(run=run)
 
 
@@ -48,7 +52,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     progress = console.progress()
     try:
-        result = run_demo(workdir, say=console.say, subscribers=[progress] if progress else ())
+        with sigterm_interrupts():
+            result = run_demo(workdir, say=console.say, subscribers=[progress] if progress else (),
+                              backend=args.backend)
     finally:
         if progress:
             progress.close()

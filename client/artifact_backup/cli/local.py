@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import threading
+from typing import TYPE_CHECKING
 
 from ..exceptions import EXIT_OK
 from ._console import Console
+from ._signals import sigterm_interrupts
+
+if TYPE_CHECKING:
+    from ..local import LocalSession
 
 DESCRIPTION = """\
-Start the embedded S3 server (moto in server mode) on 127.0.0.1, create the staging and archive
+Start the embedded S3 server (moto in server mode, or LocalStack with --backend localstack) on
+127.0.0.1, create the staging and archive
 buckets, the filing queue with its dead-letter queue and the staging bucket's notification as the
 CDK stack does, and run the filer on the queue's events until interrupted (Ctrl-C). It prints the
 aws: block of config.yaml that points a client at it.
@@ -19,6 +25,7 @@ EPILOG = """\
 Examples:
   artifact-backup local --port 5000
   artifact-backup local --filer-timeout 5     # large runs continue across filer invocations
+  artifact-backup local --backend localstack  # the stricter server (make localstack installs it)
   # then, in another terminal, with the printed aws: block in config.yaml:
   artifact-backup upload --config config.yaml --folder ./RMI25320 --project-key RMI25320 \\
       --include logs --timestamp
@@ -37,6 +44,7 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
     parser.add_argument(
         "--port", type=int, default=5000, help="port on 127.0.0.1 (default: %(default)s; 0 = any)"
     )
+    add_backend_option(parser)
     parser.add_argument("--archive-bucket", default="rmi-360-raw", help="default: %(default)s")
     parser.add_argument("--staging-bucket", help="default: {archive bucket}-staging")
     parser.add_argument(
@@ -45,6 +53,17 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
              "limit); with a few seconds a large run is filed over several invocations",
     )
     parser.set_defaults(run=run)
+
+
+def add_backend_option(parser: argparse.ArgumentParser) -> None:
+    from ..local.backends import BACKENDS, MOTO
+
+    parser.add_argument(
+        "--backend", choices=BACKENDS, default=MOTO,
+        help="the S3 server: moto (default) or LocalStack, stricter and closer to S3; it runs in its "
+             "own Python 3.13 environment that `make localstack` installs and "
+             "ARTIFACT_BACKUP_LOCALSTACK_PYTHON names",
+    )
 
 
 def _seconds(text: str) -> float:
@@ -64,9 +83,16 @@ def run(args: argparse.Namespace, console: Console, stop: threading.Event | None
         archive_bucket=args.archive_bucket,
         staging_bucket=args.staging_bucket or f"{args.archive_bucket}-staging",
     )
-    session = LocalSession(port=args.port, names=names, filer_timeout_seconds=args.filer_timeout)
-    stack = session.start()
+    session = LocalSession(port=args.port, names=names, filer_timeout_seconds=args.filer_timeout,
+                           backend=args.backend)
+    with sigterm_interrupts():
+        return _serve(session, console, stop)
+
+
+def _serve(session: LocalSession, console: Console, stop: threading.Event | None) -> int:
+    names = session.names
     try:
+        stack = session.start()
         console.emit(
             {
                 "command": "local",
@@ -74,10 +100,11 @@ def run(args: argparse.Namespace, console: Console, stop: threading.Event | None
                 "archive_bucket": names.archive_bucket,
                 "staging_bucket": names.staging_bucket,
                 "region": stack.region,
+                "backend": session.server.backend,
             },
             "Local backend running. Put this in config.yaml:\n\n"
             + stack.config_block()
-            + "\nPress Ctrl-C to stop (everything is kept in memory only).",
+            + "\nPress Ctrl-C to stop (nothing is kept once it stops).",
         )
         console.stdout.flush()
         (stop or threading.Event()).wait()

@@ -15,6 +15,7 @@ from artifact_contract.layout import RUNS_FOLDER
 
 from ..transfer import BaseSubscriber
 from ..tree import render_tree
+from .backends import MOTO
 from .sample import DROPPED_FILES, make_sample_project
 from .session import LocalSession
 from .stack import LocalStack
@@ -92,6 +93,7 @@ def run_demo(
     say: Callable[[str], None] = lambda _msg: None,
     subscribers: Iterable[BaseSubscriber] = (),
     now: datetime | None = None,
+    backend: str = MOTO,
 ) -> DemoResult:
     """Back up two runs of a sample project through the local pipeline and read the archive back."""
     from ..config import load_config
@@ -101,8 +103,8 @@ def run_demo(
     now = now or datetime.now()
     first = format_timestamp(now - timedelta(days=1))
     second = format_timestamp(now)
-    say("Starting the embedded S3 server, the queue and the filer on 127.0.0.1 ...")
-    with LocalSession(filer_log_level="WARNING") as stack:
+    say(f"Starting the embedded S3 server ({backend}), the queue and the filer on 127.0.0.1 ...")
+    with LocalSession(filer_log_level="WARNING", backend=backend) as stack:
         say(f"  S3 endpoint {stack.endpoint_url}; archive s3://{stack.names.archive_bucket}, "
             f"staging s3://{stack.names.staging_bucket}")
         folder = make_sample_project(workdir)

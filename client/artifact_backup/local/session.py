@@ -6,13 +6,16 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 
-from .server import LocalS3Server
+from .backends import MOTO, embedded_server
 from .stack import LocalStack, LocalStackNames, provision
 from .worker import LocalFilerWorker
 
 
 class LocalSession:
     """The embedded S3 server, the provisioned resources and the filer worker, as a context manager.
+
+    ``backend`` names the server (:data:`~artifact_backup.local.backends.BACKENDS`); any exception
+    while starting, and leaving the block however it is left, stops the server and the worker.
 
     ``artifact-backup local`` and ``artifact-backup demo`` run on it; so can any script or test that
     wants the real pipeline on loopback.
@@ -27,8 +30,9 @@ class LocalSession:
         run_worker: bool = True,
         filer_log_level: str = "INFO",
         filer_timeout_seconds: float | None = None,
+        backend: str = MOTO,
     ) -> None:
-        self.server = LocalS3Server(port=port, env=server_env)
+        self.server = embedded_server(backend, port=port, env=server_env)
         #: Each filer invocation's time (Lambda's 15 minutes by default). A few seconds show a run
         #: too large for one invocation continue in the next: the filer keeps a quarter of it back.
         self.filer_timeout_seconds = filer_timeout_seconds
