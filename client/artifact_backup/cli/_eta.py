@@ -2,10 +2,11 @@
 
 A rate taken over the whole transfer from its very start is wrong early on: the first seconds go to
 connections, listings and the first request's latency, so the first estimate of a four-minute
-download once read an hour. Here the rate is measured over windows of at least ``window`` seconds
-and smoothed (an exponential moving average whose weight halves every ``half_life`` seconds), and
-no time left is given before ``min_seconds`` of transfer and ``min_bytes`` (or ``min_fraction`` of
-the total) are done. The clock is passed in, so the estimator is a pure function of its inputs.
+download once read an hour. Here the clock starts with the first bytes, not when the transfer was
+planned; the rate is measured over windows of at least ``window`` seconds and smoothed (an
+exponential moving average whose weight halves every ``half_life`` seconds); and no time left is
+given before ``min_seconds`` of transfer and ``min_bytes`` (or ``min_fraction`` of the total) are
+done. The clock is passed in, so the estimator is a pure function of its inputs.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ class RateEstimator:
         """The estimate once ``done`` bytes are done at time ``now`` (monotonic seconds)."""
         done = max(0, done)
         if self._started is None:
-            # The clock starts with the first report: what came before is not the transfer's speed.
-            self._started, self._mark = now, (done, now)
+            # The clock starts with the first bytes: the time before them (connections, listings,
+            # reading the first pack) is not the transfer's speed.
+            if done > 0:
+                self._started, self._mark = now, (done, now)
             return Estimate()
         assert self._mark is not None
         mark_done, mark_time = self._mark
@@ -72,3 +75,11 @@ class RateEstimator:
         if self._rate is None or self._rate <= 0 or now - self._started < self.min_seconds or done < enough:
             return None
         return (self.total - done) / self._rate
+
+
+def slower(by_bytes: Estimate, by_files: Estimate) -> Estimate:
+    """The bytes' estimate, with the longer of the two times left: a run's last thousand small files
+    take longer than their bytes suggest (a request each), its large files the other way round."""
+    if by_bytes.left is None or by_files.left is None:
+        return by_bytes
+    return Estimate(by_bytes.rate, max(by_bytes.left, by_files.left))

@@ -12,6 +12,8 @@ Output is plain ASCII, so any console encoding can show it.
 
 from __future__ import annotations
 
+import io
+import os
 import shutil
 import threading
 import time
@@ -20,7 +22,7 @@ from typing import Any, TextIO
 
 from ._console import human_bytes
 from ._console import human_duration as clock_text
-from ._eta import Estimate, RateEstimator
+from ._eta import Estimate, RateEstimator, slower
 
 BAR_WIDTH = 20
 
@@ -34,15 +36,19 @@ def percent(done: int, total: int) -> int:
 
 
 def transfer_text(verb: str, done: int, total: int, estimate: Estimate, files: tuple[int, int],
-                  files_word: str) -> str:
-    """``Uploading  42% [########------------] 240.0 MiB of 572.0 MiB, 12.3 MiB/s, 0:18 left, ...``"""
+                  bar_width: int = BAR_WIDTH) -> str:
+    """``Uploading    42% [########------------] 75.9 MiB of 177.2 MiB, 13.9 MiB/s, 0:06 left, 120/3002
+    files``; without the bar when ``bar_width`` is 0."""
     pct = percent(done, total)
-    filled = pct * BAR_WIDTH // 100
     rate = f"{human_bytes(estimate.rate)}/s" if estimate.rate is not None else "-- B/s"
     left = f"{clock_text(estimate.left)} left" if estimate.left is not None else "-:-- left"
     shown = min(max(done, 0), total) if total > 0 else max(done, 0)
-    return (f"{verb} {pct:3d}% [{'#' * filled}{'-' * (BAR_WIDTH - filled)}] {human_bytes(shown)} of "
-            f"{human_bytes(total)}, {rate}, {left}, {files[0]}/{files[1]} files {files_word}")
+    bar = ""
+    if bar_width > 0:
+        filled = pct * bar_width // 100
+        bar = f" [{'#' * filled}{'-' * (bar_width - filled)}]"
+    return (f"{verb:<11} {pct:3d}%{bar} {human_bytes(shown)} of {human_bytes(total)}, {rate}, {left}, "
+            f"{files[0]}/{files[1]} files")
 
 
 def filing_text(elapsed: float, filer: Any | None) -> str:
@@ -75,6 +81,7 @@ class ProgressDisplay:
         self._done = self._total = 0
         self._files_done = self._files = 0
         self._estimator = RateEstimator(0)
+        self._file_estimator = RateEstimator(0, min_bytes=10)
         self._estimate = Estimate()
         self._last = float("-inf")
         self._last_tenth = -1
@@ -127,8 +134,10 @@ class ProgressDisplay:
                 self._total -= size
                 self._files -= 1
                 self._estimator.total = max(0, self._total)
+                self._file_estimator.total = max(0, self._files)
             else:
                 self._files_done += 1
+            self._estimate = self._estimated()
             self._draw()
 
     # -- drawing ----------------------------------------------------------------------------------
@@ -137,7 +146,8 @@ class ProgressDisplay:
         self._phase, self._total, self._files = phase, total, files
         self._done = self._files_done = 0
         self._estimator = RateEstimator(total)
-        self._estimate = self._estimator.update(0, self._clock())
+        self._file_estimator = RateEstimator(files, min_bytes=10)
+        self._estimate = Estimate()
         self._last_tenth = -1
         self._last = float("-inf")
         if phase != "filing":
@@ -146,16 +156,30 @@ class ProgressDisplay:
     def _advance(self, amount: int) -> None:
         with self._lock:
             self._done += amount
-            self._estimate = self._estimator.update(self._done, self._clock())
+            self._estimate = self._estimated()
             self._draw()
 
-    def text(self) -> str:
+    def _estimated(self) -> Estimate:
+        """A download's time left heeds its files too: each small file costs a request."""
+        now = self._clock()
+        by_bytes = self._estimator.update(self._done, now)
+        if self._phase != "download":
+            return by_bytes  # an upload reads its files ahead of sending them
+        return slower(by_bytes, self._file_estimator.update(self._files_done, now))
+
+    def text(self, bar_width: int = BAR_WIDTH) -> str:
         """The current transfer's line."""
-        if self._phase == "upload":
-            return transfer_text("Uploading  ", self._done, self._total, self._estimate,
-                                 (self._files_done, self._files), "read")
-        return transfer_text("Downloading", self._done, self._total, self._estimate,
-                             (self._files_done, self._files), "written")
+        verb = "Uploading" if self._phase == "upload" else "Downloading"
+        return transfer_text(verb, self._done, self._total, self._estimate, (self._files_done, self._files),
+                             bar_width)
+
+    def _fitted(self) -> str:
+        """The line with as much bar as the terminal's width leaves room for: a line that wraps
+        could not be rewritten in place."""
+        if not self.live:
+            return self.text()
+        room = self._columns() - 1 - len(self.text(0)) - 3
+        return self.text(min(BAR_WIDTH, room) if room >= 5 else 0)
 
     def _draw(self, *, force: bool = False) -> None:
         if self._phase not in ("upload", "download"):
@@ -164,7 +188,7 @@ class ProgressDisplay:
         if not self.live and tenth != self._last_tenth:
             force = True  # a plain line at each tenth of the way
         self._last_tenth = tenth
-        self._show(self.text(), force=force)
+        self._show(self._fitted(), force=force)
 
     def _show(self, text: str, *, force: bool) -> None:
         now = self._clock()
@@ -174,11 +198,19 @@ class ProgressDisplay:
         if not self.live:
             self.stream.write(text + "\n")
         else:
-            columns = shutil.get_terminal_size((100, 24)).columns - 1
-            text = text[:columns]  # a wrapped line could not be rewritten in place
+            text = text[:self._columns() - 1]  # a wrapped line could not be rewritten in place
             self.stream.write("\r" + text + " " * max(0, self._width - len(text)))
             self._width = len(text)
         self.stream.flush()
+
+    def _columns(self) -> int:
+        """The width of the terminal the display writes to (stdout may be redirected)."""
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (AttributeError, OSError, ValueError, io.UnsupportedOperation):
+            columns = 0
+        # A terminal that does not say its size (0) gets the environment's COLUMNS, else 100.
+        return columns if columns > 0 else shutil.get_terminal_size((100, 24)).columns
 
     def close(self) -> None:
         """Clear the live line, so the result is printed on a clean one."""

@@ -105,7 +105,7 @@ def run(args: argparse.Namespace, console: Console) -> int:
     settings = load_settings(args)
     if not settings.upload_artifacts_to_s3:
         console.warn(switched_off_note(settings, args.dry_run))
-    progress = console.progress()
+    progress = None if args.dry_run else console.progress()  # a dry run sends nothing to follow
     journal = Journal(args.cache_dir) if args.cache_dir else None
     uploader = Uploader(settings, subscribers=[progress] if progress else (), journal=journal)
     timestamp: bool | str = args.custom_timestamp if args.custom_timestamp else bool(args.timestamp)

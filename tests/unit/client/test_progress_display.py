@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
 from artifact_backup.cli._console import Console
-from artifact_backup.cli._eta import Estimate, RateEstimator
+from artifact_backup.cli._eta import Estimate, RateEstimator, slower
 from artifact_backup.cli._progress import ProgressDisplay, filing_text, percent, transfer_text
 from artifact_backup.upload.filer_progress import FilerProgressReader, RunUnits, run_units, summarize
 
@@ -36,10 +36,11 @@ class Clock:
 def test_no_time_left_before_enough_time_and_data():
     est = RateEstimator(100 * MiB)
     assert est.update(0, 0.0) == Estimate()
-    early = est.update(2 * MiB, 1.0)  # a rate, but one second is too early to promise a time
+    assert est.update(1024, 0.5) == Estimate()  # the first bytes start the clock
+    early = est.update(2 * MiB + 1024, 1.5)  # a rate, but one second is too early to promise a time
     assert early.rate == 2 * MiB
     assert early.left is None
-    assert est.update(6 * MiB, 3.0).left is not None
+    assert est.update(6 * MiB, 3.5).left is not None
 
 
 def test_a_slow_start_does_not_inflate_the_first_estimate():
@@ -48,8 +49,9 @@ def test_a_slow_start_does_not_inflate_the_first_estimate():
     est = RateEstimator(1000 * MiB)
     est.update(0, 0.0)
     est.update(0, 20.0)  # twenty seconds of nothing: a start-up stall
+    est.update(64 * 1024, 28.0)  # the first bytes, once a first pack was built
     for second in range(1, 11):
-        last = est.update(second * 10 * MiB, 20.0 + second)
+        last = est.update(second * 10 * MiB, 28.0 + second)
     # At 10 MiB/s the 900 MiB left take 90 s; the average since the start would say 270 s.
     assert last.left is not None
     assert 90 <= last.left < 140
@@ -77,10 +79,12 @@ def test_done_means_nothing_left_and_windows_shorter_than_the_minimum_change_not
 
 
 def test_transfer_line_has_percent_bytes_of_total_rate_and_time_left():
-    text = transfer_text("Uploading  ", 240 * MiB, 572 * MiB, Estimate(12.5 * MiB, 27.0), (120, 3000), "read")
+    text = transfer_text("Uploading", 240 * MiB, 572 * MiB, Estimate(12.5 * MiB, 27.0), (120, 3000))
     assert text == ("Uploading    41% [########------------] 240.0 MiB of 572.0 MiB, 12.5 MiB/s, 0:27 left, "
-                    "120/3000 files read")
-    unknown = transfer_text("Downloading", 0, 10, Estimate(), (0, 1), "written")
+                    "120/3000 files")
+    narrow = transfer_text("Uploading", 1, 2, Estimate(), (0, 1), bar_width=0)
+    assert narrow.startswith("Uploading    50% 1 B of 2 B")
+    unknown = transfer_text("Downloading", 0, 10, Estimate(), (0, 1))
     assert "  0% [--------------------] 0 B of 10 B, -- B/s, -:-- left" in unknown
     text.encode("ascii")  # any console encoding can show it
 
@@ -112,7 +116,7 @@ def test_upload_display_measures_the_collected_bytes_through_compressed_packs():
     display.on_file_reused(path="gis/big.tif", size=2 * MiB)
     display.on_piece_done(piece=SimpleNamespace(size=3 * MiB), skipped=True, content=4 * MiB)
     assert "100% [####################] 10.0 MiB of 10.0 MiB" in display.text()
-    assert "1/4 files read" in display.text()
+    assert display.text().endswith(", 1/4 files")
     assert stream.getvalue().startswith("\rUploading")
     display.close()
     assert stream.getvalue().endswith("\r")
@@ -125,7 +129,7 @@ def test_download_display_leaves_files_already_on_disk_out_of_the_totals():
     display.on_bytes_received(amount=MiB)
     display.on_file_downloaded(path="logs/b", size=MiB, skipped=False)
     assert "50% [##########----------] 1.0 MiB of 2.0 MiB" in display.text()
-    assert display.text().endswith("1/2 files written")
+    assert display.text().endswith(", 1/2 files")
 
 
 def test_plain_lines_off_a_terminal_at_each_tenth_not_per_report():
@@ -221,3 +225,21 @@ def test_run_units_count_files_per_piece_and_reused():
     assert units.files_per_piece == {"p1": 2}
     assert units.reused == 1
     assert units.files == 3
+
+
+def test_a_download_of_many_small_files_takes_the_longer_estimate():
+    assert slower(Estimate(10.0, 5.0), Estimate(2.0, 50.0)) == Estimate(10.0, 50.0)
+    assert slower(Estimate(10.0, 5.0), Estimate()) == Estimate(10.0, 5.0)
+    assert slower(Estimate(), Estimate(2.0, 50.0)) == Estimate()
+    clock = Clock()
+    display = ProgressDisplay(Tty(), live=True, interval=0, clock=clock)
+    display.on_download_planned(files=1001, bytes=30 * MiB)  # one 20 MiB file, a thousand of 10 KiB
+    display.on_bytes_received(amount=1)
+    for _ in range(10):  # ten seconds: the large file streams at 1 MiB/s, the small ones ten a second
+        clock.now += 1
+        display.on_bytes_received(amount=MiB + 100 * 1024)
+        for _ in range(10):
+            display.on_file_downloaded(path="logs/x.log", size=10 * 1024, skipped=False)
+    # ~19 MiB left at ~1.1 MiB/s says 17 s; 900 files at ten a second take a minute and a half.
+    left = display.text().split(", ")[-2]
+    assert left.startswith("1:2") or left.startswith("1:3"), display.text()
