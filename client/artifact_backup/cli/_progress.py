@@ -85,6 +85,7 @@ class ProgressDisplay:
         self._estimate = Estimate()
         self._last = float("-inf")
         self._last_tenth = -1
+        self._bar: int | None = None
         self._width = 0
 
     # -- upload -----------------------------------------------------------------------------------
@@ -150,6 +151,7 @@ class ProgressDisplay:
         self._estimate = Estimate()
         self._last_tenth = -1
         self._last = float("-inf")
+        self._bar = None
         if phase != "filing":
             self._draw(force=True)
 
@@ -174,12 +176,18 @@ class ProgressDisplay:
                              bar_width)
 
     def _fitted(self) -> str:
-        """The line with as much bar as the terminal's width leaves room for: a line that wraps
+        """The line with as much bar as the terminal's width leaves room for beside the widest line
+        this transfer can show (the bar keeps its width as the numbers grow): a line that wraps
         could not be rewritten in place."""
         if not self.live:
             return self.text()
-        room = self._columns() - 1 - len(self.text(0)) - 3
-        return self.text(min(BAR_WIDTH, room) if room >= 5 else 0)
+        if self._bar is None:
+            verb = "Uploading" if self._phase == "upload" else "Downloading"
+            widest = transfer_text(verb, self._total, self._total, Estimate(1023.9 * 1024**3, 99 * 3600.0),
+                                   (self._files, self._files), 0)
+            room = self._columns() - 1 - len(widest) - 3
+            self._bar = min(BAR_WIDTH, room) if room >= 5 else 0
+        return self.text(self._bar)
 
     def _draw(self, *, force: bool = False) -> None:
         if self._phase not in ("upload", "download"):

@@ -6,6 +6,7 @@ import io
 import json
 from types import SimpleNamespace
 
+import pytest
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
@@ -243,3 +244,20 @@ def test_a_download_of_many_small_files_takes_the_longer_estimate():
     # ~19 MiB left at ~1.1 MiB/s says 17 s; 900 files at ten a second take a minute and a half.
     left = display.text().split(", ")[-2]
     assert left.startswith("1:2") or left.startswith("1:3"), display.text()
+
+
+@pytest.mark.parametrize(("columns", "bar"), [(80, False), (200, True)])
+def test_the_live_line_fits_the_terminal_and_keeps_its_bar_width(monkeypatch, columns, bar):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    stream = Tty()
+    display = ProgressDisplay(stream, live=True, interval=0, clock=Clock())
+    display.on_download_planned(files=3002, bytes=177 * MiB)
+    for _ in range(30):
+        display.on_bytes_received(amount=5 * MiB)
+        display.on_file_downloaded(path="logs/x.log", size=1, skipped=False)
+    frames = [f.rstrip() for f in stream.getvalue().split("\r") if f.strip()]
+    assert all(len(f) < columns for f in frames)
+    assert all(("[" in f) is bar for f in frames)
+    assert len({f.index("%") for f in frames}) == 1
+    if bar:
+        assert len({f.index("]") for f in frames}) == 1  # the numbers grow, the bar stays put
