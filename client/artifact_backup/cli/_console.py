@@ -1,8 +1,8 @@
 """What every command shares: output (text or ``--json``), warnings, progress, and loading settings.
 
 Results go to stdout (a JSON document with ``--json``, nothing else on stdout then); messages,
-warnings, errors and the progress line go to stderr, and the progress line only when stderr is a
-terminal, so logs of scheduled runs stay clean.
+warnings, errors and the progress display (:mod:`._progress`) go to stderr: a line redrawn on a
+terminal, a plain line at each tenth of the way in a log, none in a log under ``--json``.
 """
 
 from __future__ import annotations

@@ -258,8 +258,10 @@ class Uploader:
 
         Subscribers' ``on_waiting`` also hears what the filer has verified and filed, read from its
         progress in staging (:mod:`.filer_progress`); ``units`` (the files each piece carries) turns
-        its filed pieces into files."""
-        reader = FilerProgressReader(self.client, bucket, project_key, run_id, units=units, pieces=pieces)
+        its filed pieces into files. Without subscribers nobody would see it: it is not read."""
+        reader = None
+        if self._notify.subscribers:
+            reader = FilerProgressReader(self.client, bucket, project_key, run_id, units=units, pieces=pieces)
         return self._receipts().wait(bucket, project_key, run_id, timeout=timeout, progress=reader)
 
     def _receipts(self) -> ReceiptPoller:

@@ -261,3 +261,38 @@ def test_the_live_line_fits_the_terminal_and_keeps_its_bar_width(monkeypatch, co
     assert len({f.index("%") for f in frames}) == 1
     if bar:
         assert len({f.index("]") for f in frames}) == 1  # the numbers grow, the bar stays put
+
+
+class KeysClient:
+    """Answers every GetObject with NoSuchKey and remembers the keys asked for."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def get_object(self, *, Bucket, Key):  # noqa: N803 - boto3's names
+        self.keys.append(Key)
+        raise _error("NoSuchKey")
+
+
+@pytest.mark.parametrize("subscribed", [True, False])
+def test_the_filers_progress_is_read_only_for_someone_to_see_it(tmp_path, subscribed):
+    from client_support import CONFIG_TEXT, STAGING, write
+
+    from artifact_backup import Uploader, load_config
+    from artifact_backup.exceptions import ReceiptTimeoutError
+
+    ticks = iter(range(1000))
+    client = KeysClient()
+    heard: list[object] = []
+    subscriber = SimpleNamespace(on_waiting=lambda **kwargs: heard.append(kwargs["filer"]))
+    uploader = Uploader(load_config(write(tmp_path / "config.yaml", CONFIG_TEXT), environ={}), client=client,
+                        subscribers=[subscriber] if subscribed else [], sleep=lambda s: None,
+                        clock=lambda: float(next(ticks)))
+    with pytest.raises(ReceiptTimeoutError):
+        uploader.wait_for_receipt(STAGING, "RMI25320", "a" * 32, timeout=5)
+    progress_reads = [k for k in client.keys if k.startswith("progress/")]
+    assert bool(progress_reads) is subscribed
+    assert all(k.startswith(("receipts/", "progress/")) for k in client.keys)
+    if subscribed:
+        assert heard
+        assert all(f is None for f in heard)
