@@ -58,7 +58,7 @@ def test_upload_and_download_show_progress_lines_off_a_terminal(project, tmp_pat
     assert uploading[0].startswith("Uploading     0% [")
     assert uploading[-1].startswith("Uploading   100% [####################]")
     assert " of " in uploading[-1]
-    assert "files read" in uploading[-1]
+    assert uploading[-1].endswith(" files")
     assert any(line.startswith("Filing: waiting for the filer") for line in lines)
     assert "\r" not in err  # plain lines: stderr is not a terminal
     assert out.startswith(f"Filed run {RUN_A} of {project.project}: ")
