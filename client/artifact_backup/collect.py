@@ -325,7 +325,6 @@ def _add_config(config_source: Path, files: LocalFiles, dropped: list[DroppedFil
     if not config_source.is_file():
         warnings.append(f"the config file {_display(config_source)} does not exist")
         return
-    _check_name(CONFIG_TYPE, config_source.name, config_source)
     if why := unreadable_reason(io_path(config_source)):
         raise FileUnreadableError(f"cannot read the config file {_display(config_source)} ({why})",
                                   hint="close the program holding it or fix its permissions, then re-run")

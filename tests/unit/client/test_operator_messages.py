@@ -223,3 +223,17 @@ def test_diff_shows_exact_bytes_when_rounding_hides_the_change():
     result = RunDiff(PROJECT, "A", "B", None, None,
                      changes=[FileChange("logs", "grown.log", "changed", 50_890, 50_899, SHA[1], SHA[2])])
     assert "~ logs/grown.log  (49.7 KiB -> 49.7 KiB: 50,890 -> 50,899 bytes)" in format_diff(result)
+
+
+def test_a_config_of_any_name_or_extension_is_the_runs_config_yaml(tmp_path):
+    root = tmp_path / "RMI25320"
+    write(root / "config" / "settings.json", "{}")
+    used = write(tmp_path / "workflow settings.cfg", CONFIG_TEXT)
+    selection = collect(root, include=["config"], config_path=used)
+    try:
+        walked = root / "config" / "settings.json"
+        found = [(f.path, f.source) for f in selection.files]
+        assert found == [("config.yaml", used), ("settings.json", walked)]
+        assert selection.dropped == ()
+    finally:
+        selection.close()
