@@ -6,8 +6,9 @@ Rules (docs/protocol.md, step 1):
   walked recursively; with ``folder_type`` the folder itself is that type's folder.
 * A file is kept when its type allows it (``ArtifactType.allows``: case-insensitive extension, or
   anything inside a ``.gdb`` folder). Other files are *dropped* and reported, not an error.
-* ``config`` also carries the ``--config`` file itself under its base name. When the config folder
-  holds a different file of that name, the ``--config`` file wins and a warning names the other.
+* ``config`` also carries the ``--config`` file itself, always as ``config.yaml`` (the user guide's
+  ``config/{timestamp}/config.yaml``), whatever its own name. When the config folder holds a
+  different ``config.yaml``, the ``--config`` file wins; the other is left out and reported.
 * Symbolic links: a link to a file is followed (its content is uploaded under the link's name, as
   the user sees it in the folder); a link to a folder is not descended into (it could loop or pull
   in a whole disk) and is reported as dropped, as are broken links and special files. An NTFS
@@ -51,6 +52,11 @@ from .paths import io_path, is_junction, strip_extended
 from .source_checks import geodatabase_lock, geodatabase_warnings, unreadable_reason
 
 CONFIG_TYPE = "config"
+#: The name the ``--config`` file is filed under, as the user guide lays a run out.
+CONFIG_NAME = "config.yaml"
+#: The reason of a file the type's extension filter leaves out; every other reason (a broken link,
+#: a FIFO, a link to a folder, a lock file) is worth naming on its own.
+EXTENSION_FILTERED = "extension not kept for this type"
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,10 +208,10 @@ def _walk(
                 unreadable.append(f"{_display(entry.path)} ({exc.strerror or exc})")
                 continue
             if not stat.S_ISREG(st.st_mode):
-                dropped.append(DroppedFile(artifact_type, rel, "not a regular file"))
+                dropped.append(DroppedFile(artifact_type, rel, special_file_reason(st.st_mode)))
                 continue
             if not kind.allows(rel):
-                dropped.append(DroppedFile(artifact_type, rel, "extension not kept for this type"))
+                dropped.append(DroppedFile(artifact_type, rel, EXTENSION_FILTERED))
                 continue
             if lock := geodatabase_lock(rel):
                 locks.setdefault(lock[0], set()).add(lock[1])
@@ -261,6 +267,8 @@ def collect(
         type_folders = {folder_type: root}
     else:
         types = resolve_types(include, settings)
+        if not types:
+            raise SelectionEmptyError(no_types_message(settings), hint=NO_TYPES_HINT)
         type_folders = {}
         for t in types:
             configured = native_path(settings.type_folder(t)) if settings else Path(t)
@@ -316,42 +324,49 @@ def collect(
 
 def _add_config(config_source: Path, files: LocalFiles, dropped: list[DroppedFile],
                 warnings: list[str]) -> None:
-    """File the ``--config`` file as ``config/{name}``, unless the config folder already holds it
-    under a name that differs only in case (``--config Config.yaml`` on Windows): one file, one copy."""
-    name = config_source.name
-    if not get_artifact_type(CONFIG_TYPE).allows(name):
-        dropped.append(DroppedFile(CONFIG_TYPE, name, "extension not kept for this type"))
-        warnings.append(f"the config file {name} is not uploaded: its extension is not kept for config")
-        return
+    """File the ``--config`` file at the user guide's key, ``config/{timestamp}/config.yaml``, whatever
+    its own name: whoever reads a run's config reads it there. A different file the config folder
+    holds under that name is left out and reported; the same file walked under a name that differs
+    only in case (``Config.yaml`` on Windows) is filed once."""
     if not config_source.is_file():
         warnings.append(f"the config file {_display(config_source)} does not exist")
         return
-    _check_name(CONFIG_TYPE, name, config_source)
     if why := unreadable_reason(io_path(config_source)):
         raise FileUnreadableError(f"cannot read the config file {_display(config_source)} ({why})",
                                   hint="close the program holding it or fix its permissions, then re-run")
-    if _walked_already(config_source, files):
-        return
+    for walked in _top_level_config_names(files):
+        if not _same_file(walked.location, config_source):
+            if walked.path != CONFIG_NAME:
+                continue  # another file, under a name of its own
+            reason = f"the --config file {_display(config_source)} is filed as config/{CONFIG_NAME} instead"
+            dropped.append(DroppedFile(CONFIG_TYPE, walked.path, reason))
+            warnings.append(f"{_display(walked.source)} is not uploaded: {reason}")
+        files.remove(CONFIG_TYPE, walked.path)
     st = config_source.stat()
-    existing = files.put(LocalFile(CONFIG_TYPE, name, str(config_source), st.st_size, st.st_mtime_ns))
-    if existing is not None and not os.path.samefile(existing.source, config_source):
-        warnings.append(
-            f"{_display(existing.source)} is not uploaded: the --config file "
-            f"{_display(config_source)} is filed as config/{name} instead"
-        )
+    files.put(LocalFile(CONFIG_TYPE, CONFIG_NAME, str(config_source), st.st_size, st.st_mtime_ns))
 
 
-def _walked_already(config_source: Path, files: LocalFiles) -> bool:
-    """Whether the walk found ``config_source`` under a top-level name differing only in case."""
-    folded = config_source.name.casefold()
-    for f in files.between((CONFIG_TYPE, ""), (CONFIG_TYPE, "\U0010ffff"), below=2**63 - 1):
-        if "/" not in f.path and f.path != config_source.name and f.path.casefold() == folded:
-            try:
-                if os.path.samefile(f.location, config_source):
-                    return True
-            except OSError:
-                continue
-    return False
+def _top_level_config_names(files: LocalFiles) -> list[LocalFile]:
+    """The walked files at the top of the config folder named config.yaml in any case."""
+    folded = CONFIG_NAME.casefold()
+    return [f for f in files.between((CONFIG_TYPE, ""), (CONFIG_TYPE, "\U0010ffff"), below=2**63 - 1)
+            if "/" not in f.path and f.path.casefold() == folded]
+
+
+def _same_file(location: str, config_source: Path) -> bool:
+    try:
+        return os.path.samefile(location, config_source)
+    except OSError:
+        return False
+
+
+NO_TYPES_HINT = ("name the types to upload with --include (e.g. --include config logs report), or list "
+                 "them under orchestrator.artifact_types")
+
+
+def no_types_message(settings: Settings | None) -> str:
+    where = f" in {_display(settings.config_path)}" if settings and settings.config_path else ""
+    return f"nothing to upload: orchestrator.artifact_types{where} is an empty list"
 
 
 def check_untimestamped(selection: Selection, project_key: str) -> None:
@@ -382,8 +397,20 @@ def _drive_note(artifact_type: str, folder: Path) -> str:
 
 def empty_hint(selection: Selection) -> str:
     lines = [f"looked in {_display(p)}{_drive_note(t, p)}" for t, p in selection.type_folders.items()]
-    if selection.dropped:
-        lines.append(
-            f"{len(selection.dropped)} file(s) were left out by the extension filter (--verbose lists them)"
-        )
+    filtered = sum(1 for d in selection.dropped if d.reason == EXTENSION_FILTERED)
+    if filtered:
+        lines.append(f"{filtered} file(s) were left out by the extension filter (--verbose lists them)")
+    other = [d for d in selection.dropped if d.reason != EXTENSION_FILTERED]
+    lines += [f"left out: {d.type}/{d.path} ({d.reason})" for d in other[:10]]
+    if len(other) > 10:
+        lines.append(f"and {len(other) - 10} more left out (--verbose lists them)")
     return "\n".join(lines)
+
+
+def special_file_reason(mode: int) -> str:
+    """Why an entry that is neither a file nor a folder is left out, in the user's words."""
+    for test, what in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return f"not a regular file: {what}"
+    return "not a regular file"

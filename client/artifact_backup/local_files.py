@@ -82,6 +82,21 @@ class LocalFiles(SqliteSpool, Sequence["LocalFile"]):
             self._bytes += f.size
         return old
 
+    def remove(self, type_name: str, path: str) -> LocalFile | None:
+        """Take the file of this type and path out of the list; returns it (None: there was none)."""
+        with self._lock:
+            row = self._db.execute(_ONE, (type_name, path)).fetchone()
+            if row is None:
+                return None
+            self._db.execute("DELETE FROM files WHERE type = ? AND path = ?", (type_name, path))
+            old = self._file(row)
+            counts = self._per_type[old.type]
+            counts[0] -= 1
+            counts[1] -= old.size
+            self._count -= 1
+            self._bytes -= old.size
+        return old
+
     def get(self, type_name: str, path: str) -> LocalFile | None:
         with self._lock:
             row = self._db.execute(_ONE, (type_name, path)).fetchone()

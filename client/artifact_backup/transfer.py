@@ -99,19 +99,24 @@ class BaseSubscriber:
         """One file was read and hashed (``path`` is ``{type}/{relative path}``)."""
 
     def on_bytes_sent(self, *, amount: int, **kwargs: Any) -> None:
-        """``amount`` more bytes went to S3 (negative when a retried request starts over)."""
+        """``amount`` more bytes went to S3 (negative when a retried request starts over); ``content``
+        (keyword) is the bytes of the run's files they stand for (a pack is sent compressed), which
+        add up to ``plan.total_bytes`` with the reused files and the pieces skipped."""
 
     def on_file_reused(self, *, path: str, size: int, **kwargs: Any) -> None:
         """A large file is not sent: the archive holds it unchanged and the filer copies it."""
 
     def on_piece_done(self, *, piece: Any, skipped: bool, **kwargs: Any) -> None:
-        """A pack or blob is in staging; ``skipped`` when an earlier attempt had already sent it."""
+        """A pack or blob is in staging; ``skipped`` when an earlier attempt had already sent it
+        (``content``, keyword: the bytes of files it carries)."""
 
     def on_committed(self, *, run_id: str, already: bool, **kwargs: Any) -> None:
         """The manifest is in staging; ``already`` when an earlier attempt had committed the run."""
 
     def on_waiting(self, *, elapsed: float, **kwargs: Any) -> None:
-        """Still waiting for the filer's receipt after ``elapsed`` seconds."""
+        """Still waiting for the filer's receipt after ``elapsed`` seconds; ``filer`` (keyword) is
+        what it has done so far (:class:`~artifact_backup.upload.filer_progress.FilerProgress`),
+        or None when its progress cannot be read."""
 
 
 class Notifier:

@@ -108,6 +108,7 @@ def test_tampered_deleted_and_extra_objects_are_reported(project, local_stack, s
     assert problems[tampered.key]["expected_sha256"] == tampered.sha256
     assert problems[tampered.key]["actual_sha256"] != tampered.sha256
     assert problems[tampered.key]["actual_size"] == tampered.size
+    assert problems[tampered.key]["detail"] == "its SHA-256 differs from the run record"
     assert problems[deleted.key]["problem"] == "missing"
     assert problems[extra]["problem"] == "extra"
     assert runs[RUN_B]["files_verified"] == runs[RUN_B]["files"] - 2

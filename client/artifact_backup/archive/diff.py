@@ -64,10 +64,14 @@ class RunDiff:
     config: list[ConfigChange] = field(default_factory=list)
     changes: list[FileChange] = field(default_factory=list)
     unchanged: dict[str, int] = field(default_factory=dict)
+    #: Types only one of the runs holds, with that run's files and bytes of them: a run uploaded
+    #: without a type did not remove its files, so they are not listed as added or removed.
+    only_in_a: dict[str, TypeTotal] = field(default_factory=dict)
+    only_in_b: dict[str, TypeTotal] = field(default_factory=dict)
 
     @property
     def identical(self) -> bool:
-        return not self.changes
+        return not self.changes and not self.only_in_a and not self.only_in_b
 
     def changes_per_type(self) -> dict[str, dict[str, list[FileChange]]]:
         grouped: dict[str, dict[str, list[FileChange]]] = {}
@@ -85,7 +89,33 @@ class RunDiff:
                 "config_sha256_a": self.config_sha256_a, "config_sha256_b": self.config_sha256_b,
                 "config_changed": self.config_sha256_a != self.config_sha256_b,
                 "config": [c.to_dict() for c in self.config], "types": per_type,
-                "unchanged": self.unchanged, "identical": self.identical}
+                "unchanged": self.unchanged, "identical": self.identical,
+                "only_in_a": {t: total.to_dict() for t, total in self.only_in_a.items()},
+                "only_in_b": {t: total.to_dict() for t, total in self.only_in_b.items()}}
+
+
+@dataclass(frozen=True)
+class TypeTotal:
+    files: int
+    bytes: int
+
+    def to_dict(self) -> dict[str, int]:
+        return {"files": self.files, "bytes": self.bytes}
+
+
+def types_in_one_run(a: RunRecord, b: RunRecord) -> tuple[dict[str, TypeTotal], dict[str, TypeTotal]]:
+    """The types only ``a`` holds and those only ``b`` holds, each with its files and bytes."""
+    def totals(record: RunRecord) -> dict[str, TypeTotal]:
+        counts: dict[str, list[int]] = {}
+        for f in record.files:
+            count = counts.setdefault(f.type, [0, 0])
+            count[0] += 1
+            count[1] += f.size
+        return {t: TypeTotal(n, size) for t, (n, size) in sorted(counts.items())}
+
+    in_a, in_b = totals(a), totals(b)
+    only_a = {t: v for t, v in in_a.items() if t not in in_b}
+    return only_a, {t: v for t, v in in_b.items() if t not in in_a}
 
 
 def compare_records(a: RunRecord, b: RunRecord) -> tuple[list[FileChange], dict[str, int]]:
@@ -136,8 +166,10 @@ def diff_runs(
     config = config or ReadConfig()
     ra, rb = a.record, b.record
     changes, unchanged = compare_records(ra, rb)
+    only_a, only_b = types_in_one_run(ra, rb)
+    changes = [c for c in changes if c.type not in only_a and c.type not in only_b]
     result = RunDiff(ra.project_key, a.label, b.label, ra.config_sha256, rb.config_sha256,
-                     changes=changes, unchanged=unchanged)
+                     changes=changes, unchanged=unchanged, only_in_a=only_a, only_in_b=only_b)
     files_a = {f.path: safe_file(f) for f in ra.files if f.type == CONFIG_TYPE}
     files_b = {f.path: safe_file(f) for f in rb.files if f.type == CONFIG_TYPE}
     config_changes = [c for c in changes if c.type == CONFIG_TYPE]

@@ -277,9 +277,9 @@ def verify_record(client: Any, bucket: str, record: RunRecord, record_key: str, 
         else:
             check.bytes_read += found.size
             if found.size != f.size or found.sha256 != f.sha256:
-                what = "size and SHA-256" if found.size != f.size else "SHA-256"
+                what = "size and SHA-256 differ" if found.size != f.size else "SHA-256 differs"
                 check.problems.append(FileProblem(
-                    "different", f.key, f"its {what} differ from the run record", f.type, f.path,
+                    "different", f.key, f"its {what} from the run record", f.type, f.path,
                     f.size, f.sha256, found.size, found.sha256))
             elif found.meta_sha256 is not None and found.meta_sha256 != f.sha256:
                 check.problems.append(FileProblem(

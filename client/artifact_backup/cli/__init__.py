@@ -45,6 +45,7 @@ from collections.abc import Sequence
 from .._version import __version__
 from ..exceptions import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ArtifactBackupError
 from ._console import Console
+from ._usage import UsageError, UsageParser, report_usage_error, wants_json
 
 #: Commands in the order ``--help`` lists them; modules not present are skipped.
 COMMAND_MODULES: tuple[str, ...] = (
@@ -104,7 +105,7 @@ def build_parser(
     Registering every command imports every command module, a tenth of a second of an upload's
     start; the top-level help, a bad command name and ``--version`` still get them all.
     """
-    parser = argparse.ArgumentParser(
+    parser = UsageParser(
         prog=prog or "artifact-backup",
         description=DESCRIPTION,
         epilog=EPILOG,
@@ -141,9 +142,13 @@ def _parse(
         args = parser.parse_args(args_list)
     except SystemExit as exc:  # --help, --version and usage errors
         code = exc.code if isinstance(exc.code, int) else (EXIT_USAGE if exc.code else 0)
+        if isinstance(exc, UsageError) and wants_json(args_list):
+            report_usage_error(exc.message, exc.hint)
         return None, code
     if getattr(args, "run", None) is None:
         parser.print_help(sys.stderr)
+        if wants_json(args_list):
+            report_usage_error("no command given", f"{parser.prog} --help lists the commands")
         return None, EXIT_USAGE
     return args, 0
 

@@ -1,8 +1,8 @@
 """What every command shares: output (text or ``--json``), warnings, progress, and loading settings.
 
 Results go to stdout (a JSON document with ``--json``, nothing else on stdout then); messages,
-warnings, errors and the progress line go to stderr, and the progress line only when stderr is a
-terminal, so logs of scheduled runs stay clean.
+warnings, errors and the progress display (:mod:`._progress`) go to stderr: a line redrawn on a
+terminal, a plain line at each tenth of the way in a log, none in a log under ``--json``.
 """
 
 from __future__ import annotations
@@ -10,15 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import threading
-import time
 import traceback
 from collections.abc import Callable
 from typing import Any, TextIO
 
 from ..config import Settings, load_config
 from ..exceptions import EXIT_ERROR, ArtifactBackupError
-from ..transfer import BaseSubscriber
 
 
 def human_bytes(n: float) -> str:
@@ -33,14 +30,6 @@ def human_duration(seconds: float) -> str:
     seconds = max(0, int(round(seconds)))
     hours, rest = divmod(seconds, 3600)
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
-
-
-def rate_and_eta(done: int, total: int, elapsed: float) -> tuple[float | None, float | None]:
-    """Bytes per second so far and seconds left at that rate (None until there is a rate)."""
-    if elapsed <= 0 or done <= 0:
-        return None, None
-    rate = done / elapsed
-    return rate, max(0, total - done) / rate
 
 
 def plural(n: int, word: str) -> str:
@@ -129,98 +118,12 @@ class Console:
 
     # -- progress ---------------------------------------------------------------------------------
 
-    def progress(self) -> ProgressLine | None:
-        """A progress subscriber when stderr is a terminal and output is for people."""
-        if self.json or not getattr(self.stderr, "isatty", lambda: False)():
+    def progress(self) -> Any:
+        """The progress display (:mod:`._progress`): one live line when stderr is a terminal, plain
+        lines in a log; none for a log under ``--json``, which is read by programs."""
+        from ._progress import ProgressDisplay
+
+        live = bool(getattr(self.stderr, "isatty", lambda: False)())
+        if self.json and not live:
             return None
-        return ProgressLine(self.stderr)
-
-
-class ProgressLine(BaseSubscriber):
-    """One self-rewriting line: files hashed, bytes sent, pieces done, then the wait; for downloads
-    (:class:`artifact_backup.archive.ArchiveReader` subscribers), files and bytes received, the rate
-    and the time left."""
-
-    def __init__(self, stream: TextIO, interval: float = 0.1) -> None:
-        self.stream = stream
-        self.interval = interval
-        self.files = self.files_done = 0
-        self.total_bytes = self.sent = 0
-        self.pieces = self.pieces_done = 0
-        self.download_files = self.download_files_done = 0
-        self.download_bytes = self.received = 0
-        self._download_started: float | None = None
-        self._last = 0.0
-        self._width = 0
-        self._lock = threading.Lock()
-
-    def on_planned(self, *, plan: Any, **kwargs: Any) -> None:
-        self.files = plan.total_files
-        self.total_bytes = plan.total_bytes
-        self.pieces = len(plan.packs) + len(plan.blobs)
-
-    def on_file_hashed(self, *, path: str, size: int, **kwargs: Any) -> None:
-        self.files_done += 1
-        self._draw()
-
-    def on_bytes_sent(self, *, amount: int, **kwargs: Any) -> None:
-        self.sent += amount
-        self._draw()
-
-    def on_piece_done(self, *, piece: Any, skipped: bool, **kwargs: Any) -> None:
-        self.pieces_done += 1
-        self._draw()
-
-    def on_committed(self, *, run_id: str, already: bool, **kwargs: Any) -> None:
-        self._draw(force=True, text="committed; waiting for the filer...")
-
-    def on_waiting(self, *, elapsed: float, **kwargs: Any) -> None:
-        self._draw(force=True, text=f"committed; waiting for the filer... {elapsed:.0f} s")
-
-    def on_download_planned(self, *, files: int, bytes: int, **kwargs: Any) -> None:
-        self.download_files, self.download_bytes = files, bytes
-        self._download_started = time.monotonic()
-        self._draw(force=True, text=self.download_text())
-
-    def on_bytes_received(self, *, amount: int, **kwargs: Any) -> None:
-        self.received += amount
-        self._draw(text=self.download_text())
-
-    def on_file_downloaded(self, *, path: str, size: int, skipped: bool, **kwargs: Any) -> None:
-        self.download_files_done += 1
-        if skipped:  # already on disk: left out of the totals, so rate and ETA measure what travels
-            self.download_bytes -= size
-            self.download_files -= 1
-            self.download_files_done -= 1
-        self._draw(text=self.download_text())
-
-    def download_text(self, now: float | None = None) -> str:
-        elapsed = (now or time.monotonic()) - (self._download_started or time.monotonic())
-        received = max(self.received, 0)
-        rate, eta = rate_and_eta(received, self.download_bytes, elapsed)
-        speed = f"{human_bytes(rate)}/s" if rate is not None else "-/s"
-        left = human_duration(eta) if eta is not None else "-:--"
-        return (
-            f"downloaded {self.download_files_done}/{self.download_files} files | "
-            f"{human_bytes(received)} of {human_bytes(self.download_bytes)} | {speed} | ETA {left}"
-        )
-
-    def _draw(self, *, force: bool = False, text: str | None = None) -> None:
-        now = time.monotonic()
-        if not force and now - self._last < self.interval:
-            return
-        self._last = now
-        if text is None:
-            text = (
-                f"read {self.files_done}/{self.files} files | "
-                f"sent {human_bytes(max(self.sent, 0))} | pieces {self.pieces_done}/{self.pieces}"
-            )
-        pad = max(0, self._width - len(text))
-        self._width = len(text)
-        self.stream.write("\r" + text + " " * pad)
-        self.stream.flush()
-
-    def close(self) -> None:
-        if self._width:
-            self.stream.write("\r" + " " * self._width + "\r")
-            self.stream.flush()
+        return ProgressDisplay(self.stderr, live=live)

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..exceptions import EXIT_OK
 from ._archive import add_archive_options, open_reader, repeat_options, size_text
-from ._console import Console
+from ._console import Console, plural
 
 DESCRIPTION = """\
 Compare two runs of a project: first the config (a unified diff of each config file that changed,
@@ -62,12 +62,19 @@ def format_diff(result: Any) -> str:
                 lines.append(change.diff.rstrip("\n"))
     lines.append("")
     grouped = result.changes_per_type()
-    types = sorted(set(grouped) | set(result.unchanged))
+    only = {**{t: (b, a, n) for t, n in result.only_in_a.items()},
+            **{t: (a, b, n) for t, n in result.only_in_b.items()}}
+    types = sorted(set(grouped) | set(result.unchanged) | set(only))
     if result.identical:
         lines.append("Files: identical (same files, same checksums)")
     else:
         lines.append("Files:")
     for type_name in types:
+        if type_name in only:
+            missing_in, held_in, total = only[type_name]
+            lines.append(f"  {type_name}: not in run {missing_in} ({plural(total.files, 'file')}, "
+                         f"{size_text(total.bytes)} in run {held_in}); not compared")
+            continue
         groups = grouped.get(type_name, {"added": [], "removed": [], "changed": []})
         counts = ", ".join(f"{len(groups[s])} {s}" for s in ("added", "removed", "changed"))
         lines.append(f"  {type_name}: {counts}, {result.unchanged.get(type_name, 0)} unchanged")
@@ -76,6 +83,15 @@ def format_diff(result: Any) -> str:
         for c in groups["removed"]:
             lines.append(f"    - {c.type}/{c.path}  ({size_text(c.size_a or 0)})")
         for c in groups["changed"]:
-            sizes = f"{size_text(c.size_a or 0)} -> {size_text(c.size_b or 0)}"
-            lines.append(f"    ~ {c.type}/{c.path}  ({sizes})")
+            lines.append(f"    ~ {c.type}/{c.path}  ({size_change(c.size_a or 0, c.size_b or 0)})")
     return "\n".join(lines)
+
+
+def size_change(size_a: int, size_b: int) -> str:
+    """``49.7 KiB -> 52.1 KiB``; the exact byte counts when rounding would hide the change."""
+    text_a, text_b = size_text(size_a), size_text(size_b)
+    if size_a == size_b:
+        return f"{text_a}, same size"
+    if text_a == text_b:
+        return f"{text_a} -> {text_b}: {size_a:,} -> {size_b:,} bytes"
+    return f"{text_a} -> {text_b}"

@@ -10,6 +10,7 @@ from artifact_contract import ARTIFACT_TYPES
 from ..exceptions import EXIT_OK
 from ._archive import add_archive_options, close_progress, open_reader, repeat_options, size_text
 from ._console import Console, plural
+from ._words import ALL_RUNS, run_argument_words
 
 DESCRIPTION = """\
 Download a run's files into DIR as {type}/{path} (the project folder's own layout), each checked
@@ -82,11 +83,13 @@ def run(args: argparse.Namespace, console: Console) -> int:
 
 def format_download(result: Any, verbose: int = 0) -> str:
     downloaded, present = result.count("downloaded"), result.count("present")
+    which = run_argument_words(result.run)
     if not result.files:
-        return f"Nothing to download: run {result.run} has no file of the chosen types."
+        if result.run == ALL_RUNS:
+            return f"Nothing to download: no run of {result.project_key} has a file of the chosen types."
+        return f"Nothing to download: {which} of {result.project_key} has no file of the chosen types."
     line = (f"Downloaded {plural(downloaded, 'file')} ({size_text(result.bytes_downloaded)}) of "
-            f"{result.project_key} run {result.run} to {result.destination}, each verified against its "
-            f"SHA-256")
+            f"{which} of {result.project_key} to {result.destination}, each verified against its SHA-256")
     if present:
         line += f"; {plural(present, 'file')} already there and intact"
     lines = [line + "."]

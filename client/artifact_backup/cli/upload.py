@@ -9,6 +9,7 @@ from artifact_contract import ARTIFACT_TYPES, DEFAULT_ARTIFACT_TYPES
 
 from ..exceptions import EXIT_OK
 from ._console import Console, human_bytes, load_settings, plural
+from ._words import run_words
 
 DESCRIPTION = """\
 Upload a run's artifacts: collect each type's files from the project folder (keeping the extensions
@@ -102,7 +103,9 @@ def run(args: argparse.Namespace, console: Console) -> int:
     from ..upload import BackupRequest, Uploader
 
     settings = load_settings(args)
-    progress = console.progress()
+    if not settings.upload_artifacts_to_s3:
+        console.warn(switched_off_note(settings, args.dry_run))
+    progress = None if args.dry_run else console.progress()  # a dry run sends nothing to follow
     journal = Journal(args.cache_dir) if args.cache_dir else None
     uploader = Uploader(settings, subscribers=[progress] if progress else (), journal=journal)
     timestamp: bool | str = args.custom_timestamp if args.custom_timestamp else bool(args.timestamp)
@@ -128,13 +131,38 @@ def run(args: argparse.Namespace, console: Console) -> int:
     return EXIT_OK
 
 
+#: Files left out for a reason other than the extension filter shown without -v.
+_OTHER_SHOWN = 10
+
+
+def switched_off_note(settings: Any, dry_run: bool) -> str:
+    """Said before a manual upload whose config turns the workflow's uploads off: the user asked
+    for this one, so it goes ahead, but the switch may not be what they think it is."""
+    where = f" in {settings.config_path}" if settings.config_path else ""
+    goes = "would go ahead" if dry_run else "goes ahead"
+    return (f"orchestrator.upload_artifacts_to_s3 is not true{where}, so the workflow uploads nothing after "
+            f"its runs; this upload was asked for explicitly and {goes}")
+
+
 def _dropped_lines(result: Any, verbose: int) -> list[str]:
-    if not result.dropped:
-        return []
-    if not verbose:
-        return [f"{plural(len(result.dropped), 'file')} left out by the extension filter (-v lists them)"]
-    lines = [f"left out ({len(result.dropped)}):"]
-    lines += [f"  {d.type}/{d.path}  ({d.reason})" for d in result.dropped]
+    """Files the extension filter left out are counted (-v lists them); anything left out for
+    another reason (a broken link, a FIFO, a link to a folder) is named: the user expected it."""
+    from ..collect import EXTENSION_FILTERED
+
+    filtered = [d for d in result.dropped if d.reason == EXTENSION_FILTERED]
+    other = [d for d in result.dropped if d.reason != EXTENSION_FILTERED]
+    lines: list[str] = []
+    if other:
+        shown = other if verbose else other[:_OTHER_SHOWN]
+        lines.append(f"{plural(len(other), 'file')} left out, not by the extension filter:")
+        lines += [f"  {d.type}/{d.path}  ({d.reason})" for d in shown]
+        if len(shown) < len(other):
+            lines.append(f"  and {len(other) - len(shown)} more (-v lists them)")
+    if filtered and not verbose:
+        lines.append(f"{plural(len(filtered), 'file')} left out by the extension filter (-v lists them)")
+    elif filtered:
+        lines.append(f"left out by the extension filter ({len(filtered)}):")
+        lines += [f"  {d.type}/{d.path}  ({d.reason})" for d in filtered]
     return lines
 
 
@@ -174,20 +202,18 @@ def format_result(result: Any, console: Console) -> str:
         )
         lines.append("It will be filed under:")
     elif result.already_filed:
-        stamp = f" {result.timestamp}" if result.timestamp else ""
         lines.append(
-            f"Already filed: run{stamp} of {result.project_key} holds these very files "
-            f"({plural(result.files, 'file')}, {size}; {per_type}), filed by run {result.filed_run_id}. "
-            "Nothing new was written."
+            f"Already filed: {run_words(result.timestamp, result.filed_run_id)} of {result.project_key} "
+            f"holds these very files ({plural(result.files, 'file')}, {size}; {per_type}), filed by run "
+            f"{result.filed_run_id}. Nothing new was written."
         )
     else:
-        stamp = f" {result.timestamp}" if result.timestamp else ""
         lines.append(
-            f"Filed run{stamp} of {result.project_key}{resumed}: {plural(result.files, 'file')}, {size} "
-            f"({per_type})"
+            f"Filed {run_words(result.timestamp, result.run_id)} of {result.project_key}{resumed}: "
+            f"{plural(result.files, 'file')}, {size} ({per_type})"
         )
     lines += [f"  {url}" for url in result.archive_urls()]
-    if result.files_reused:
+    if result.files_reused and not result.already_filed:  # nothing of this upload was written
         lines.append(
             f"  {plural(result.files_reused, 'large file')} ({human_bytes(result.bytes_reused)}) unchanged "
             "since an earlier run: copied in the archive, not sent"

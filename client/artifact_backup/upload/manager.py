@@ -37,6 +37,7 @@ from ..pack import PiecePlan, plan_pieces
 from ..transfer import BaseSubscriber, Notifier, UploadConfig
 from .blob_task import file_blobs, send_slot_blobs, start_hashes
 from .commit import put_manifest, run_manifest
+from .filer_progress import FilerProgressReader, RunUnits, run_units
 from .pack_task import send_packs
 from .receipt import PollCutOff, ReceiptPoller, refused_error
 from .resend_task import changed_while_sent, moved, settle_moved_blobs
@@ -144,12 +145,13 @@ class Uploader:
                 receipt = self._earlier_receipt(run) if attempt.resumed else None
                 if receipt is None:
                     # 2, 4 and 5: hash and upload the pieces, commit the manifest
-                    self._send_and_commit(run, attempt, plan, selection, result, archive=archive,
-                                          reuse=skip_unchanged and wait)
+                    units = self._send_and_commit(run, attempt, plan, selection, result, archive=archive,
+                                                  reuse=skip_unchanged and wait)
                     if not wait:
                         return self._committed(attempt, result, started)
                     # 6. wait for the receipt
-                    receipt = self.wait_for_receipt(staging, project_key, run.run_id, timeout=wait_timeout)
+                    receipt = self.wait_for_receipt(staging, project_key, run.run_id, timeout=wait_timeout,
+                                                    units=units, pieces=result.pieces)
             self.journal.clear(attempt.key)
             result.receipt = receipt
             self._timed(result, started)
@@ -195,11 +197,13 @@ class Uploader:
         *,
         archive: str,
         reuse: bool,
-    ) -> None:
-        """Send what an earlier attempt did not, then commit; nothing when it already committed."""
+    ) -> RunUnits | None:
+        """Send what an earlier attempt did not, then commit; nothing when it already committed.
+        Returns the files each piece carries (for the wait's progress) when this attempt sent them."""
+        units = None
         if attempt.entry.committed:
             result.already_committed = True
-            return
+            return None
         if attempt.resumed:
             run = sent_before(self.client, run)
         if run.holds_manifest():
@@ -212,11 +216,13 @@ class Uploader:
             outcome = self._send_pieces(run, plan, reusable)
             with closing(outcome):
                 _count(result, outcome)
+                units = run_units(outcome.files)
                 manifest = run_manifest(run, outcome, timestamp=attempt.entry.timestamp,
                                         archive_bucket=archive, config_source=selection.config_source)
             with manifest:
                 result.already_committed = self.commit(run.bucket, manifest)
         mark_committed(self.journal, attempt)
+        return units
 
     def _send_pieces(
         self, run: StagingRun, plan: PiecePlan, reusable: ReuseIndex | None = None
@@ -251,11 +257,19 @@ class Uploader:
         return put_manifest(self.client, bucket, manifest, notify=self._notify, sleep=self._sleep)
 
     def wait_for_receipt(
-        self, bucket: str, project_key: str, run_id: str, *, timeout: float | None = None
+        self, bucket: str, project_key: str, run_id: str, *, timeout: float | None = None,
+        units: RunUnits | None = None, pieces: int | None = None,
     ) -> Receipt:
         """Poll for the filer's receipt: short pauses first (filing small runs takes seconds), then
-        growing ones up to ``poll_max``, until ``timeout`` (default ``config.wait_timeout``)."""
-        return self._receipts().wait(bucket, project_key, run_id, timeout=timeout)
+        growing ones up to ``poll_max``, until ``timeout`` (default ``config.wait_timeout``).
+
+        Subscribers' ``on_waiting`` also hears what the filer has verified and filed, read from its
+        progress in staging (:mod:`.filer_progress`); ``units`` (the files each piece carries) turns
+        its filed pieces into files. Without subscribers nobody would see it: it is not read."""
+        reader = None
+        if self._notify.subscribers:
+            reader = FilerProgressReader(self.client, bucket, project_key, run_id, units=units, pieces=pieces)
+        return self._receipts().wait(bucket, project_key, run_id, timeout=timeout, progress=reader)
 
     def _receipts(self) -> ReceiptPoller:
         return ReceiptPoller(

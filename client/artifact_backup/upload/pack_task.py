@@ -28,12 +28,14 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
         path, packed = _write_pack_file(sender, planned)
         piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
         sender.outcome.pieces[piece.id] = piece
+        content = 0
         for f, sha in zip(planned, packed.file_sha256, strict=True):
             sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
-        if sender.already_there(piece):
+            content += f.size
+        if sender.already_there(piece, content):
             discard(path, "pack file")
             continue
-        pending.append(sender.upload(str(path), piece.id, piece, packed.size, cleanup=path))
+        pending.append(sender.upload(str(path), piece.id, piece, packed.size, cleanup=path, content=content))
 
 
 def _write_pack_file(sender: PieceSender, members: Sequence[LocalFile]) -> tuple[Path, PackResult]:

@@ -14,6 +14,7 @@ from artifact_contract.s3 import is_aws_error, is_denied, is_missing
 from ..aws import translate_error
 from ..exceptions import ReceiptTimeoutError, ReceiptUnreadableError, RunRefusedError
 from ..transfer import Notifier, UploadConfig
+from .filer_progress import FilerProgressReader
 from .types import UploadResult
 
 log = logging.getLogger("artifact_backup")
@@ -84,9 +85,12 @@ class ReceiptPoller:
             )
         return receipt
 
-    def wait(self, bucket: str, project_key: str, run_id: str, *, timeout: float | None = None) -> Receipt:
+    def wait(self, bucket: str, project_key: str, run_id: str, *, timeout: float | None = None,
+             progress: FilerProgressReader | None = None) -> Receipt:
         """Poll for the filer's receipt: short pauses first (filing small runs takes seconds), then
-        growing ones up to ``poll_max``, until ``timeout`` (default ``config.wait_timeout``)."""
+        growing ones up to ``poll_max``, until ``timeout`` (default ``config.wait_timeout``). Between
+        polls the subscribers hear the elapsed time and, read through ``progress``, what the filer
+        has done so far."""
         timeout = self.config.wait_timeout if timeout is None else timeout
         self._denied = False
         start = self._clock()
@@ -112,7 +116,7 @@ class ReceiptPoller:
             now = self._clock()
             if now >= deadline:
                 raise self._timed_out(project_key, run_id, timeout)
-            self._notify("on_waiting", elapsed=now - start)
+            self._notify("on_waiting", elapsed=now - start, filer=progress.read() if progress else None)
             delay = min(delay * self.config.poll_multiplier, self.config.poll_max)
 
     def _timed_out(self, project_key: str, run_id: str, timeout: float) -> ReceiptTimeoutError:

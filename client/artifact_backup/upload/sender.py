@@ -55,11 +55,13 @@ class PieceSender:
     def file_hashed(self, f: LocalFile) -> None:
         self.notify("on_file_hashed", path=f.member_name, size=f.size)
 
-    def already_there(self, piece: Piece) -> bool:
-        """Whether an earlier attempt already sent ``piece``: then it is counted as skipped."""
+    def already_there(self, piece: Piece, content: int | None = None) -> bool:
+        """Whether an earlier attempt already sent ``piece`` (carrying ``content`` bytes of files):
+        then it is counted as skipped."""
         if self.run.holds(piece.id, piece.size):
             self.outcome.skipped += 1
-            self.notify("on_piece_done", piece=piece, skipped=True)
+            self.notify("on_piece_done", piece=piece, skipped=True,
+                        content=piece.size if content is None else content)
             return True
         return False
 
@@ -70,9 +72,12 @@ class PieceSender:
         piece: Piece | Callable[[], Piece],
         size: int,
         cleanup: Path | None = None,
+        content: int | None = None,
     ) -> Any:
-        """Start sending ``size`` bytes of ``path`` as the piece ``piece_id``; returns its future."""
-        progress = PieceProgress(piece, size, cleanup, outcome=self.outcome, notify=self.notify)
+        """Start sending ``size`` bytes of ``path`` as the piece ``piece_id`` (carrying ``content``
+        bytes of files, default ``size``); returns its future."""
+        progress = PieceProgress(piece, size, cleanup, outcome=self.outcome, notify=self.notify,
+                                 content=content)
         future = self._manager.upload(
             path, self.run.bucket, self.run.key(piece_id), extra_args=dict(SEND_ARGS), subscribers=[progress]
         )

@@ -30,7 +30,13 @@ class ListedSize:
 
 class PieceProgress(ListedSize):
     """One piece's upload: its bytes and its completion counted in the outcome and told to the
-    subscribers; ``cleanup`` (a pack's temporary file) is removed once the upload is done."""
+    subscribers; ``cleanup`` (a pack's temporary file) is removed once the upload is done.
+
+    ``content`` is the bytes of the files the piece carries (a pack is compressed, so it is sent
+    smaller): each ``on_bytes_sent`` also says how much of that content the bytes sent stand for,
+    so a display can measure an upload against the run's collected bytes, known before anything
+    is sent.
+    """
 
     def __init__(
         self,
@@ -40,15 +46,22 @@ class PieceProgress(ListedSize):
         *,
         outcome: SendOutcome,
         notify: Notifier,
+        content: int | None = None,
     ) -> None:
         super().__init__(size)
+        self.content = size if content is None else content
+        self._sent = self._told = 0
         # A blob sent while being hashed becomes a Piece once its hash is known.
         self.piece, self.cleanup = piece, cleanup
         self._outcome, self._notify = outcome, notify
 
     def on_progress(self, future: Any, bytes_transferred: int, **kwargs: Any) -> None:
         self._outcome.add_bytes_sent(bytes_transferred)
-        self._notify("on_bytes_sent", amount=bytes_transferred)
+        # The content told so far is kept exact, so a piece's reports add up to its content.
+        self._sent += bytes_transferred
+        told = self.content * self._sent // self.size if self.size else self.content
+        content, self._told = told - self._told, told
+        self._notify("on_bytes_sent", amount=bytes_transferred, content=content)
 
     def on_done(self, future: Any, **kwargs: Any) -> None:
         if self.cleanup is not None:

@@ -214,23 +214,6 @@ def test_error_json_shape(capsys):
     assert err.startswith("error: Failed to upload artifacts to S3")
 
 
-def test_progress_only_on_a_terminal(capsys):
-    assert Console().progress() is None  # pytest's stderr is not a terminal
-
-    class Tty:
-        def isatty(self):
-            return True
-
-        def write(self, s):
-            pass
-
-        def flush(self):
-            pass
-
-    assert Console(stderr=Tty()).progress() is not None
-    assert Console(stderr=Tty(), json_output=True).progress() is None
-
-
 def script_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     env["XDG_CACHE_HOME"] = str(REPO / ".pytest_cache" / "xdg")

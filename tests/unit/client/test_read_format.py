@@ -17,7 +17,6 @@ from artifact_backup.archive.pin import retention_tags
 from artifact_backup.archive.restore import RestoreOutcome, RestoreResult, check_request
 from artifact_backup.archive.runs import PinNote, RunListing, RunSummary, pin_key, select_files
 from artifact_backup.cli._archive import money, storage_text, table
-from artifact_backup.cli._console import Console, ProgressLine, human_duration, rate_and_eta
 from artifact_backup.cli.diff import format_diff
 from artifact_backup.cli.restore import format_restore
 from artifact_backup.cli.runs import format_runs
@@ -180,36 +179,6 @@ def test_pin_tags_keep_managed_and_note_lives_beside_the_record():
     assert PinNote.from_json(note.to_json()) == note
     with pytest.raises(RecordInvalidError):
         PinNote.from_json(b'{"schema": "other"}')
-
-
-def test_download_progress_line_has_files_bytes_rate_and_eta():
-    assert rate_and_eta(0, 100, 1.0) == (None, None)
-    assert rate_and_eta(50, 150, 2.0) == (25.0, 4.0)
-    assert human_duration(65) == "1:05"
-    assert human_duration(3725) == "1:02:05"
-    stream = io.StringIO()
-    line = ProgressLine(stream, interval=0)
-    line.on_download_planned(files=3, bytes=3 * 1024 * 1024)
-    line.on_file_downloaded(path="logs/a", size=1024 * 1024, skipped=True)  # already on disk
-    line._download_started -= 2.0
-    line.on_bytes_received(amount=1024 * 1024)
-    line.on_file_downloaded(path="logs/b", size=1024 * 1024, skipped=False)
-    text = line.download_text()
-    assert text.startswith("downloaded 1/2 files | 1.0 MiB of 2.0 MiB | ")
-    assert "KiB/s" in text or "MiB/s" in text
-    assert "ETA 0:0" in text
-    assert stream.getvalue().startswith("\r")
-
-
-def test_progress_stays_quiet_off_a_terminal_and_with_json():
-    assert Console(stderr=io.StringIO()).progress() is None
-
-    class Tty(io.StringIO):
-        def isatty(self) -> bool:
-            return True
-
-    assert isinstance(Console(stderr=Tty()).progress(), ProgressLine)
-    assert Console(json_output=True, stderr=Tty()).progress() is None
 
 
 def test_pin_names_the_missing_permission_when_the_note_cannot_be_written():
