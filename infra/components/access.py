@@ -15,6 +15,7 @@ from ..contract import (
     INCOMING_PREFIX,
     INDEX_PREFIX,
     PIN_NOTE_NAME,
+    PROGRESS_PREFIX,
     PROJECT_TAG,
     RECEIPTS_PREFIX,
     RETENTION_PINNED,
@@ -56,11 +57,12 @@ def uploader_statements(staging_bucket: s3.IBucket) -> list[iam.PolicyStatement]
             resources=objects(INCOMING_PREFIX),
         ),
         # The reuse index lists checksums, sizes and keys of large files already archived, so an
-        # unchanged file is not sent again; it is written by the filer alone.
+        # unchanged file is not sent again; the filer's progress notes let a waiting upload show
+        # what the filer is doing. Both are written by the filer alone.
         iam.PolicyStatement(
             sid="ReadOwnReceiptsAndReuseIndex",
             actions=["s3:GetObject"],
-            resources=objects(RECEIPTS_PREFIX) + objects(INDEX_PREFIX),
+            resources=objects(RECEIPTS_PREFIX) + objects(INDEX_PREFIX) + objects(PROGRESS_PREFIX),
         ),
         # Listing its own runs lets a resumed upload see which pieces already arrived, and a receipt
         # that is not there yet answer 404 rather than 403.
@@ -167,7 +169,7 @@ class AccessPolicies(Construct):
                         # cdk-nag writes a policy variable ${...} as <...>.
                         object_wildcard(staging_bucket, f"{prefix}<aws:PrincipalTag/{key}>/*")
                         for key in project_tag_keys()
-                        for prefix in (INCOMING_PREFIX, RECEIPTS_PREFIX, INDEX_PREFIX)
+                        for prefix in (INCOMING_PREFIX, RECEIPTS_PREFIX, INDEX_PREFIX, PROGRESS_PREFIX)
                     ],
                 )
             ],

@@ -34,6 +34,12 @@ class Synth:
         return self.outdir / f"{self.stack.artifact_id}.template.json"
 
     @property
+    def template_paths(self) -> list[Path]:
+        """Every stack's template: the main one, and the replica region's when there is one."""
+        extra = [self.outdir / f"{self.replica.artifact_id}.template.json"] if self.replica else []
+        return [self.template_path, *extra]
+
+    @property
     def template_json(self) -> dict[str, Any]:
         return self.template.to_json()
 

@@ -41,6 +41,7 @@ def test_uploader_is_denied_another_projects_prefixes(enforced: Enforced) -> Non
     denied(s3.create_multipart_upload, Bucket=STAGING, Key=other_piece)
     denied(s3.get_object, Bucket=STAGING, Key=f"receipts/{OTHER_RUN}.json")
     denied(s3.get_object, Bucket=STAGING, Key="index/OTHER01/reuse.json")
+    denied(s3.get_object, Bucket=STAGING, Key=f"progress/{OTHER_RUN}.json")
     # A project key that merely starts like an own one is another project.
     denied(s3.put_object, Bucket=STAGING, Key="incoming/RMI253201/0123/manifest.json", Body=b"{}")
     kept = enforced.s3("admin").get_object(Bucket=STAGING, Key=f"incoming/{OTHER_RUN}/manifest.json")

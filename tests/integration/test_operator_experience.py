@@ -41,7 +41,9 @@ class Project:
         return self.cli("upload", "--folder", str(self.folder), "--project-key", self.project, *argv)
 
     def record(self, stamp: str) -> RunRecord:
-        key = f"{self.project}/_runs/{stamp}/run.json"
+        """The run record of the one upload filed at ``stamp``."""
+        listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=f"{self.project}/_runs/{stamp}/runs/")
+        (key,) = [o["Key"] for o in listed.get("Contents", [])]
         return RunRecord.from_json(self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read())
 
 
