@@ -82,7 +82,7 @@ def filer_proxy(server: EmbeddedServer) -> Iterator[FaultProxy]:
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
-    """The suite's figures, for the README's reliability section."""
+    """The suite's figures, for docs/reliability.md."""
     if any(INJECTED.values()):
         figures = ", ".join(f"{name}: {count}" for name, count in INJECTED.items())
         terminalreporter.write_line(f"fault suite: {figures}")
