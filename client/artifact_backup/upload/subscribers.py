@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import Piece
+from artifact_contract.tempfiles import discard
 
 from ..transfer import Notifier
 from .types import SendOutcome
@@ -50,8 +51,8 @@ class PieceProgress(ListedSize):
         self._notify("on_bytes_sent", amount=bytes_transferred)
 
     def on_done(self, future: Any, **kwargs: Any) -> None:
-        if self.cleanup is not None:
-            self.cleanup.unlink(missing_ok=True)
+        if self.cleanup is not None:  # what cannot be removed yet is left to the run's clean-up
+            discard(self.cleanup)
         try:
             future.result()
         except BaseException:  # noqa: S110 - the caller's future.result() raises it
