@@ -17,6 +17,7 @@ Wine 8 lacks): the unit tests that use S3 reach a moto server this lane runs on 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import os
@@ -163,13 +164,44 @@ def wineserver() -> Iterator[None]:
     pipes and hold them open, and its output would never end.
     """
     env = wine_environment()
+    stop_wine()  # one a stopped lane left behind
     run(["wineserver", "-p"], env=env)
     try:
         run(["wine", "wineboot"], env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         yield
     finally:
-        subprocess.run(["wineserver", "-k"], env=env, check=False)
+        stop_wine()
+
+
+def stop_wine() -> None:
+    """End the wineserver and the Wine processes of the lane's prefix.
+
+    ``wineserver -k`` finds its server by a POSIX lock, which this machine's sandbox does not keep:
+    the lane's Wine processes are found by the prefix in their environment instead, and ended.
+    """
+    subprocess.run(["wineserver", "-k"], env=wine_environment(), check=False,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for pid in _wine_processes():
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _wine_processes() -> list[int]:
+    """The Wine programs (wineserver, services) whose ``WINEPREFIX`` is the lane's."""
+    mine = f"WINEPREFIX={PREFIX}".encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            program = os.readlink(f"/proc/{entry}/exe")
+            environ = Path(f"/proc/{entry}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if os.path.basename(program).startswith("wine") and mine in environ:
+            found.append(int(entry))
+    return found
 
 
 @contextmanager
