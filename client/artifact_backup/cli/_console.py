@@ -80,6 +80,12 @@ def _tolerant(stream: TextIO, *, utf8: bool = False) -> None:
         reconfigure(errors="backslashreplace")
 
 
+def prepare_output(*, json_output: bool) -> None:
+    """Make the process's stdout and stderr unable to fail on a character (``--json``: UTF-8)."""
+    _tolerant(sys.stdout, utf8=json_output)
+    _tolerant(sys.stderr)
+
+
 def _writable(stream: TextIO, text: str) -> str:
     """``text`` as ``stream`` can write it: trees in ASCII and other characters its encoding lacks
     as escapes (a stream without an encoding takes any text)."""
@@ -116,10 +122,8 @@ class Console:
     ) -> None:
         self.json = json_output
         self.verbose = verbose
-        if stdout is None:
-            _tolerant(sys.stdout, utf8=json_output)
-        if stderr is None:
-            _tolerant(sys.stderr)
+        if stdout is None and stderr is None:
+            prepare_output(json_output=json_output)
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
         self._documents = 0
@@ -168,6 +172,12 @@ class Console:
             if result is not None and hasattr(result, "to_dict"):
                 data["result"] = result.to_dict()
             self._json(data)
+
+    def usage_error(self, exit_code: int) -> None:
+        """A command line argparse refused (it printed the usage and the problem to stderr)."""
+        if self.json:
+            self._json({"ok": False, "error": {"code": "usage", "exit_code": exit_code,
+                                               "message": "bad arguments: the usage is on stderr"}})
 
     def interrupted(self) -> None:
         print("\ninterrupted: re-run the same command to resume the upload", file=self.stderr)

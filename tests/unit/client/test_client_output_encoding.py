@@ -150,3 +150,12 @@ def test_a_real_pipe_in_the_ansi_code_page(config_file, unicode_project):
             assert json.loads(done.stdout.decode("utf-8"))["ok"] is True
         else:
             assert f"logs/{ESCAPED}" in done.stdout.decode("cp1252")
+
+
+def test_a_refused_command_line_with_json_still_gives_one_document(pipes):
+    out, err = pipes()
+    assert main(["upload", "--json", "--include", "nonsense"]) == 2
+    data = json.loads(written(out).decode("utf-8"))
+    assert data["ok"] is False
+    assert data["error"]["code"] == "usage"
+    assert b"invalid choice: 'nonsense'" in written(err)
