@@ -84,6 +84,8 @@ _EXPORTS = {
     "RunNotFoundError": "exceptions",
     "ChecksumMismatchError": "exceptions",
     "RestoreRequiredError": "exceptions",
+    "DestinationNameError": "exceptions",
+    "DestinationWriteError": "exceptions",
 }
 
 __all__ = ["__version__", *_EXPORTS]
@@ -122,6 +124,8 @@ if TYPE_CHECKING:
         ConfigNotFoundError,
         CredentialsExpiredError,
         CredentialsMissingError,
+        DestinationNameError,
+        DestinationWriteError,
         EndpointUnreachableError,
         FileChangedError,
         FileNameInvalidError,

@@ -10,10 +10,15 @@ Rules (docs/protocol.md, step 1):
   holds a different file of that name, the ``--config`` file wins and a warning names the other.
 * Symbolic links: a link to a file is followed (its content is uploaded under the link's name, as
   the user sees it in the folder); a link to a folder is not descended into (it could loop or pull
-  in a whole disk) and is reported as dropped, as are broken links and special files.
+  in a whole disk) and is reported as dropped, as are broken links and special files. An NTFS
+  junction is a link to a folder too, though ``is_symlink()`` does not say so.
 * A kept file whose name cannot become an S3 key (not valid UTF-8, control characters) or that
   cannot be read is an error: silently leaving out a file the user expects in the archive is worse
-  than stopping.
+  than stopping. Each kept file is opened once during the walk (nothing read): a file another
+  program holds exclusively on Windows passes ``os.access`` and would fail only mid-upload.
+* ArcGIS's ``*.lock`` files inside a ``.gdb`` are dropped, and the geodatabase is named in a warning
+  (:mod:`.source_checks`).
+* Long paths are walked in Windows's long-path form (:func:`.paths.io_path`).
 """
 
 from __future__ import annotations
@@ -36,6 +41,8 @@ from .exceptions import (
     SelectionEmptyError,
 )
 from .local_files import LocalFiles
+from .paths import io_path, is_junction, strip_extended
+from .source_checks import geodatabase_lock, geodatabase_warnings, unreadable_reason
 
 CONFIG_TYPE = "config"
 
@@ -127,7 +134,7 @@ def resolve_types(include: Iterable[str] | None, settings: Settings | None) -> t
 
 def _display(path: Path | str) -> str:
     """A path for messages, whatever bytes its name holds."""
-    text = os.fspath(path)
+    text = strip_extended(os.fspath(path))
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -153,14 +160,16 @@ def _check_name(artifact_type: str, rel: str, source: str | Path) -> None:
 
 
 def _walk(
-    artifact_type: str, top: Path, files: LocalFiles, dropped: list[DroppedFile], unreadable: list[str]
+    artifact_type: str, top: Path, files: LocalFiles, dropped: list[DroppedFile], unreadable: list[str],
+    warnings: list[str],
 ) -> None:
     kind = get_artifact_type(artifact_type)
-    stack: list[tuple[Path, str]] = [(top, "")]
+    locks: dict[str, set[str]] = {}
+    stack: list[tuple[Path | str, str]] = [(top, "")]
     while stack:
         directory, prefix = stack.pop()
         try:
-            entries = list(os.scandir(directory))
+            entries = list(os.scandir(io_path(directory)))
         except OSError as exc:
             unreadable.append(f"{_display(directory)} ({exc.strerror or exc})")
             continue
@@ -176,8 +185,11 @@ def _walk(
                     if stat.S_ISDIR(target.st_mode):
                         dropped.append(DroppedFile(artifact_type, rel + "/", "link to a folder"))
                         continue
+                elif is_junction(entry):
+                    dropped.append(DroppedFile(artifact_type, rel + "/", "junction (a link to a folder)"))
+                    continue
                 elif entry.is_dir(follow_symlinks=False):
-                    stack.append((Path(entry.path), rel + "/"))
+                    stack.append((entry.path, rel + "/"))
                     continue
                 st = entry.stat(follow_symlinks=True)
             except OSError as exc:
@@ -189,17 +201,24 @@ def _walk(
             if not kind.allows(rel):
                 dropped.append(DroppedFile(artifact_type, rel, "extension not kept for this type"))
                 continue
+            if lock := geodatabase_lock(rel):
+                locks.setdefault(lock[0], set()).add(lock[1])
+                dropped.append(DroppedFile(artifact_type, rel,
+                                           "ArcGIS lock file: the geodatabase was in use"))
+                continue
             # entry.path is absolute: the walk starts from an absolute folder.
             _check_name(artifact_type, rel, entry.path)
-            if not os.access(entry.path, os.R_OK):
-                unreadable.append(f"{_display(entry.path)} (permission denied)")
+            location = io_path(entry.path)
+            if why := unreadable_reason(location):
+                unreadable.append(f"{_display(entry.path)} ({why})")
                 continue
-            files.put(LocalFile(artifact_type, rel, entry.path, st.st_size, st.st_mtime_ns))
+            files.put(LocalFile(artifact_type, rel, location, st.st_size, st.st_mtime_ns))
+    warnings.extend(geodatabase_warnings(artifact_type, locks))
 
 
 def _folder(folder: str | os.PathLike[str]) -> Path:
     path = native_path(folder)
-    if path.is_dir():
+    if os.path.isdir(io_path(path)):
         return path.absolute()
     if path.exists():
         raise FolderNotFoundError(
@@ -250,8 +269,8 @@ def collect(
     unreadable: list[str] = []
     for t in types:
         top = type_folders[t]
-        if top.is_dir():
-            _walk(t, top.absolute(), files, dropped, unreadable)
+        if os.path.isdir(io_path(top)):
+            _walk(t, top.absolute(), files, dropped, unreadable, warnings)
         elif not (t == CONFIG_TYPE and config_path is not None):
             warnings.append(f"no {t} folder at {_display(top)}{_drive_note(t, top)}")
     if unreadable:
@@ -266,22 +285,11 @@ def collect(
     config_source = None
     if CONFIG_TYPE in types and config_path is not None:
         config_source = native_path(config_path).absolute()
-        name = config_source.name
-        if not get_artifact_type(CONFIG_TYPE).allows(name):
-            dropped.append(DroppedFile(CONFIG_TYPE, name, "extension not kept for this type"))
-            warnings.append(f"the config file {name} is not uploaded: its extension is not kept for config")
-        elif not config_source.is_file():
-            warnings.append(f"the config file {_display(config_source)} does not exist")
-        else:
-            _check_name(CONFIG_TYPE, name, config_source)
-            st = config_source.stat()
-            ours = LocalFile(CONFIG_TYPE, name, str(config_source), st.st_size, st.st_mtime_ns)
-            existing = files.put(ours)
-            if existing is not None and not os.path.samefile(existing.source, config_source):
-                warnings.append(
-                    f"{_display(existing.source)} is not uploaded: the --config file "
-                    f"{_display(config_source)} is filed as config/{name} instead"
-                )
+        try:
+            _add_config(config_source, files, dropped, warnings)
+        except BaseException:
+            files.close()
+            raise
 
     dropped.sort(key=lambda d: (d.type, d.path))
     selection = Selection(
@@ -298,6 +306,46 @@ def collect(
         files.close()
         raise SelectionEmptyError(empty_message(selection), hint=empty_hint(selection))
     return selection
+
+
+def _add_config(config_source: Path, files: LocalFiles, dropped: list[DroppedFile],
+                warnings: list[str]) -> None:
+    """File the ``--config`` file as ``config/{name}``, unless the config folder already holds it
+    under a name that differs only in case (``--config Config.yaml`` on Windows): one file, one copy."""
+    name = config_source.name
+    if not get_artifact_type(CONFIG_TYPE).allows(name):
+        dropped.append(DroppedFile(CONFIG_TYPE, name, "extension not kept for this type"))
+        warnings.append(f"the config file {name} is not uploaded: its extension is not kept for config")
+        return
+    if not config_source.is_file():
+        warnings.append(f"the config file {_display(config_source)} does not exist")
+        return
+    _check_name(CONFIG_TYPE, name, config_source)
+    if why := unreadable_reason(io_path(config_source)):
+        raise FileUnreadableError(f"cannot read the config file {_display(config_source)} ({why})",
+                                  hint="close the program holding it or fix its permissions, then re-run")
+    if _walked_already(config_source, files):
+        return
+    st = config_source.stat()
+    existing = files.put(LocalFile(CONFIG_TYPE, name, str(config_source), st.st_size, st.st_mtime_ns))
+    if existing is not None and not os.path.samefile(existing.source, config_source):
+        warnings.append(
+            f"{_display(existing.source)} is not uploaded: the --config file "
+            f"{_display(config_source)} is filed as config/{name} instead"
+        )
+
+
+def _walked_already(config_source: Path, files: LocalFiles) -> bool:
+    """Whether the walk found ``config_source`` under a top-level name differing only in case."""
+    folded = config_source.name.casefold()
+    for f in files.between((CONFIG_TYPE, ""), (CONFIG_TYPE, "\U0010ffff"), below=2**63 - 1):
+        if "/" not in f.path and f.path != config_source.name and f.path.casefold() == folded:
+            try:
+                if os.path.samefile(f.location, config_source):
+                    return True
+            except OSError:
+                continue
+    return False
 
 
 def empty_message(selection: Selection) -> str:

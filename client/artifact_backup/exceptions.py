@@ -146,6 +146,32 @@ class FileChangedError(ArtifactBackupError):
     code = "file-changed"
 
 
+class DestinationNameError(ArtifactBackupError):
+    """Files of a run cannot all be written under their names where a download would put them
+    (names Windows refuses, or names that differ only in case on a case-insensitive folder).
+    ``files`` lists ``{"file", "run", "problem", "safe_name"}``; nothing was written."""
+
+    exit_code = EXIT_INPUT
+    code = "destination-name-unsafe"
+
+    def __init__(self, message: str, *, files: list[dict[str, Any]], hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.files = files
+
+    def to_dict(self) -> dict[str, Any]:
+        data = super().to_dict()
+        data["files"] = self.files
+        return data
+
+
+class DestinationWriteError(ArtifactBackupError):
+    """A downloaded file cannot be put in place: another program holds the file, or the folder
+    cannot be written. Files already in place are kept."""
+
+    exit_code = EXIT_INPUT
+    code = "destination-unwritable"
+
+
 class SelectionEmptyError(ArtifactBackupError):
     """No file of the chosen types was found: nothing to upload."""
 

@@ -28,6 +28,7 @@ from typing import Any
 
 from .collect import LocalFile
 from .local_files import LocalFiles
+from .paths import discard, flavour_of, folder_identity
 
 log = logging.getLogger("artifact_backup")
 
@@ -75,6 +76,13 @@ class JournalEntry:
         }
 
 
+def folder_key(folder: str | os.PathLike[str], *, windows: bool | None = None) -> str:
+    """The folder as the system compares folders: on Windows ``D:/Proj`` and ``d:\\proj\\`` are one
+    folder, so one upload command however it was typed."""
+    identity = folder_identity(folder, flavour_of(windows))
+    return os.fsencode(identity).decode("utf-8", "surrogateescape")
+
+
 class Journal:
     """Reads and writes journal entries; every failure is logged and otherwise ignored."""
 
@@ -96,7 +104,7 @@ class Journal:
             [
                 staging_bucket,
                 project_key,
-                os.fsencode(folder.absolute()).decode("utf-8", "surrogateescape"),
+                folder_key(folder),
                 sorted(types),
                 folder_type,
                 timestamp_mode,
@@ -142,6 +150,7 @@ class Journal:
         except OSError as exc:
             log.warning("cannot write the resume journal %s (an interrupted upload will start over): %s",
                         path, exc)
+            discard(path.with_suffix(f".{os.getpid()}.tmp"), "resume journal")
 
     def clear(self, key: str) -> None:
         try:

@@ -4,16 +4,16 @@ Each file is streamed by s3transfer (ranged parts in parallel for large files, m
 into a temporary name beside its destination, hashed, and only then renamed to its real name, so a
 damaged or replaced archive object never appears under a name a person or a script would trust.
 Files in Glacier or Deep Archive are not attempted: they are reported together, with the
-``artifact-backup restore`` command that makes them readable.
+``artifact-backup restore`` command that makes them readable. Names the destination cannot hold
+are found before anything is written (:mod:`.local_names`), and a file is never put in place over
+one this download has already put there.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import hashlib
 import os
-import shlex
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -24,15 +24,19 @@ from typing import Any
 from artifact_contract import RecordedFile
 from artifact_contract.s3 import error_code, is_aws_error, is_missing
 
+from .. import shell
 from ..exceptions import (
     ChecksumMismatchError,
+    DestinationNameError,
     FileUnreadableError,
     RestoreRequiredError,
     RunNotFoundError,
 )
+from ..paths import discard, io_path
 from ..transfer import Notifier
 from ._s3 import head, read_error
 from .config import ReadConfig
+from .local_names import Placed, Renamed, plan_names, refuse, rules_for, write_error
 from .prices import ARCHIVE_CLASSES
 from .runs import MISSING, RunSummary, select_files
 
@@ -42,14 +46,14 @@ PART_SUFFIX = ".artifact-backup-part"
 
 def restore_command(project_key: str, run: str, *, include: Iterable[str] | None = None,
                     files: Iterable[str] | None = None, options: Sequence[str] = ()) -> str:
-    """The command line that restores what a download could not read."""
+    """The command line that restores what a download could not read, quoted for the user's shell."""
     argv = ["artifact-backup", "restore", project_key, run]
     if include:
         argv += ["--include", *include]
     for name in files or ():
         argv += ["--file", name]
     argv += list(options)
-    return shlex.join(argv)
+    return shell.join(argv)
 
 
 def restore_state(response: dict[str, Any] | None) -> str:
@@ -75,9 +79,14 @@ class FileOutcome:
     run: str
     file: RecordedFile
     local_path: Path
-    status: str  # downloaded | present | restore-needed | restore-in-progress | corrupt | missing
+    # downloaded | present | restore-needed | restore-in-progress | corrupt | missing | collision
+    status: str
     storage_class: str | None = None
     actual_sha256: str | None = None
+    #: Set when the file is written under a safe name instead of its own (``safe_names``).
+    renamed: Renamed | None = None
+    #: The file this one would have replaced (``collision``).
+    collides_with: str | None = None
 
     @property
     def name(self) -> str:
@@ -86,7 +95,8 @@ class FileOutcome:
     def to_dict(self) -> dict[str, Any]:
         return {"run": self.run, "file": self.name, "key": self.file.key, "path": str(self.local_path),
                 "size": self.file.size, "sha256": self.file.sha256, "status": self.status,
-                "storage_class": self.storage_class, "actual_sha256": self.actual_sha256}
+                "storage_class": self.storage_class, "actual_sha256": self.actual_sha256,
+                "saved_as": self.renamed.safe_name if self.renamed else None}
 
 
 @dataclass
@@ -105,8 +115,13 @@ class DownloadResult:
     def bytes(self) -> int:
         return sum(f.file.size for f in self.files)
 
+    @property
+    def renamed(self) -> list[FileOutcome]:
+        return [f for f in self.files if f.renamed is not None]
+
     def to_dict(self) -> dict[str, Any]:
-        statuses = ("downloaded", "present", "restore-needed", "restore-in-progress", "corrupt", "missing")
+        statuses = ("downloaded", "present", "restore-needed", "restore-in-progress", "corrupt", "missing",
+                    "collision")
         return {
             "project_key": self.project_key,
             "run": self.run,
@@ -139,12 +154,33 @@ def _progress_class() -> type:
     return Progress
 
 
-def _local_path(root: Path, file: RecordedFile) -> Path:
-    path = root.joinpath(file.type, *file.path.split("/"))
-    # The contract already refuses '..' and absolute paths; this guards the join itself.
+def _local_path(root: Path, relative: str, name: str) -> Path:
+    path = root.joinpath(*relative.split("/"))
+    # The contract already refuses '..' and absolute paths, and the names were checked against this
+    # system's rules; this guards the join itself.
     if not path.resolve().is_relative_to(root.resolve()):
-        raise FileUnreadableError(f"{file.type}/{file.path} would be written outside {root}")
+        raise FileUnreadableError(f"{name} would be written outside {root}")
     return path
+
+
+def _plan(root: Path, runs: Sequence[RunSummary], include: list[str], names: list[str],
+          per_run_folders: bool, safe_names: bool) -> list[FileOutcome]:
+    """Every chosen file with the local path it goes to; raises :class:`DestinationNameError`,
+    before anything is written, when names the destination cannot hold need ``safe_names``."""
+    chosen = [(summary, file) for summary in runs
+              for file in select_files(summary.record, include=include, files=names)]
+    relative = [f"{s.label}/{f.type}/{f.path}" if per_run_folders else f"{f.type}/{f.path}"
+                for s, f in chosen]
+    plans = plan_names(relative, rules_for(root)) if chosen else []
+    renamed = [(s.label, plan) for (s, _f), plan in zip(chosen, plans, strict=True) if plan is not None]
+    if renamed and not safe_names:
+        raise refuse(renamed, root)
+    outcomes = []
+    for (summary, file), rel, plan in zip(chosen, relative, plans, strict=True):
+        path = _local_path(root, plan.safe_name if plan else rel, f"{file.type}/{file.path}")
+        outcomes.append(FileOutcome(summary.label, file, path, "pending", summary.storage_class_of(file),
+                                    renamed=plan))
+    return outcomes
 
 
 def download(
@@ -160,13 +196,16 @@ def download(
     config: ReadConfig | None = None,
     subscribers: Iterable[Any] = (),
     restore_options: Sequence[str] = (),
+    safe_names: bool = False,
 ) -> DownloadResult:
     """Download the chosen files of ``runs`` (their storage already surveyed) under ``destination``
     as ``{type}/{path}`` (``{run}/{type}/{path}`` with ``per_run_folders``).
 
     Files already there with the right checksum are kept (a second attempt after a restore fetches
-    only the rest). Raises :class:`ChecksumMismatchError`, then :class:`RunNotFoundError` (files gone
-    from the archive), then :class:`RestoreRequiredError`, after downloading everything it could.
+    only the rest). Names the destination cannot hold raise :class:`DestinationNameError` before
+    anything is written, unless ``safe_names`` writes those files under safe names. Raises
+    :class:`ChecksumMismatchError`, then :class:`RunNotFoundError` (files gone from the archive),
+    then :class:`RestoreRequiredError`, after downloading everything it could.
     """
     config = config or ReadConfig()
     notify = Notifier(subscribers)
@@ -177,21 +216,19 @@ def download(
     project_key = runs[0].record.project_key if runs else ""
     result = DownloadResult(project_key, run_argument, root)
 
-    todo: list[FileOutcome] = []
-    for summary in runs:
-        base = root / summary.label if per_run_folders else root
-        for file in select_files(summary.record, include=include, files=names):
-            outcome = FileOutcome(summary.label, file, _local_path(base, file), "pending",
-                                  summary.storage_class_of(file))
-            result.files.append(outcome)
-            todo.append(outcome)
+    todo = _plan(root, runs, include, names, per_run_folders, safe_names)
+    result.files.extend(todo)
 
     notify("on_download_planned", files=len(todo), bytes=sum(o.file.size for o in todo))
     fetch: list[FileOutcome] = []
+    placed = Placed()
     for outcome in todo:
-        path = outcome.local_path
-        if path.is_file() and path.stat().st_size == outcome.file.size and \
-                sha256_of(path, config.hash_chunksize) == outcome.file.sha256:
+        path = Path(io_path(outcome.local_path))
+        if _intact(path, outcome, config):
+            other = placed.add(path, f"{outcome.run}/{outcome.name}")
+            if other is not None:
+                outcome.status, outcome.collides_with = "collision", other
+                continue
             outcome.status = "present"
             notify("on_file_downloaded", path=outcome.name, size=outcome.file.size, skipped=True)
             continue
@@ -206,23 +243,37 @@ def download(
         fetch.append(outcome)
 
     if fetch:
-        _transfer(client, bucket, fetch, config, notify, result)
+        _transfer(client, bucket, fetch, config, notify, result, placed)
     result.elapsed = time.monotonic() - started
     _raise_for(result, run_argument, include, names, restore_options)
     return result
 
 
+def _intact(path: Path, outcome: FileOutcome, config: ReadConfig) -> bool:
+    """Whether the destination already holds the file. One that cannot be read (another program
+    holds it) could not be replaced either: it is named now, before anything is downloaded."""
+    try:
+        return path.is_file() and path.stat().st_size == outcome.file.size and \
+            sha256_of(path, config.hash_chunksize) == outcome.file.sha256
+    except OSError as exc:
+        raise write_error(outcome.local_path, exc) from None
+
+
 def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadConfig, notify: Notifier,
-              result: DownloadResult) -> None:
+              result: DownloadResult, placed: Placed) -> None:
     from s3transfer.manager import TransferManager
 
     pending: list[tuple[FileOutcome, Path, Any]] = []
     manager = TransferManager(client, config.transfer_config())
     try:
         for outcome in fetch:
-            outcome.local_path.parent.mkdir(parents=True, exist_ok=True)
-            name = outcome.local_path.name
-            temp = outcome.local_path.with_name(f".{name}.{uuid.uuid4().hex[:8]}{PART_SUFFIX}")
+            target = Path(io_path(outcome.local_path))
+            try:
+                target.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise write_error(outcome.local_path.parent, exc) from None
+            part = f".{outcome.local_path.name}.{uuid.uuid4().hex[:8]}{PART_SUFFIX}"
+            temp = Path(io_path(outcome.local_path.with_name(part)))
             future = manager.download(bucket, outcome.file.key, str(temp),
                                       subscribers=[_progress_class()(outcome.file.size, notify)])
             pending.append((outcome, temp, future))
@@ -239,13 +290,16 @@ def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadCo
                     continue
                 if is_aws_error(exc):
                     raise read_error(exc, bucket=bucket, action=f"downloading {outcome.file.key}") from None
+                if isinstance(exc, OSError):
+                    raise write_error(outcome.local_path, exc) from None
                 raise
             actual = sha256_of(temp, config.hash_chunksize)
             if actual != outcome.file.sha256:
                 _discard(temp)
                 outcome.status, outcome.actual_sha256 = "corrupt", actual
                 continue
-            os.replace(temp, outcome.local_path)
+            if not _place(temp, outcome, placed):
+                continue
             outcome.status = "downloaded"
             result.bytes_downloaded += outcome.file.size
             notify("on_file_downloaded", path=outcome.name, size=outcome.file.size, skipped=False)
@@ -257,13 +311,34 @@ def _transfer(client: Any, bucket: str, fetch: list[FileOutcome], config: ReadCo
     manager.shutdown()
 
 
+def _place(temp: Path, outcome: FileOutcome, placed: Placed) -> bool:
+    """Put a verified download in place, unless it would replace a file this download put there."""
+    other = placed.put(temp, Path(io_path(outcome.local_path)), outcome.local_path,
+                       f"{outcome.run}/{outcome.name}")
+    if other is not None:
+        outcome.status, outcome.collides_with = "collision", other
+        return False
+    return True
+
+
 def _discard(path: Path) -> None:
-    with contextlib.suppress(FileNotFoundError):
-        path.unlink()
+    """Remove a partial download; a failure is logged, never raised over the error that led here."""
+    discard(path, "partial download")
 
 
 def _raise_for(result: DownloadResult, run: str, include: list[str], names: list[str],
                restore_options: Sequence[str]) -> None:
+    collided = [f for f in result.files if f.status == "collision"]
+    if collided:
+        first = collided[0]
+        raise DestinationNameError(
+            f"{first.name} of run {first.run} would replace {first.collides_with}, downloaded just before "
+            f"into the same file of {result.destination}: it was not written",
+            files=[{"file": f.name, "run": f.run, "problem": f"same file as {f.collides_with}",
+                    "safe_name": None} for f in collided],
+            hint="download into a folder that tells these names apart, or fetch the file alone into "
+                 "another folder with --file TYPE/PATH --to DIR",
+        )
     corrupt = [f for f in result.files if f.status == "corrupt"]
     if corrupt:
         first = corrupt[0]

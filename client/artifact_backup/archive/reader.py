@@ -86,13 +86,15 @@ class ArchiveReader:
         include: Iterable[str] | None = None,
         files: Iterable[str] | None = None,
         restore_options: Sequence[str] = (),
+        safe_names: bool = False,
     ) -> _download.DownloadResult:
-        """Download one run (or ``all``, each into its own ``{run}/`` folder), verified."""
+        """Download one run (or ``all``, each into its own ``{run}/`` folder), verified; names the
+        destination cannot hold stop it first, or with ``safe_names`` are written as safe names."""
         summaries = self.select(project_key, run)
         return _download.download(
             self.client, self.bucket, summaries, destination, run_argument=_name(run, summaries),
             include=include, files=files, per_run_folders=run.strip() == ALL_RUNS, config=self.config,
-            subscribers=self.subscribers, restore_options=restore_options,
+            subscribers=self.subscribers, restore_options=restore_options, safe_names=safe_names,
         )
 
     def restore(

@@ -20,6 +20,12 @@ name. Files already in DIR with the right checksum are not downloaded again.
 Files in Glacier or Deep Archive are reported with the 'artifact-backup restore' command that makes
 them readable (exit 10); the rest of the run is downloaded. RUN 'all' downloads every run, each into
 DIR/{run}/.
+
+Names this system cannot hold stop the download before anything is written, listing the files: on
+Windows the device names (CON, NUL, AUX, COM1, LPT1 ..., with any extension), the characters
+<>:"|?* and a trailing dot or space; on a folder that does not tell case apart (Windows, macOS, found
+by a probe file elsewhere) two names that differ only in case; a name over 255 characters or bytes.
+--safe-names writes such files under the safe names listed instead, and says which.
 """
 
 EPILOG = """\
@@ -35,7 +41,8 @@ Examples:
   # the newest run's report
   artifact-backup download RMI25320 latest --include report --to ./report
 
-Exit codes: 0 ok, 8 no such run or file, 9 checksum mismatch, 10 restore from Glacier needed,
+Exit codes: 0 ok, 4 names this system cannot hold or a file that cannot be written (another
+program has it open), 8 no such run or file, 9 checksum mismatch, 10 restore from Glacier needed,
 5 S3 failure.
 """
 
@@ -53,6 +60,9 @@ def register(commands: argparse._SubParsersAction, common: argparse.ArgumentPars
                         help=f"only these artifact types: {', '.join(ARTIFACT_TYPES)} (default: all)")
     parser.add_argument("--file", action="append", metavar="PATH", dest="files",
                         help="only this file, as TYPE/PATH (e.g. config/config.yaml); repeatable")
+    parser.add_argument("--safe-names", action="store_true",
+                        help="write files whose names this system cannot hold under safe names "
+                             "(listed in the output) instead of stopping")
     add_archive_options(parser)
     parser.set_defaults(run=run)
 
@@ -61,7 +71,8 @@ def run(args: argparse.Namespace, console: Console) -> int:
     reader, _ = open_reader(args, console, progress=True)
     try:
         result = reader.download(args.project, args.run_name, args.destination, include=args.include,
-                                 files=args.files, restore_options=repeat_options(args))
+                                 files=args.files, restore_options=repeat_options(args),
+                                 safe_names=args.safe_names)
     finally:
         close_progress(reader)
     console.emit({"command": "download", "bucket": reader.bucket, "result": result.to_dict()},
@@ -79,6 +90,11 @@ def format_download(result: Any, verbose: int = 0) -> str:
     if present:
         line += f"; {plural(present, 'file')} already there and intact"
     lines = [line + "."]
+    renamed = result.renamed
+    if renamed:
+        lines.append(f"{plural(len(renamed), 'file')} saved under another name (this system cannot hold "
+                     "their own):")
+        lines += [f"  {f.run}  {f.name} -> {f.renamed.safe_name}  ({f.renamed.problem})" for f in renamed]
     if verbose:
         lines += [f"  {f.status:10}  {f.local_path}  {size_text(f.file.size)}" for f in result.files]
     return "\n".join(lines)

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import shlex
 from typing import Any
 
 from artifact_contract import ARTIFACT_TYPES
 
+from .. import shell
 from ..exceptions import EXIT_OK
 from ._archive import add_archive_options, open_reader, repeat_options
 from ._console import Console, plural
@@ -69,7 +69,7 @@ def download_command(args: argparse.Namespace) -> str:
         argv += ["--include", *args.include]
     for name in args.files or ():
         argv += ["--file", name]
-    return shlex.join([*argv, "--to", "DIR", *repeat_options(args)])
+    return shell.join([*argv, "--to", "DIR", *repeat_options(args)])
 
 
 def format_restore(result: Any, download: str) -> str:

@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import FileEntry, Piece, pack_piece_id
-from artifact_contract.tempfiles import discard
 
 from ..collect import LocalFile
 from ..pack import PackResult, write_pack
+from ..paths import discard
 from .sender import PieceSender
 
 
@@ -31,7 +31,7 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
         for f, sha in zip(planned, packed.file_sha256, strict=True):
             sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
         if sender.already_there(piece):
-            discard(path)  # or, if held, by the run's clean-up
+            discard(path, "pack file")
             continue
         pending.append(sender.upload(str(path), piece.id, piece, packed.size, cleanup=path))
 

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from artifact_contract import Piece
-from artifact_contract.tempfiles import discard
 
 from ..collect import LocalFile
 from ..exceptions import FileChangedError
+from ..paths import discard
 from ..transfer import Notifier, UploadConfig
 from .subscribers import PieceProgress
 from .types import SendOutcome, StagingRun
@@ -20,8 +19,6 @@ from .types import SendOutcome, StagingRun
 #: SHA-256 here, and the file's SHA-256 (taken by the client, carried in the manifest) is what the
 #: filer verifies before filing, so a second SHA-256 of every part would buy nothing.
 SEND_ARGS = {"ChecksumAlgorithm": "CRC32"}
-
-log = logging.getLogger(__name__)
 
 
 def transfer_manager(client: Any, config: UploadConfig) -> Any:
@@ -88,11 +85,10 @@ class PieceSender:
             future.result()
 
     def remove_temp_files(self) -> None:
-        """Remove the packs' temporary files; one that cannot be removed (a virus scanner holding it
-        on Windows) is named in a warning, never raised in place of the run's own outcome."""
+        """Runs in a ``finally``: a pack file a virus scanner still holds is left and logged, so the
+        run's own result or error is the one reported."""
         for path in self.temp_files:
-            if not discard(path):
-                log.warning("the temporary file %s could not be removed: delete it by hand", path)
+            discard(path, "pack file")
 
 
 class _NoShortReads:

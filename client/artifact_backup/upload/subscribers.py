@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from artifact_contract import Piece
-from artifact_contract.tempfiles import discard
 
+from ..paths import discard
 from ..transfer import Notifier
 from .types import SendOutcome
 
@@ -51,8 +51,8 @@ class PieceProgress(ListedSize):
         self._notify("on_bytes_sent", amount=bytes_transferred)
 
     def on_done(self, future: Any, **kwargs: Any) -> None:
-        if self.cleanup is not None:  # what cannot be removed yet is left to the run's clean-up
-            discard(self.cleanup)
+        if self.cleanup is not None:
+            discard(self.cleanup, "pack file")
         try:
             future.result()
         except BaseException:  # noqa: S110 - the caller's future.result() raises it

@@ -165,10 +165,18 @@ def test_name_that_is_not_utf8(project):
 
 
 def test_unreadable_file(project, monkeypatch):
-    import artifact_backup.collect as module
+    """Readable by its permission bits (os.access says yes) but refused when opened, as a file
+    another program holds exclusively on Windows: found during collection, before anything is sent."""
+    real = os.open
 
-    real = os.access
-    monkeypatch.setattr(module.os, "access", lambda p, mode: not str(p).endswith("process_log.txt")
-                        and real(p, mode))
-    with pytest.raises(FileUnreadableError, match=r"cannot read 1 file\(s\): .*process_log.txt"):
+    def refusing(path, flags, *args, **kwargs):
+        if os.fspath(path).endswith("process_log.txt"):
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", refusing)
+    assert os.access(project / "logs" / "process_log.txt", os.R_OK)
+    with pytest.raises(FileUnreadableError, match=r"cannot read 1 file\(s\): .*process_log.txt") as err:
         collect_files(project, include=["logs"])
+    assert err.value.exit_code == 4
+    assert "another program has it open" in str(err.value)

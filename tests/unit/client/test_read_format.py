@@ -142,7 +142,8 @@ def test_select_files_by_type_and_name():
         select_files(hostile)
 
 
-def test_restore_command_and_state():
+def test_restore_command_and_state(monkeypatch):
+    monkeypatch.setenv("ARTIFACT_BACKUP_SHELL", "posix")  # the hint is read back with shlex here
     command = restore_command("RMI 1", "20251030_1430", include=["logs"], files=["config/config.yaml"],
                               options=["--config", "my config.yaml"])
     assert shlex.split(command) == ["artifact-backup", "restore", "RMI 1", "20251030_1430", "--include",
