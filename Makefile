@@ -62,4 +62,11 @@ bench-smoke: $(VENV)/.bench
 	$(PY) -m bench --smoke
 
 clean:
-	rm -rf $(VENV) $(LOCALSTACK_VENV) cdk.out .pytest_cache
+	rm -rf $(VENV) $(LOCALSTACK_VENV) .wine-lane cdk.out .pytest_cache
+
+
+# The client's and the contract's unit tests, and an end-to-end upload and download, under the
+# official Windows CPython run by Wine (installed into .wine-lane/ on first use): tests/windows/lane.py.
+.PHONY: test-windows
+test-windows: $(VENV)/.dev
+	$(PY) -m tests.windows.lane

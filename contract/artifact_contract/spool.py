@@ -10,21 +10,22 @@ memory a run needs does not grow with its files:
 - an index by archive key gives the run record's order;
 - an index by piece and position gives each piece's files, and a pack member found by its name.
 
-The database is a file in the temporary folder (on Lambda, /tmp), unlinked as soon as it is open:
-nothing is left behind by a process that dies, and :meth:`FileSpool.close` frees it at once.
+The database is SQLite's own temporary one, in the temporary folder (on Lambda, /tmp): deleted on
+close on Windows, where an open file cannot be unlinked, and unlinked once open elsewhere, so
+nothing is left behind by a process that dies (:mod:`.tempfiles`); :meth:`FileSpool.close` frees
+it at once.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
-import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Self, overload
 
 from .entries import FileEntry, Reuse
+from .tempfiles import discard, temporary_database
 
 #: SQLite's page cache per spool, in KiB (a negative ``cache_size`` is KiB): the memory a spool
 #: holds whatever the number of its files.
@@ -85,7 +86,7 @@ CREATE INDEX files_by_piece ON files (piece, ord);
 
 
 class SqliteSpool:
-    """A temporary SQLite database holding ``schema``, unlinked once open, with a small page cache.
+    """A temporary SQLite database holding ``schema``, gone once closed, with a small page cache.
 
     The file spools of the contract and the client's list of local files are both made so: one
     place decides how (pragmas, clean-up, batched reads that several threads may interleave).
@@ -95,18 +96,17 @@ class SqliteSpool:
     _holds = "spool"
 
     def __init__(self, schema: str, *, prefix: str, directory: str | None = None) -> None:
-        fd, name = tempfile.mkstemp(prefix=prefix, suffix=".sqlite", dir=directory)
-        os.close(fd)
-        try:
-            self._db = sqlite3.connect(name, check_same_thread=False, isolation_level=None)
-        finally:
-            os.unlink(name)  # open: the file lives until the connection is closed
-        for pragma in (f"cache_size = -{CACHE_KIB}", "journal_mode = OFF", "synchronous = OFF",
-                       "temp_store = FILE", "locking_mode = EXCLUSIVE"):
-            self._db.execute(f"PRAGMA {pragma}")
-        self._db.executescript(schema)
         self._lock = threading.Lock()
         self._closed = False
+        self._db, self._leftover = temporary_database(directory, prefix=prefix)
+        try:
+            for pragma in (f"cache_size = -{CACHE_KIB}", "journal_mode = OFF", "synchronous = OFF",
+                           "temp_store = FILE", "locking_mode = EXCLUSIVE"):
+                self._db.execute(f"PRAGMA {pragma}")
+            self._db.executescript(schema)
+        except BaseException:
+            self.close()
+            raise
 
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> Iterator[Sequence[Any]]:
         """The rows of a query, fetched a batch at a time under the lock."""
@@ -132,6 +132,8 @@ class SqliteSpool:
             self._closed = True
             with self._lock, contextlib.suppress(sqlite3.Error):
                 self._db.close()
+            if self._leftover is not None:
+                discard(self._leftover)
 
     def __enter__(self) -> Self:
         return self
@@ -295,8 +297,7 @@ class FileSpool(SqliteSpool):
         return FileEntry(type_name, path, size, sha256, piece)
 
     def _piece_row(self, number: int, ordinal: int) -> FileEntry:
-        return next(self._entries(_PIECE_AT,
-                                  (number, ordinal)))
+        return next(self._entries(_PIECE_AT, (number, ordinal)))
 
     def _find_in_piece(self, number: int, type_name: str, path: str) -> tuple[int, FileEntry] | None:
         with self._lock:
@@ -340,8 +341,7 @@ class PieceFiles(Sequence[FileEntry]):
     def __iter__(self) -> Iterator[FileEntry]:
         if self._number is None:
             return iter(())
-        return self._spool._entries(
-            _OF_PIECE, (self._number,))
+        return self._spool._entries(_OF_PIECE, (self._number,))
 
     def find(self, member_name: str) -> tuple[int, FileEntry] | None:
         """The position and entry of the file named ``member_name`` (``type/path``) in this piece."""

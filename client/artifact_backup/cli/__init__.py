@@ -44,7 +44,7 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..exceptions import EXIT_ERROR, EXIT_INTERRUPTED, EXIT_USAGE, ArtifactBackupError
-from ._console import Console
+from ._console import Console, prepare_output
 from ._usage import UsageError, UsageParser, report_usage_error, wants_json
 
 #: Commands in the order ``--help`` lists them; modules not present are skipped.
@@ -185,8 +185,10 @@ def main(argv: Sequence[str] | None = None, *, prog: str | None = None, command:
     ``command`` runs one command's parser as the whole program (``scripts/upload_to_s3.py`` is
     ``upload`` alone), with ``prog`` as its name in usage messages.
     """
+    json_output = "--json" in (sys.argv[1:] if argv is None else argv)
+    prepare_output(json_output=json_output)  # before argparse prints help or usage
     args, code = _parse(argv, prog, command)
-    if args is None:
+    if args is None:  # --help, --version, or a usage error (reported as JSON too under --json)
         return code
     _steady_heap()
     console = Console(json_output=args.json, verbose=args.verbose)

@@ -3,11 +3,18 @@
 Results go to stdout (a JSON document with ``--json``, nothing else on stdout then); messages,
 warnings, errors and the progress display (:mod:`._progress`) go to stderr: a line redrawn on a
 terminal, a plain line at each tenth of the way in a log, none in a log under ``--json``.
+
+No output encoding crashes a command. A Windows pipe or file (a scheduled task's log, an
+orchestrator's subprocess) is written in the ANSI code page, cp1252, which has no box-drawing
+characters and no Japanese: text keeps the stream's encoding (what the reader expects; ``PYTHONUTF8``
+or ``PYTHONIOENCODING`` change it) with what it cannot encode written as ``\u65e5``-style escapes
+and trees drawn in ASCII, while ``--json`` is always written as exactly one UTF-8 document.
 """
 
 from __future__ import annotations
 
 import argparse
+import codecs
 import json
 import sys
 import traceback
@@ -46,6 +53,53 @@ def load_settings(args: argparse.Namespace) -> Settings:
     )
 
 
+#: A tree's box-drawing characters, and what draws them where the output's encoding has none.
+_ASCII_ART = str.maketrans({"\u251c": "|", "\u2514": "`", "\u2502": "|", "\u2500": "-"})
+
+
+def _tolerant(stream: TextIO, *, utf8: bool = False) -> None:
+    """Make the process's ``stream`` write what its encoding lacks as escapes (stderr does by
+    default, stdout raises), and with ``utf8`` write UTF-8 whatever the code page."""
+    reconfigure = getattr(stream, "reconfigure", None)
+    if reconfigure is None:  # not a text file (replaced by a caller): left as it is
+        return
+    if utf8:
+        reconfigure(encoding="utf-8", errors="backslashreplace")
+    else:
+        reconfigure(errors="backslashreplace")
+
+
+def prepare_output(*, json_output: bool) -> None:
+    """Make the process's stdout and stderr unable to fail on a character (``--json``: UTF-8)."""
+    _tolerant(sys.stdout, utf8=json_output)
+    _tolerant(sys.stderr)
+
+
+def _writable(stream: TextIO, text: str) -> str:
+    """``text`` as ``stream`` can write it: trees in ASCII and other characters its encoding lacks
+    as escapes (a stream without an encoding takes any text)."""
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return text
+    try:
+        text.encode(encoding)
+    except UnicodeEncodeError:
+        return text.translate(_ASCII_ART).encode(encoding, "backslashreplace").decode(encoding)
+    except LookupError:
+        pass
+    return text
+
+
+def _is_utf8(stream: TextIO) -> bool:
+    encoding = getattr(stream, "encoding", None)
+    if not encoding:
+        return True
+    try:
+        return codecs.lookup(encoding).name == "utf-8" and getattr(stream, "errors", "") != "strict"
+    except LookupError:
+        return False
+
+
 class Console:
     def __init__(
         self,
@@ -57,8 +111,11 @@ class Console:
     ) -> None:
         self.json = json_output
         self.verbose = verbose
+        if stdout is None and stderr is None:
+            prepare_output(json_output=json_output)
         self.stdout = stdout or sys.stdout
         self.stderr = stderr or sys.stderr
+        self._documents = 0
 
     # -- results ----------------------------------------------------------------------------------
 
@@ -69,26 +126,35 @@ class Console:
         else:
             message = text() if callable(text) else text
             if message:
-                print(message, file=self.stdout)
+                self._print(self.stdout, message)
 
     def _json(self, data: dict[str, Any]) -> None:
-        json.dump(data, self.stdout, indent=2, ensure_ascii=False, default=str)
-        self.stdout.write("\n")
+        """Write the command's one JSON document, whole: made before a byte is written, so a
+        failure cannot leave half of one; a second one (an error after the result) is not written,
+        the error goes to stderr alone."""
+        if self._documents:
+            return
+        text = json.dumps(data, indent=2, ensure_ascii=not _is_utf8(self.stdout), default=str)
+        self._documents += 1
+        self.stdout.write(text + "\n")
         self.stdout.flush()
+
+    def _print(self, stream: TextIO, text: str) -> None:
+        print(_writable(stream, text), file=stream)
 
     # -- messages ---------------------------------------------------------------------------------
 
     def say(self, message: str) -> None:
         if not self.json:
-            print(message, file=self.stderr)
+            self._print(self.stderr, message)
 
     def warn(self, message: str) -> None:
-        print(f"warning: {message}", file=self.stderr)
+        self._print(self.stderr, f"warning: {message}")
 
     def error(self, exc: ArtifactBackupError) -> None:
-        print(f"error: {exc.message}", file=self.stderr)
+        self._print(self.stderr, f"error: {exc.message}")
         if exc.hint:
-            print(exc.hint, file=self.stderr)
+            self._print(self.stderr, exc.hint)
         if self.json:
             data: dict[str, Any] = {"ok": False, "error": exc.to_dict()}
             result = getattr(exc, "result", None)
@@ -102,7 +168,7 @@ class Console:
             self._json({"ok": False, "error": {"code": "interrupted", "exit_code": 130}})
 
     def crash(self, exc: BaseException) -> None:
-        print(f"error: unexpected {type(exc).__name__}: {exc}", file=self.stderr)
+        self._print(self.stderr, f"error: unexpected {type(exc).__name__}: {exc}")
         if self.verbose:
             traceback.print_exception(exc, file=self.stderr)
         else:

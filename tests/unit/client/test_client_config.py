@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from artifact_backup import (
@@ -136,7 +138,9 @@ def test_config_file_not_found(tmp_path):
 def test_config_windows_path_not_found_says_so():
     with pytest.raises(ConfigNotFoundError) as err:
         load_config("D:/Process360_Data/config.yaml")
-    assert "Windows drive path" in err.value.hint
+    # Elsewhere a drive path cannot be opened at all, which the hint says; on Windows the file is
+    # simply not there.
+    assert ("Windows drive path" in err.value.hint) is (os.name != "nt")
 
 
 def test_invalid_yaml_names_the_line(tmp_path):
