@@ -48,6 +48,10 @@ def backend_of(results: Mapping[str, Any]) -> str:
     return results.get("plan", {}).get("backend", "moto")
 
 
+def _repetitions(reps: int) -> str:
+    return "one repetition, so no medians" if reps == 1 else f"medians of {reps} interleaved repetitions"
+
+
 def section(results: Mapping[str, Any]) -> str:
     """One server's latest run: when and where it ran, its targets and its tables."""
     m = results["machine"]
@@ -57,7 +61,7 @@ def section(results: Mapping[str, Any]) -> str:
         "",
         f"Produced by `{results['command']}` on {results['started']} "
         f"in {results['duration_s'] / 60:.1f} minutes "
-        f"(commit {m['commit']}); medians of {results['plan']['reps']} interleaved repetitions.",
+        f"(commit {m['commit']}); {_repetitions(results['plan']['reps'])}.",
         "",
         "### Machine",
         "",

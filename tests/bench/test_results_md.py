@@ -57,7 +57,7 @@ def test_each_server_gets_its_own_section_with_its_own_header() -> None:
     assert "- S3 server: moto" in moto
     assert "| ours upload | 1.04 |" in moto
     assert "2026-12-07 05:00 UTC" in localstack
-    assert "(commit abc1234); medians of 1" in localstack
+    assert "(commit abc1234); one repetition, so no medians." in localstack
     assert "- S3 server: localstack" in localstack
     assert "| ours upload | 2.71 |" in localstack
     assert "1.04" not in localstack
