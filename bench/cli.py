@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import REPO_ROOT, data
+from . import REPO_ROOT, data, results_md
 from .report import machine, summarize, targets, text, write
 from .runner import (
     GROUP_AWS,
@@ -42,6 +42,19 @@ SERIES = {
     "default": ((1000, 10_000), (100 * MiB, 1024 * MiB)),
     "full": ((1000, 10_000, 50_000, 200_000), (100 * MiB, 1024 * MiB)),
 }
+
+
+def latest_json(backend: str, smoke: bool = False) -> Path:
+    """Each server's latest results have their own file; moto's keeps the name it had before
+    there was a choice of server."""
+    stem = "smoke" if smoke else "latest"
+    return RESULTS_DIR / (f"{stem}.json" if backend == "moto" else f"{stem}-{backend}.json")
+
+
+def _write(results: dict[str, Any], args: argparse.Namespace, json_path: Path) -> None:
+    write(results, json_path)
+    if args.markdown is not None:
+        results_md.write(args.markdown, results, {backend: latest_json(backend) for backend in SERVERS})
 
 
 def _label(size: int) -> str:
@@ -135,7 +148,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--data-dir", default=str(RESULTS_DIR / "data"), help="where generated data is cached"
     )
     parser.add_argument(
-        "--json", type=Path, default=None, help="results JSON (default bench/results/latest.json)"
+        "--json",
+        type=Path,
+        default=None,
+        help="results JSON (default bench/results/latest.json; latest-localstack.json for LocalStack)",
     )
     parser.add_argument(
         "--markdown",
@@ -163,8 +179,6 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--series full --only files-1000 files-200000 for the memory series' ends",
     )
     args = parser.parse_args(argv)
-    if args.json is None:
-        args.json = RESULTS_DIR / ("smoke.json" if args.smoke else "latest.json")
     if args.markdown is None and not args.smoke:
         args.markdown = BENCH_DIR / "RESULTS.md"
     if args.reps < 1:
@@ -187,7 +201,7 @@ def render(args: argparse.Namespace) -> int:
     results["targets"] = [t.as_dict() for t in targets(results["summary"], series, "small", "large", one_gb,
                                                        files)]
     print(text(results))
-    write(results, args.json if args.json != RESULTS_DIR / "latest.json" else args.render, args.markdown)
+    _write(results, args, args.json or args.render)
     return 0
 
 
@@ -233,9 +247,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     print()
     print(text(results))
-    write(results, args.json, args.markdown)
+    json_path = args.json or latest_json(args.backend, args.smoke)
+    _write(results, args, json_path)
     print(
-        f"\nwrote {args.json}"
+        f"\nwrote {json_path}"
         + (f" and {args.markdown}" if args.markdown else "")
         + f" in {results['duration_s']:.0f} s"
     )

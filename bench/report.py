@@ -1,4 +1,4 @@
-"""Medians, ratios, the targets, and the three outputs: the printed table, JSON and Markdown.
+"""Medians, ratios, the targets, the printed table and the JSON (the Markdown: :mod:`bench.results_md`).
 
 Ratios read "how many times ours": for uploads, a tool's wall time over our upload's (``10.0x``
 means the tool took ten times as long); for filing, over our filer's. Memory targets use the
@@ -453,55 +453,6 @@ def text(results: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """``bench/RESULTS.md``: the latest full run with the machine it ran on."""
-    m = results["machine"]
-    packages = ", ".join(f"{k} {v}" for k, v in m["packages"].items())
-    lines = [
-        "# Benchmark results",
-        "",
-        f"Produced by `{results['command']}` on {results['started']} "
-        f"in {results['duration_s'] / 60:.1f} minutes "
-        f"(commit {m['commit']}); medians of {results['plan']['reps']} interleaved repetitions. "
-        "See [README.md](README.md) for what is measured and how. The benchmark runs against either S3 "
-        "server (`--backend moto`, the default, or `--backend localstack`); this run's is named below.",
-        "",
-        "## Machine",
-        "",
-        f"- CPU: {m['cpu']}, {m['cores']} cores; RAM {m['ram_gb']} GB; {m['os']}",
-        f"- Python {m['python']}; {m['aws']}; s5cmd {m['s5cmd']}",
-        f"- S3 server: {results['plan'].get('backend', 'moto')}",
-        f"- Load average (1 min) at the start of the run: {m.get('load_average_1m')}, at the end: "
-        f"{m.get('load_average_1m_end')} (other work on the machine inflates wall times)",
-        f"- Packages: {packages}",
-        "",
-        "## Targets",
-        "",
-        _md_table(("target", "threshold", "measured", "", "detail"), _target_rows(results)),
-        "",
-        "## Measurements",
-        "",
-        "`wall s`: median wall time of the tool's process; for the filer, the process (start-up and imports "
-        "included) and, in brackets, the filing itself (the handler call). `vs ours`: wall time over our "
-        "upload's (filing rows: over our filer's). `peak RSS MB`: median peak resident set of the largest "
-        "process. `requests`, `conns` (TCP connections opened), `MB sent`: counted at the server. "
-        "`server cpu s`: CPU the S3 server spent serving the tool.",
-        "",
-    ]
-    for scenario, rows in results["summary"].items():
-        lines += [f"### {_dataset_line(results, scenario)}", "", _md_table(_COLUMNS, _rows(rows)), ""]
-    if results.get("errors"):
-        lines += (
-            ["## Failures", ""]
-            + [f"- {e['scenario']} / {e['group']} rep {e['rep']}: {e['error']}" for e in results["errors"]]
-            + [""]
-        )
-    return "\n".join(lines)
-
-
-def write(results: dict[str, Any], json_path: Path | None, markdown_path: Path | None) -> None:
-    if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
-    if markdown_path is not None:
-        markdown_path.write_text(markdown(results))
+def write(results: dict[str, Any], json_path: Path) -> None:
+    json_path.parent.mkdir(parents=True, exist_ok=True)
+    json_path.write_text(json.dumps(results, indent=2, default=str) + "\n")
