@@ -26,9 +26,8 @@ def local_server():
 @pytest.fixture(scope="session")
 def local_stack(local_server):
     stack = provision(local_server.endpoint_url)
-    worker = LocalFilerWorker(stack).start()
-    yield stack
-    worker.stop()
+    with LocalFilerWorker(stack):
+        yield stack
 
 
 @pytest.fixture
@@ -60,8 +59,5 @@ def fresh_stack(fresh_server):
     reset_server(fresh_server)
     with swapped_filer():
         stack = provision(fresh_server.endpoint_url)
-        worker = LocalFilerWorker(stack, log_level="WARNING").start()
-        try:
+        with LocalFilerWorker(stack, log_level="WARNING"):
             yield stack
-        finally:
-            worker.stop()

@@ -43,11 +43,8 @@ def locked_stack(fresh_server):
             },
         )
         stack = provision(fresh_server.endpoint_url)
-        worker = LocalFilerWorker(stack, log_level="WARNING").start()
-        try:
+        with LocalFilerWorker(stack, log_level="WARNING"):
             yield stack
-        finally:
-            worker.stop()
 
 
 class Project:

@@ -19,8 +19,5 @@ def local_stack():
     """The whole local pipeline on Linux: moto server on 127.0.0.1, queue, filer worker."""
     with LocalS3Server() as server:
         stack = provision(server.endpoint_url)
-        worker = LocalFilerWorker(stack, log_level="WARNING").start()
-        try:
+        with LocalFilerWorker(stack, log_level="WARNING"):
             yield stack
-        finally:
-            worker.stop()

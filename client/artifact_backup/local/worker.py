@@ -205,6 +205,12 @@ class LocalFilerWorker:
         self._thread.start()
         return self
 
+    def __enter__(self) -> LocalFilerWorker:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
