@@ -2,8 +2,9 @@
 
 One source of truth, imported by both sides: artifact types and their extension filters, the run
 timestamp format, project keys and paths, the archive and staging key layout, and the schemas of the
-manifest, receipt and run record. It depends on the standard library only, so the filer's Lambda
-image carries it without any of the client's dependencies.
+manifest, receipt and run record. It depends on the standard library and awscrt only (for the
+CRC64NVME checksum, :mod:`.checksums`), so the filer's Lambda image carries it without any of the
+client's dependencies.
 """
 
 from .artifact_types import (
@@ -12,6 +13,7 @@ from .artifact_types import (
     ArtifactType,
     get_artifact_type,
 )
+from .checksums import CRC64NVME, Crc64Nvme, crc64nvme_b64, is_crc64nvme_b64
 from .exceptions import (
     ArtifactTypeUnknownError,
     ContractError,
@@ -122,6 +124,10 @@ from .timestamps import (
 )
 
 __all__ = [
+    "CRC64NVME",
+    "Crc64Nvme",
+    "crc64nvme_b64",
+    "is_crc64nvme_b64",
     "ARTIFACT_TYPES",
     "ArtifactType",
     "ArtifactTypeUnknownError",

@@ -53,6 +53,8 @@ class FileEntry:
     sha256: str
     piece: str | None
     reuse: Reuse | None = None
+    #: The file's CRC64NVME as S3 writes it (:mod:`.checksums`); None from clients that predate it.
+    crc64nvme: str | None = None
 
     @property
     def member_name(self) -> str:
@@ -69,4 +71,6 @@ class FileEntry:
         }
         if self.reuse is not None:
             data["reuse"] = self.reuse.to_dict()
+        if self.crc64nvme is not None:
+            data["crc64nvme"] = self.crc64nvme
         return data

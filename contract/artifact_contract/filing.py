@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from json.encoder import encode_basestring
 from typing import IO, Any
 
+from .checksums import is_crc64nvme_b64
 from .exceptions import ContractError
 from .layout import archive_prefix
 from .manifest import FileEntry, Manifest
@@ -186,6 +187,9 @@ class RecordedFile:
     size: int
     sha256: str
     version_id: str | None = None
+    #: The CRC64NVME S3 holds for the object (:mod:`.checksums`): what ``verify`` compares by HEAD.
+    #: None in records written before it existed, or from a client that sent none.
+    crc64nvme: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -197,6 +201,8 @@ class RecordedFile:
         }
         if self.version_id is not None:
             data["version_id"] = self.version_id
+        if self.crc64nvme is not None:
+            data["crc64nvme"] = self.crc64nvme
         return data
 
     def version_args(self) -> dict[str, str]:
@@ -226,7 +232,7 @@ class RunRecord:
     def for_manifest(cls, manifest: Manifest) -> RunRecord:
         """The record of a manifest filed as the layout says, sorted so its bytes never vary."""
         ts = manifest.timestamp
-        files = tuple(RecordedFile(f.type, f.path, key, f.size, f.sha256)
+        files = tuple(RecordedFile(f.type, f.path, key, f.size, f.sha256, None, f.crc64nvme)
                       for f, key in manifest.files_in_key_order())
         prefixes = tuple(archive_prefix(manifest.project_key, t, ts) for t in manifest.types)
         return cls(
@@ -267,7 +273,7 @@ class RunRecord:
         try:
             files = tuple(
                 RecordedFile(f["type"], f["path"], f["key"], int(f["size"]), f["sha256"],
-                             _version_id(f.get("version_id")))
+                             _version_id(f.get("version_id")), _crc64nvme(f.get("crc64nvme")))
                 for f in data.get("files") or ()
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -290,6 +296,14 @@ def _version_id(value: Any) -> str | None:
         return None
     if not isinstance(value, str) or not value:
         raise RecordInvalidError(f"run record lists a malformed version id {value!r}")
+    return value
+
+
+def _crc64nvme(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not is_crc64nvme_b64(value):
+        raise RecordInvalidError(f"run record lists a malformed crc64nvme {value!r}")
     return value
 
 
@@ -336,7 +350,8 @@ def write_run_record(manifest: Manifest, out: IO[bytes], versions: VersionLookup
         out.write(b"[")
         for j, (entry, key) in enumerate(_in_key_order(manifest)):
             version = versions(entry, key) if versions is not None else None
-            recorded = RecordedFile(entry.type, entry.path, key, entry.size, entry.sha256, version).to_dict()
+            recorded = RecordedFile(entry.type, entry.path, key, entry.size, entry.sha256, version,
+                                    entry.crc64nvme).to_dict()
             out.write(b"%s\n  %s" % (b"," if j else b"", _item(recorded).encode()))
         out.write(b"\n ]")
     out.write(b"\n}")

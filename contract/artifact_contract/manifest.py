@@ -25,6 +25,7 @@ from datetime import datetime
 from typing import IO, Any
 
 from .artifact_types import get_artifact_type
+from .checksums import is_crc64nvme_b64
 from .entries import FileEntry, Piece, PieceKind, Reuse
 from .exceptions import ContractError, ManifestInvalidError
 from .layout import (
@@ -583,6 +584,17 @@ def _sha(data: Mapping[str, Any], where: str) -> str:
     return sha
 
 
+def _crc(data: Mapping[str, Any], where: str) -> str | None:
+    """The file's CRC64NVME, optional: clients that predate it send none, and any manifest version
+    may carry it (a filer that predates it ignores it)."""
+    crc = data.get("crc64nvme")
+    if crc is None:
+        return None
+    if not is_crc64nvme_b64(crc):
+        raise ManifestInvalidError(f"{where} crc64nvme is not the base64 of 8 bytes, as S3 writes it")
+    return crc
+
+
 def _reuse(raw: Mapping[str, Any], version: int, sha: str, where: str) -> Reuse | None:
     """The file's reuse reference, checked as strictly as a piece: it is the whole of its transport.
 
@@ -745,17 +757,17 @@ class _FileChecker:
             self._used.add(entry.piece)
 
     def _entry(self, raw: dict[str, Any], type_name: str, path: str, where: str) -> FileEntry:
-        size, sha = _size(raw, where), _sha(raw, where)
+        size, sha, crc = _size(raw, where), _sha(raw, where), _crc(raw, where)
         reuse = _reuse(raw, self._head.version, sha, where)
         if reuse is not None:
-            return FileEntry(type_name, path, size, sha, None, reuse)
+            return FileEntry(type_name, path, size, sha, None, reuse, crc)
         piece_id = _require(raw, "piece", str, where)
         piece = self._head.pieces.get(piece_id)
         if piece is None:
             raise ManifestInvalidError(f"{where} refers to piece {piece_id!r}, which is not listed")
         if piece.kind == "blob" and (piece.sha256 != sha or piece.size != size):
             raise ManifestInvalidError(f"{where} does not match the blob that carries it")
-        return FileEntry(type_name, path, size, sha, piece.id)
+        return FileEntry(type_name, path, size, sha, piece.id, None, crc)
 
     def finish(self) -> None:
         unused = set(self._head.pieces) - self._used

@@ -33,37 +33,37 @@ CACHE_KIB = 2048
 #: Rows fetched per round trip while iterating: small, so an iteration holds a few hundred
 #: entries at most.
 _BATCH = 256
-_COLUMNS = "type, path, size, sha256, piece, reuse"
+_COLUMNS = "type, path, size, sha256, piece, reuse, crc64nvme"
 _IN_ORDER = (
-    "SELECT type, path, size, sha256, piece, reuse "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme "
     "FROM files ORDER BY seq"
 )
 _AT = (
-    "SELECT type, path, size, sha256, piece, reuse "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme "
     "FROM files WHERE seq = ?"
 )
 _BY_NAME = (
-    "SELECT type, path, size, sha256, piece, reuse "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme "
     "FROM files ORDER BY type, path"
 )
 _BY_KEY = (
-    "SELECT type, path, size, sha256, piece, reuse, key "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme, key "
     "FROM files ORDER BY key"
 )
 _REUSED = (
-    "SELECT type, path, size, sha256, piece, reuse "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme "
     "FROM files WHERE reuse = 1 ORDER BY seq"
 )
 _PIECE_AT = (
-    "SELECT type, path, size, sha256, piece, reuse "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme "
     "FROM files WHERE piece = ? AND ord = ?"
 )
 _IN_PIECE = (
-    "SELECT type, path, size, sha256, piece, reuse, ord "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme, ord "
     "FROM files WHERE type = ? AND path = ? AND piece = ?"
 )
 _OF_PIECE = (
-    "SELECT type, path, size, sha256, piece, reuse "
+    "SELECT type, path, size, sha256, piece, reuse, crc64nvme "
     "FROM files WHERE piece = ? ORDER BY ord"
 )
 
@@ -78,6 +78,7 @@ CREATE TABLE files (
     piece INTEGER,
     ord INTEGER NOT NULL,
     reuse INTEGER NOT NULL,
+    crc64nvme TEXT,
     UNIQUE (type, path)
 );
 CREATE INDEX files_by_key ON files (key);
@@ -187,10 +188,10 @@ class FileSpool(SqliteSpool):
                 self._piece_counts.append(0)
             ordinal = self._piece_counts[piece_no]
         cursor = self._db.execute(
-            "INSERT OR IGNORE INTO files (key, type, path, size, sha256, piece, ord, reuse) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT OR IGNORE INTO files (key, type, path, size, sha256, piece, ord, reuse, crc64nvme) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (key, entry.type, entry.path, entry.size, entry.sha256, piece_no, ordinal,
-             int(entry.reuse is not None)),
+             int(entry.reuse is not None), entry.crc64nvme),
         )
         if cursor.rowcount == 0:
             return False
@@ -286,15 +287,15 @@ class FileSpool(SqliteSpool):
     def _entries(self, sql: str, params: Sequence[Any] = (), *, with_key: bool = False) -> Iterator[Any]:
         for row in self._fetch(sql, params):
             entry = self._entry(row)
-            yield (entry, row[6]) if with_key else entry
+            yield (entry, row[7]) if with_key else entry
 
     def _entry(self, row: Sequence[Any]) -> FileEntry:
-        type_name, path, size, sha256, piece_no, reuse = row[:6]
+        type_name, path, size, sha256, piece_no, reuse, crc = row[:7]
         type_name = self._types.get(type_name, type_name)
         if reuse:
-            return FileEntry(type_name, path, size, sha256, None, Reuse(sha256))
+            return FileEntry(type_name, path, size, sha256, None, Reuse(sha256), crc)
         piece = None if piece_no is None else self._piece_ids[piece_no]
-        return FileEntry(type_name, path, size, sha256, piece)
+        return FileEntry(type_name, path, size, sha256, piece, None, crc)
 
     def _piece_row(self, number: int, ordinal: int) -> FileEntry:
         return next(self._entries(_PIECE_AT, (number, ordinal)))
@@ -305,7 +306,7 @@ class FileSpool(SqliteSpool):
                 _IN_PIECE,
                 (type_name, path, number),
             ).fetchone()
-        return None if row is None else (row[6], self._entry(row))
+        return None if row is None else (row[7], self._entry(row))
 
 
 class PieceFiles(Sequence[FileEntry]):

@@ -13,6 +13,7 @@ from artifact_contract import (
     Piece,
     Reuse,
     RunRecord,
+    crc64nvme_b64,
     pack_piece_id,
     run_record_head,
     write_run_record,
@@ -43,11 +44,12 @@ def manifest(files: list[FileEntry], *, timestamp: str | None = TS, project: str
     )
 
 
-def entry(type_: str, path: str, size: int = 10, reuse: bool = False) -> FileEntry:
+def entry(type_: str, path: str, size: int = 10, reuse: bool = False, crc: bool = False) -> FileEntry:
     digest = sha(f"{type_}/{path}".encode())
+    crc64nvme = crc64nvme_b64(f"{type_}/{path}".encode()) if crc else None
     if reuse:
-        return FileEntry(type_, path, size, digest, None, Reuse(digest))
-    return FileEntry(type_, path, size, digest, PACK)
+        return FileEntry(type_, path, size, digest, None, Reuse(digest), crc64nvme)
+    return FileEntry(type_, path, size, digest, PACK, None, crc64nvme)
 
 
 CASES = {
@@ -69,6 +71,8 @@ CASES = {
     "non-ascii project": manifest([entry("logs", "x.log")], project="Projekt\u00c4"),
     "reused files": manifest([entry("gis_data", "ortho.gpkg", 5 * 2**30, reuse=True),
                               entry("logs", "run.log")]),
+    "with checksums": manifest([entry("gis_data", "ortho.gpkg", 5 * 2**30, reuse=True, crc=True),
+                                entry("logs", "run.log", crc=True), entry("logs", "old.log")]),
 }
 
 
