@@ -1,4 +1,12 @@
-"""Checking a multipart copy against the parts it was made of, by S3's composite checksum.
+"""Checking a multipart copy: by its full-object CRC64NVME where the entry has one, else by S3's
+composite SHA-256 of the parts it was made of.
+
+A CRC64NVME copy is FULL_OBJECT and its completion carries the entry's value, so S3 refuses to
+assemble anything else; what it answers (or a HEAD, where the completion answers none, as moto's)
+is compared with the entry all the same, and an object holding another value is removed and the
+run refused as a changed source is: the bytes S3 copied are not those the manifest declares.
+
+The rest concerns the SHA-256 copies of entries without a CRC64NVME (manifests of older clients).
 
 With ``ChecksumAlgorithm='SHA256'``, each UploadPartCopy answers the SHA-256 of the part it copied,
 and CompleteMultipartUpload the object's composite checksum: the SHA-256 of those parts' SHA-256
@@ -12,11 +20,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from artifact_contract import FileEntry
+
+from .checksum import written_crc_problem
 from .context import FilingContext
-from .exceptions import ArchiveChangedError
+from .exceptions import ArchiveChangedError, FilerRefusedError
 
 
 def composite_sha256(part_checksums: Sequence[str]) -> str:
@@ -39,15 +50,34 @@ def assembled_problem(completed: Mapping[str, Any], parts: Sequence[Mapping[str,
     return None
 
 
-def check_assembled(ctx: FilingContext, key: str, completed: Mapping[str, Any],
-                    parts: Sequence[Mapping[str, Any]]) -> None:
-    """Remove an object not assembled from exactly ``parts`` and fail, so the copy is made again."""
-    problem = assembled_problem(completed, parts)
+def check_assembled(
+    ctx: FilingContext,
+    key: str,
+    completed: Mapping[str, Any] | None,
+    parts: Sequence[Mapping[str, Any]],
+    entry: FileEntry | None = None,
+    changed: Callable[[], FilerRefusedError] | None = None,
+) -> None:
+    """Remove an object not assembled as it should be and fail: by ``changed()`` when it does not
+    hold the entry's CRC64NVME, else (composite SHA-256) transiently, so the copy is made again."""
+    if entry is not None and entry.crc64nvme is not None:
+        problem = written_crc_problem(ctx, entry, key, completed)
+        if problem is None:
+            return
+        _remove(ctx, key, problem)
+        if changed is not None:
+            raise changed()
+        raise ArchiveChangedError(f"archive object {key}: {problem}")
+    problem = assembled_problem(completed or {}, parts)
     if problem is None:
         return
+    _remove(ctx, key, problem)
+    raise ArchiveChangedError(f"archive object {key}: {problem}")
+
+
+def _remove(ctx: FilingContext, key: str, problem: str) -> None:
     ctx.log.error("a multipart copy was assembled wrongly", extra={"key": key, "problem": problem})
     try:
         ctx.client.delete_object(Bucket=ctx.archive_bucket, Key=key)
     except Exception as exc:  # the filer's role may not delete in the archive: leave it, say so
         ctx.log.error("could not remove a wrongly assembled copy", extra={"key": key, "error": str(exc)})
-    raise ArchiveChangedError(f"archive object {key}: {problem}")

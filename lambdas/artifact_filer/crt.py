@@ -126,13 +126,15 @@ class CrtPutter:
         Key: str,  # noqa: N803
         Body: bytes,  # noqa: N803
         ContentType: str,  # noqa: N803
-        ChecksumSHA256: str,  # noqa: N803
         Metadata: Mapping[str, str],  # noqa: N803
         Tagging: str,  # noqa: N803
         IfNoneMatch: str | None = None,  # noqa: N803
+        ChecksumCRC64NVME: str | None = None,  # noqa: N803
+        ChecksumSHA256: str | None = None,  # noqa: N803
     ) -> Future[dict[str, Any]]:
-        """Send the put; the future holds ``{"ETag": ..., "VersionId": ...}`` (the version a versioned
-        bucket wrote, else None) or the ``ClientError`` S3 answered."""
+        """Send the put with exactly one checksum (base64, as botocore takes it); the future holds
+        ``{"ETag": ..., "VersionId": ...}`` (the version a versioned bucket wrote, else None) or the
+        ``ClientError`` S3 answered."""
         from awscrt.http import HttpHeaders, HttpRequest
         from awscrt.s3 import S3RequestType
 
@@ -141,9 +143,7 @@ class CrtPutter:
             ("Host", host),
             ("Content-Length", str(len(Body))),
             ("Content-Type", ContentType),
-            # As botocore sends a precomputed checksum: S3 checks the body against it and keeps it.
-            ("x-amz-sdk-checksum-algorithm", "SHA256"),
-            ("x-amz-checksum-sha256", ChecksumSHA256),
+            *_checksum_headers(ChecksumCRC64NVME, ChecksumSHA256),
             ("x-amz-tagging", Tagging),
             *((f"x-amz-meta-{name}", value) for name, value in Metadata.items()),
         ]
@@ -189,6 +189,17 @@ class CrtPutter:
                 native.append(request)
                 self._in_flight.add(request)
         return answer
+
+
+def _checksum_headers(crc64nvme: str | None, sha256: str | None) -> list[tuple[str, str]]:
+    """As botocore sends a precomputed checksum: S3 checks the body against it and keeps it. The
+    algorithm header too, without which moto keeps no checksum at all."""
+    if (crc64nvme is None) == (sha256 is None):
+        raise ValueError("a put carries exactly one checksum: CRC64NVME or SHA-256")
+    if crc64nvme is not None:
+        return [("x-amz-sdk-checksum-algorithm", "CRC64NVME"), ("x-amz-checksum-crc64nvme", crc64nvme)]
+    assert sha256 is not None
+    return [("x-amz-sdk-checksum-algorithm", "SHA256"), ("x-amz-checksum-sha256", sha256)]
 
 
 def _client_error(status: int, body: bytes | None, fallback: str) -> ClientError:

@@ -12,6 +12,7 @@ from typing import Any
 from artifact_contract import META_RUN_ID, META_TIMESTAMP, FileEntry, Manifest, is_run_id
 from artifact_contract.s3 import is_missing, is_precondition_failed
 
+from .checksum import algorithm, crc_problem
 from .context import FilingContext
 from .exceptions import ArchiveChangedError, ArchiveConflictError
 from .plumbing import head
@@ -27,25 +28,35 @@ def put_over_existing(ctx: FilingContext, manifest: Manifest, entry: FileEntry, 
         return
     again = {k: v for k, v in put.items() if k != "IfNoneMatch"}
     try:
-        ctx.client.put_object(ChecksumAlgorithm="SHA256", **again, IfMatch=leftover)
+        ctx.client.put_object(ChecksumAlgorithm=algorithm(entry), **again, IfMatch=leftover)
     except Exception as exc:
         if not (is_precondition_failed(exc) or is_missing(exc)):
             raise
         if confirm_existing(ctx, manifest, entry, put["Key"]) is not None:
             raise ArchiveChangedError(f"archive object {put['Key']} changed while it was replaced") from None
 
+
 def confirm_existing(
     ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str, found: dict[str, Any] | None = None
 ) -> str | None:
     """A timestamped key already exists: None when an earlier attempt of this run wrote it; the
     object's ETag when a run that gave this type of the timestamp up left it there (this run, which
-    holds the type now, replaces it on that ETag); otherwise the run is refused."""
-    found = found if found is not None else head(ctx, ctx.archive_bucket, key)
+    holds the type now, replaces it on that ETag), or when this run's object does not hold the
+    entry's CRC64NVME (``found`` must then come from a HEAD with ``checksums``); otherwise the run
+    is refused."""
+    found = found if found is not None else head(ctx, ctx.archive_bucket, key, checksums=True)
     if found is None:  # deleted in between: a human is tidying up; try again later
         raise ArchiveChangedError(f"archive object {key} vanished while being confirmed")
     meta = found.get("Metadata", {})
     if same_run(meta, manifest, entry):
-        return None
+        problem = crc_problem(entry, found)
+        if problem is None:
+            return None
+        # This run's file, but not with the checksum its record will hold (an attempt by a filer
+        # that predates the CRC64NVME, or an object altered since): replaced, never accepted.
+        ctx.log.warning("replacing this run's file, whose checksum is not the manifest's",
+                        extra={**ctx.identity(), "key": key, "problem": problem})
+        return str(found["ETag"])
     if _left_over(ctx, manifest, meta):
         ctx.log.info("replacing a file left by a run that gave its timestamp up",
                      extra={**ctx.identity(), "key": key, "left_by": meta.get(META_RUN_ID)})

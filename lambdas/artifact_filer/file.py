@@ -1,10 +1,10 @@
 """Step 7 of docs/protocol.md's filer: every file to its archive key, with this run's metadata, tags
-and SHA-256 checksum.
+and checksum (the entry's CRC64NVME, or its SHA-256 from clients that predate it: ``checksum``).
 
 Pack members are streamed from the pack into parallel puts (bounded memory: small files only, and a
 cap on the bytes waiting for their put); blobs and reused files are copied server-side, the large
-ones in parts. Timestamped keys are written with ``IfNoneMatch='*'``: a 412 means an earlier attempt
-of this same run wrote the object, or a run that gave the type up left it (``existing``). An
+ones in parts (``copy``). Timestamped keys are written with ``IfNoneMatch='*'``: a 412 means an
+earlier attempt of this same run wrote the object, or a run that gave the type up left it (``existing``). An
 untimestamped run's keys are so written too on an archive without versioning; with versioning,
 they replace the latest copy and the version each write answers is noted for the record
 (``versions``).
@@ -17,17 +17,16 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from artifact_contract import FileEntry, Manifest, Piece, archive_key, piece_key
-from artifact_contract.s3 import body_of, error_code, is_missing, is_precondition_failed, part_ranges
+from artifact_contract import FileEntry, Manifest, Piece, archive_key
+from artifact_contract.s3 import body_of, is_precondition_failed
 
-from .assembled import check_assembled
+from .checksum import algorithm, put_checksum
 from .context import FilingContext
-from .exceptions import FilerRefusedError, PieceChangedError
-from .existing import confirm_existing, confirm_written, put_over_existing
-from .plumbing import MAX_SINGLE_COPY, Futures, head
+from .copy import copy_blob, copy_reused
+from .existing import put_over_existing
+from .plumbing import Futures
 from .progress import Progress, reuse_unit
-from .reuse import UNCOPYABLE_CODES, unavailable
-from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type, sha256_b64
+from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type
 from .verify import get_piece, pack_limit_for, read_pack
 from .versions import conditional, note
 
@@ -53,7 +52,7 @@ def file_all(
                 unit = _Unit(piece.id, progress)
                 for entry in manifest.files_of(piece.id):
                     work.add(unit.track(pool.submit(
-                        _unless_late, progress, _copy_blob, ctx, manifest, piece, etags[piece.id], entry)))
+                        _unless_late, progress, copy_blob, ctx, manifest, piece, etags[piece.id], entry)))
                 unit.close()
         for entry in reused:
             name = reuse_unit(entry.member_name)
@@ -61,7 +60,7 @@ def file_all(
                 continue
             key, etag = sources[entry.sha256]
             unit = _Unit(name, progress)
-            work.add(unit.track(pool.submit(_unless_late, progress, _copy_reused, ctx, manifest, entry, key,
+            work.add(unit.track(pool.submit(_unless_late, progress, copy_reused, ctx, manifest, entry, key,
                                             etag)))
             unit.close()
         with ThreadPoolExecutor(ctx.workers(len(packs), cap=4), "unpack") as unpack:
@@ -179,7 +178,7 @@ def _member_put(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: 
         "Key": archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path),
         "Body": data,
         "ContentType": content_type(entry.path),
-        "ChecksumSHA256": sha256_b64(entry.sha256),
+        **put_checksum(entry),
         "Metadata": archive_metadata(manifest, entry),
         "Tagging": ARCHIVE_TAGGING,
         **({"IfNoneMatch": "*"} if conditional(ctx, manifest) else {}),
@@ -189,13 +188,12 @@ def _member_put(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: 
 def _put_member(ctx: FilingContext, manifest: Manifest, entry: FileEntry, data: bytes) -> None:
     put = _member_put(ctx, manifest, entry, data)
     try:
-        note(ctx, put["Key"], ctx.client.put_object(ChecksumAlgorithm="SHA256", **put))
+        note(ctx, put["Key"], ctx.client.put_object(ChecksumAlgorithm=algorithm(entry), **put))
     except Exception as exc:
         if not ("IfNoneMatch" in put and is_precondition_failed(exc)):
             raise
         put_over_existing(ctx, manifest, entry, put)
     ctx.step("object-filed")
-
 
 
 def _put_member_natively(
@@ -229,176 +227,3 @@ def _put_member_natively(
 
     ctx.putter.put_object(**put).add_done_callback(answered)
     return filed
-
-
-# -- blobs and reused files -----------------------------------------------------------------------
-
-
-def _copy_blob(ctx: FilingContext, manifest: Manifest, piece: Piece, etag: str, entry: FileEntry) -> None:
-    source = {
-        "Bucket": ctx.staging_bucket,
-        "Key": piece_key(manifest.project_key, manifest.run_id, piece.id),
-    }
-
-    def changed() -> FilerRefusedError:
-        return PieceChangedError(f"blob {piece.id} was replaced after it was verified")
-
-    _copy(ctx, manifest, entry, source, etag, changed)
-
-
-def _copy_reused(
-    ctx: FilingContext, manifest: Manifest, entry: FileEntry, source_key: str, etag: str
-) -> None:
-    """Copy an earlier run's archived copy to this run's key, as a blob from staging is copied."""
-
-    def changed() -> FilerRefusedError:
-        problem = f"the copy {source_key} changed after it was checked"
-        return unavailable(manifest, {entry.sha256: problem})
-
-    try:
-        _copy(ctx, manifest, entry, {"Bucket": ctx.archive_bucket, "Key": source_key}, etag, changed)
-    except FilerRefusedError:
-        raise
-    except Exception as exc:
-        # The copy vanished or went to Glacier between the check and the copy: the run is
-        # refused like a blob replaced in staging, and the client sends it again in full.
-        if is_missing(exc) or error_code(exc) in UNCOPYABLE_CODES:
-            raise unavailable(
-                manifest, {entry.sha256: f"the copy {source_key} could not be copied ({error_code(exc)})"}
-            ) from None
-        raise
-
-
-def _copy(
-    ctx: FilingContext,
-    manifest: Manifest,
-    entry: FileEntry,
-    source: dict[str, str],
-    etag: str,
-    changed: Callable[[], FilerRefusedError],
-) -> None:
-    """Copy ``source`` server-side to the entry's archive key with this run's metadata and tags.
-
-    ``CopySourceIfMatch`` holds the source to what was verified; a source that changed anyway
-    raises ``changed()``.
-    """
-    key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
-    args: dict[str, Any] = {
-        "CopySourceIfMatch": etag,
-        "MetadataDirective": "REPLACE",
-        "Metadata": archive_metadata(manifest, entry),
-        "ContentType": content_type(entry.path),
-        "TaggingDirective": "REPLACE",
-        "Tagging": ARCHIVE_TAGGING,
-        "ChecksumAlgorithm": "SHA256",
-    }
-    condition: dict[str, str] = {}
-    if conditional(ctx, manifest):  # always for a timestamped run
-        # A HEAD first: a redelivery finds the copy done, and a server that ignores a copy's
-        # IfNoneMatch (moto) still never copies over an object that is there.
-        found = head(ctx, ctx.archive_bucket, key)
-        leftover = None if found is None else confirm_existing(ctx, manifest, entry, key, found)
-        if found is not None and leftover is None:
-            ctx.step("object-filed")
-            return
-        condition = {"IfMatch": leftover} if leftover else {"IfNoneMatch": "*"}
-    if entry.size > min(ctx.config.multipart_copy_threshold_bytes, MAX_SINGLE_COPY):
-        note(ctx, key, _copy_in_parts(ctx, source, key, args, entry.size, condition, changed))
-        if condition:
-            confirm_written(ctx, manifest, entry, key)
-        ctx.step("object-filed")
-        return
-    try:
-        response = ctx.client.copy_object(CopySource=source, Bucket=ctx.archive_bucket, Key=key,
-                                          **args, **condition)
-    except Exception as exc:
-        if not is_precondition_failed(exc):
-            raise
-        # Either the key was written in between (an earlier attempt) or the source changed.
-        if head(ctx, ctx.archive_bucket, key) is None:
-            raise changed() from None
-        confirm_written(ctx, manifest, entry, key)
-    else:
-        note(ctx, key, response)
-        written = response.get("CopyObjectResult", {}).get("ChecksumSHA256")
-        if written is not None and written != sha256_b64(entry.sha256):
-            # The source changed under a server that ignored CopySourceIfMatch: undo, refuse.
-            _undo_copy(ctx, key)
-            raise changed()
-    ctx.step("object-filed")
-
-
-def _copy_in_parts(
-    ctx: FilingContext,
-    source: dict[str, str],
-    key: str,
-    args: dict[str, Any],
-    size: int,
-    condition: dict[str, str],
-    changed: Callable[[], FilerRefusedError],
-) -> dict[str, Any] | None:
-    """A multipart copy completed on ``condition`` (timestamped keys: ``IfNoneMatch='*'``, or
-    ``IfMatch`` on a leftover it replaces); the completion's answer (its version), or None when
-    another attempt completed it.
-
-    s3transfer's copy cannot make its completion conditional, and a HEAD before it does not
-    stop two deliveries of the same message copying at once: both saw no object, both wrote
-    one, a second version. Completing conditionally, the slower one gets a 412 (the caller
-    then confirms the object is this run's) and its parts are discarded.
-    """
-    create = {k: args[k] for k in ("Metadata", "ContentType", "Tagging", "ChecksumAlgorithm")}
-    upload_id = ctx.client.create_multipart_upload(Bucket=ctx.archive_bucket, Key=key, **create)[
-        "UploadId"]
-    # Within S3's 10,000 parts whatever the file's size: a 100 GB blob in 8 MiB parts would not be.
-    ranges = part_ranges(size, ctx.config.multipart_copy_chunk_bytes)
-    completing = False
-    try:
-        with ThreadPoolExecutor(ctx.workers(len(ranges), cap=16), "copy-part") as pool:
-            futures = Futures()
-            for number, first, last in ranges:
-                futures.add(pool.submit(_copy_part, ctx, source, key, upload_id, number, first, last,
-                                        args["CopySourceIfMatch"]))
-            parts = futures.wait()
-        completing = True
-        completed: dict[str, Any] = ctx.client.complete_multipart_upload(
-            Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id, MultipartUpload={"Parts": parts},
-            **condition,
-        )
-    except Exception as exc:
-        _abort_upload(ctx, key, upload_id)
-        if is_precondition_failed(exc):
-            if completing and condition:
-                return None  # another attempt of this run completed first; the caller confirms it
-            raise changed() from None
-        if completing and condition and error_code(exc) == "NoSuchUpload":
-            return None  # a completion retried after its answer was lost; the caller confirms it
-        raise
-    check_assembled(ctx, key, completed, parts)
-    return completed
-
-
-def _copy_part(ctx: FilingContext, source: dict[str, str], key: str, upload_id: str, number: int,
-               first: int, last: int, etag: str) -> dict[str, Any]:
-    response = ctx.client.upload_part_copy(
-        Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id, PartNumber=number,
-        CopySource=source, CopySourceRange=f"bytes={first}-{last}", CopySourceIfMatch=etag,
-    )
-    result = response["CopyPartResult"]
-    part = {"PartNumber": number, "ETag": result["ETag"]}
-    if result.get("ChecksumSHA256"):
-        part["ChecksumSHA256"] = result["ChecksumSHA256"]
-    return part
-
-
-def _abort_upload(ctx: FilingContext, key: str, upload_id: str) -> None:
-    try:
-        ctx.client.abort_multipart_upload(Bucket=ctx.archive_bucket, Key=key, UploadId=upload_id)
-    except Exception as exc:  # the bucket's lifecycle rule aborts what is left behind
-        ctx.log.warning("could not abort a multipart copy", extra={"key": key, "error": str(exc)})
-
-
-def _undo_copy(ctx: FilingContext, key: str) -> None:
-    try:
-        ctx.client.delete_object(Bucket=ctx.archive_bucket, Key=key)
-    except Exception as exc:  # the filer's role may not delete in the archive: leave it, say so
-        ctx.log.error("could not remove a copy of a changed blob", extra={"key": key, "error": str(exc)})

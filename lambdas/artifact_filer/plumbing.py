@@ -104,10 +104,12 @@ def _get_small_once(ctx: FilingContext, bucket: str, key: str) -> bytes | None:
         return body.read()
 
 
-def head(ctx: FilingContext, bucket: str, key: str) -> dict[str, Any] | None:
-    """The object's HEAD, or None when there is none."""
+def head(ctx: FilingContext, bucket: str, key: str, *, checksums: bool = False) -> dict[str, Any] | None:
+    """The object's HEAD, or None when there is none; with ``checksums``, the checksum S3 keeps for
+    it too (``ChecksumMode``: the same request, a few more headers)."""
+    extra = {"ChecksumMode": "ENABLED"} if checksums else {}
     try:
-        return ctx.client.head_object(Bucket=bucket, Key=key)
+        return ctx.client.head_object(Bucket=bucket, Key=key, **extra)
     except Exception as exc:
         if is_missing(exc):
             return None

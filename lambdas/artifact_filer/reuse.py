@@ -77,6 +77,9 @@ def copy_problem(
         return f"the copy {key} belongs to another project"
     if int(head.get("ContentLength", -1)) != entry.size:
         return f"the copy {key} has {head.get('ContentLength')} bytes, not {entry.size}"
+    stored = head.get("ChecksumCRC64NVME")  # absent on copies written with SHA-256 (older runs)
+    if entry.crc64nvme is not None and stored and stored != entry.crc64nvme:
+        return f"the copy {key} has the crc64nvme {stored}, the manifest declares {entry.crc64nvme}"
     storage = head.get("StorageClass") or "STANDARD"
     if storage in UNCOPYABLE_CLASSES or head.get("ArchiveStatus"):
         return f"the copy {key} is in {head.get('ArchiveStatus') or storage} and cannot be copied"

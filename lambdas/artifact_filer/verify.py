@@ -4,7 +4,9 @@ every reused file's archived copy checked, before anything is written to the arc
 Nothing a client sends is trusted: a piece is hashed as it streams past, never held whole, and a pack
 is read through ``tarfile`` in stream mode behind a cap on the decompressed bytes, so a hostile pack
 (a bomb, a giant header, a link, a ``..`` member) is refused after reading at most what its declared
-files account for. Filing (step 7) reads each pack again through the same checks.
+files account for. Filing (step 7) reads each pack again through the same checks. Where the
+manifest gives a file's CRC64NVME (the checksum S3 will keep for it), it is computed beside the
+SHA-256 as the bytes stream past, so a manifest whose CRC64NVME lies is refused like a wrong SHA-256.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO
 
 from artifact_contract import (
+    Crc64Nvme,
     FileEntry,
     IndexedFile,
     Manifest,
@@ -53,11 +56,12 @@ _REGULAR = (tarfile.REGTYPE, tarfile.AREGTYPE)
 class HashingReader:
     """Hash and count what is read from ``raw``, refusing to read past ``limit`` bytes."""
 
-    def __init__(self, raw: Any, limit: int, piece_id: str) -> None:
+    def __init__(self, raw: Any, limit: int, piece_id: str, *, crc: bool = False) -> None:
         self._raw = raw
         self._limit = limit
         self._piece_id = piece_id
         self.sha256 = hashlib.sha256()
+        self.crc64nvme = Crc64Nvme() if crc else None
         self.count = 0
 
     def read(self, size: int = -1) -> bytes:
@@ -73,6 +77,8 @@ class HashingReader:
                 f"piece {self._piece_id} is larger than its declared {self._limit} bytes"
             )
         self.sha256.update(data)
+        if self.crc64nvme is not None:
+            self.crc64nvme.update(data)
         return data
 
     def drain(self, chunk: int) -> None:
@@ -116,11 +122,19 @@ def pack_limit(entries: Sequence[FileEntry], per_member: int, overhead: int) -> 
     return sum(e.size + per_member + 2 * len(e.member_name.encode()) for e in entries) + overhead
 
 
-def read_blob(body: Any, piece: Piece, chunk: int) -> None:
-    """Stream a blob through its hash and refuse it unless it is exactly the declared bytes."""
-    reader = HashingReader(body, piece.size, piece.id)
+def read_blob(body: Any, piece: Piece, chunk: int, entries: Sequence[FileEntry] = ()) -> None:
+    """Stream a blob through its hash and refuse it unless it is exactly the declared bytes, and
+    unless it has the CRC64NVME of every entry (of those it carries) that declares one."""
+    declared = {e.crc64nvme for e in entries if e.crc64nvme is not None}
+    reader = HashingReader(body, piece.size, piece.id, crc=bool(declared))
     reader.drain(chunk)
     reader.check(piece)
+    if reader.crc64nvme is not None:
+        computed = reader.crc64nvme.b64()
+        for wrong in sorted(declared - {computed}):
+            raise PieceCorruptError(
+                f"blob {piece.id} has the crc64nvme {computed}, the manifest declares {wrong}"
+            )
 
 
 def read_pack(
@@ -233,6 +247,7 @@ def _check_member(
 
 def _read_member(stream: Any, entry: FileEntry, piece: Piece, chunk: int, keep: bool) -> bytes | None:
     digest = hashlib.sha256()
+    crc = Crc64Nvme() if entry.crc64nvme is not None else None
     parts: list[bytes] = []
     count = 0
     while True:
@@ -241,11 +256,19 @@ def _read_member(stream: Any, entry: FileEntry, piece: Piece, chunk: int, keep: 
             break
         count += len(data)
         digest.update(data)
+        if crc is not None:
+            crc.update(data)
         if keep:
             parts.append(data)
     if count != entry.size or digest.hexdigest() != entry.sha256:
         raise MemberRefusedError(
             f"pack {piece.id} member {entry.member_name!r} does not match its declared size and SHA-256",
+            RefusalCode.MEMBER_MISMATCH,
+        )
+    if crc is not None and crc.b64() != entry.crc64nvme:
+        raise MemberRefusedError(
+            f"pack {piece.id} member {entry.member_name!r} has the crc64nvme {crc.b64()}, the manifest "
+            f"declares {entry.crc64nvme}",
             RefusalCode.MEMBER_MISMATCH,
         )
     return b"".join(parts) if keep else None
@@ -300,7 +323,7 @@ def _verify_piece_once(
             )
         chunk = ctx.config.read_chunk_bytes
         if piece.kind == "blob":
-            read_blob(body, piece, chunk)
+            read_blob(body, piece, chunk, entries)
         else:
             for _ in read_pack(body, piece, entries, limit=pack_limit_for(ctx.config, entries),
                                chunk=chunk, keep=False,
@@ -359,7 +382,7 @@ def _check_reused(
     problem = index_problem(manifest.project_key, entry, indexed)
     if problem is not None or indexed is None:
         return problem or "no earlier copy is known"
-    found = head(ctx, ctx.archive_bucket, indexed.key)
+    found = head(ctx, ctx.archive_bucket, indexed.key, checksums=True)
     problem = copy_problem(manifest.project_key, entry, indexed.key, found)
     if problem is not None or found is None:
         return problem or "no copy"

@@ -26,7 +26,7 @@ from artifact_backup.exceptions import UploadFailedError
 from artifact_backup.local import LocalFilerWorker, provision
 from artifact_backup.local.localstack import LocalStackServer
 from artifact_contract import run_record_key, staging_run_prefix
-from artifact_filer import file as filer_file
+from artifact_filer import copy as filer_copy
 from artifact_filer import handler as filer_handler
 from artifact_filer.assembled import composite_sha256
 from tests.support.local import swapped_filer
@@ -121,15 +121,15 @@ def test_a_copy_an_earlier_attempt_made_is_met_by_the_servers_412_and_confirmed(
     # The filer looks (HEAD) before it copies; here the earlier attempt's copy lands between the
     # look and the copy, as with two deliveries at once: the first HEAD of each key sees nothing.
     looked: set[str] = set()
-    real_head = filer_file.head
+    real_head = filer_copy.head
 
-    def racing_head(ctx: Any, bucket: str, key: str) -> Any:
+    def racing_head(ctx: Any, bucket: str, key: str, **kwargs: Any) -> Any:
         if bucket == stack.names.archive_bucket and key not in looked:
             looked.add(key)
             return None
-        return real_head(ctx, bucket, key)
+        return real_head(ctx, bucket, key, **kwargs)
 
-    monkeypatch.setattr(filer_file, "head", racing_head)
+    monkeypatch.setattr(filer_copy, "head", racing_head)
     filer = make_filer(stack.endpoint_url)
     seen = answers(filer.client)
     drain(worker)

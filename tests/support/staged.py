@@ -23,6 +23,7 @@ from artifact_contract import (
     Piece,
     blob_piece_id,
     build_manifest,
+    crc64nvme_b64,
     manifest_key,
     pack_piece_id,
     piece_key,
@@ -88,6 +89,8 @@ class StagedRun:
     pack_threshold: int = 64 * 1024
     pack_max_input: int = 64 * 1024 * 1024
     tamper: Callable[[list[Member]], list[Member]] | None = None
+    #: Whether the manifest gives each file's CRC64NVME, as clients that compute it do.
+    crc64nvme: bool = False
     pieces: dict[str, bytes] = field(default_factory=dict)
     manifest: Manifest | None = None
 
@@ -106,13 +109,14 @@ class StagedRun:
             piece = Piece(pack_piece_id(sha(body)), "pack", len(body), sha(body))
             self.pieces[piece.id] = body
             pieces.append(piece)
-            entries += [FileEntry(t, p, len(d), sha(d), piece.id) for (t, p), d in group.items()]
+            entries += [FileEntry(t, p, len(d), sha(d), piece.id, crc64nvme=self._crc(d))
+                        for (t, p), d in group.items()]
         for (t, p), data in large.items():
             piece_id = blob_piece_id(sha(data))
             if piece_id not in self.pieces:
                 self.pieces[piece_id] = data
                 pieces.append(Piece(piece_id, "blob", len(data), sha(data)))
-            entries.append(FileEntry(t, p, len(data), sha(data), piece_id))
+            entries.append(FileEntry(t, p, len(data), sha(data), piece_id, crc64nvme=self._crc(data)))
         self.manifest = build_manifest(
             run_id=self.run_id,
             project_key=self.project_key,
@@ -125,6 +129,9 @@ class StagedRun:
         )
         return self.manifest
 
+    def _crc(self, data: bytes) -> str | None:
+        return crc64nvme_b64(data) if self.crc64nvme else None
+
     @property
     def manifest_key(self) -> str:
         return manifest_key(self.project_key, self.run_id)
@@ -132,15 +139,16 @@ class StagedRun:
     def piece_key(self, piece_id: str) -> str:
         return piece_key(self.project_key, self.run_id, piece_id)
 
-    def upload(self, s3: Any, *, manifest: bytes | None = None, skip: Iterable[str] = ()) -> str:
+    def upload(self, s3: Any, *, manifest: bytes | None = None, skip: Iterable[str] = (),
+               bucket: str = STAGING) -> str:
         if self.manifest is None:
             self.build()
         assert self.manifest is not None
         skipped = set(skip)
         for piece_id, body in self.pieces.items():
             if piece_id not in skipped:
-                s3.put_object(Bucket=STAGING, Key=self.piece_key(piece_id), Body=body)
-        s3.put_object(Bucket=STAGING, Key=self.manifest_key,
+                s3.put_object(Bucket=bucket, Key=self.piece_key(piece_id), Body=body)
+        s3.put_object(Bucket=bucket, Key=self.manifest_key,
                       Body=manifest if manifest is not None else self.manifest.to_json())
         return self.manifest_key
 

@@ -25,7 +25,7 @@ from artifact_contract import (
 )
 from artifact_contract.s3 import MAX_PART_BYTES, MAX_PARTS, MIN_PART_BYTES
 from artifact_filer import FilerConfig
-from artifact_filer import file as file_step
+from artifact_filer import copy as copy_step
 from artifact_filer.context import FilingContext
 from tests.support.staged import ARCHIVE, STAGING, new_run_id
 
@@ -84,7 +84,7 @@ def test_a_huge_blob_is_copied_in_at_most_10000_parts(chunk: int, size: int) -> 
                         key=manifest_key("P", manifest.run_id),
                         location=parse_manifest_key(manifest_key("P", manifest.run_id)))
 
-    file_step._copy_blob(ctx, manifest, piece, '"etag-verified"', entry)
+    copy_step.copy_blob(ctx, manifest, piece, '"etag-verified"', entry)
 
     parts = sorted(s3.parts, key=lambda p: p["PartNumber"])
     assert len(parts) <= MAX_PARTS
