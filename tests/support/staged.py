@@ -200,3 +200,17 @@ TEST_EVENT = {
     "RequestId": "x",
     "HostId": "y",
 }
+
+
+def crc_mismatches(s3: Any, bucket: str, record: Any) -> dict[str, str]:
+    """Every file of a run record whose archived object does not hold the record's CRC64NVME as a
+    full-object checksum (HEAD with ChecksumMode), with what S3 holds instead. moto names no type
+    for an object written in one request (whose checksum can only be full-object); S3 and
+    LocalStack name FULL_OBJECT."""
+    wrong: dict[str, str] = {}
+    for f in record.files:
+        head = s3.head_object(Bucket=bucket, Key=f.key, ChecksumMode="ENABLED")
+        held = (head.get("ChecksumCRC64NVME"), head.get("ChecksumType"))
+        if f.crc64nvme is None or held not in ((f.crc64nvme, "FULL_OBJECT"), (f.crc64nvme, None)):
+            wrong[f.key] = f"{held}, recorded {f.crc64nvme}"
+    return wrong
