@@ -20,11 +20,11 @@ from typing import Any
 from artifact_contract import FileEntry, Manifest, Piece, archive_key
 from artifact_contract.s3 import body_of, is_precondition_failed
 
-from .checksum import algorithm, put_checksum
+from .checksum import CRC_FIELD, algorithm, put_checksum
 from .context import FilingContext
 from .copy import copy_blob, copy_reused
 from .existing import put_over_existing
-from .plumbing import Futures
+from .plumbing import Futures, head
 from .progress import Progress, reuse_unit
 from .storage import ARCHIVE_TAGGING, ByteBudget, archive_metadata, content_type
 from .verify import get_piece, pack_limit_for, read_pack
@@ -47,6 +47,18 @@ def file_all(
     work = Futures(keep_results=False)
     pool = ThreadPoolExecutor(ctx.config.concurrency, "file")
     try:
+        unfiled = [e for e in reused if not progress.is_filed(reuse_unit(e.member_name))]
+        # The reused files whose CRC64NVME only their copy can prove go first, alone: a manifest
+        # whose value lies is then refused before anything else of the run is written.
+        unproven = _unproven(ctx, pool, unfiled, sources)
+        if unproven:
+            first = Futures(keep_results=False)
+            for entry in unproven:
+                first.add(_submit_reused(ctx, manifest, entry, sources, pool, progress))
+            first.wait()
+        for entry in unfiled:
+            if entry not in unproven:
+                work.add(_submit_reused(ctx, manifest, entry, sources, pool, progress))
         for piece in manifest.pieces:
             if piece.kind == "blob" and not progress.is_filed(piece.id):
                 unit = _Unit(piece.id, progress)
@@ -54,15 +66,6 @@ def file_all(
                     work.add(unit.track(pool.submit(
                         _unless_late, progress, copy_blob, ctx, manifest, piece, etags[piece.id], entry)))
                 unit.close()
-        for entry in reused:
-            name = reuse_unit(entry.member_name)
-            if progress.is_filed(name):
-                continue
-            key, etag = sources[entry.sha256]
-            unit = _Unit(name, progress)
-            work.add(unit.track(pool.submit(_unless_late, progress, copy_reused, ctx, manifest, entry, key,
-                                            etag)))
-            unit.close()
         with ThreadPoolExecutor(ctx.workers(len(packs), cap=4), "unpack") as unpack:
             for piece in packs:
                 work.add(unpack.submit(
@@ -75,6 +78,27 @@ def file_all(
         pool.shutdown(wait=True, cancel_futures=True)
     units = [p.id for p in manifest.pieces] + [reuse_unit(e.member_name) for e in reused]
     return all(progress.is_filed(u) for u in units)
+
+
+def _submit_reused(ctx: FilingContext, manifest: Manifest, entry: FileEntry,
+                   sources: dict[str, tuple[str, str]], pool: ThreadPoolExecutor,
+                   progress: Progress) -> Future[Any]:
+    key, etag = sources[entry.sha256]
+    unit = _Unit(reuse_unit(entry.member_name), progress)
+    future = unit.track(pool.submit(_unless_late, progress, copy_reused, ctx, manifest, entry, key, etag))
+    unit.close()
+    return future
+
+
+def _unproven(ctx: FilingContext, pool: ThreadPoolExecutor, reused: Sequence[FileEntry],
+              sources: dict[str, tuple[str, str]]) -> list[FileEntry]:
+    """The reused files with a CRC64NVME whose earlier copy holds none (written with SHA-256), or
+    is gone: S3 computes it only as it copies them (a HEAD each, in parallel; reused files are few)."""
+    todo = [e for e in reused if e.crc64nvme is not None]
+    found = Futures()
+    for entry in todo:
+        found.add(pool.submit(head, ctx, ctx.archive_bucket, sources[entry.sha256][0], checksums=True))
+    return [e for e, h in zip(todo, found.wait(), strict=True) if not (h or {}).get(CRC_FIELD)]
 
 
 #: What a unit's task returns when it did not start: the invocation's time was up.
