@@ -11,6 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from artifact_contract import crc64nvme_b64
 from artifact_contract.s3 import is_precondition_failed
 from artifact_filer.crt import ArchiveWriteError, CrtPutter
 
@@ -55,6 +56,29 @@ def test_a_put_stores_what_botocore_would(s3, putter, key):
     assert got["ContentType"] == "text/html"
     tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=BUCKET, Key=key)["TagSet"]}
     assert tags == {"artifact-backup:managed": "true", "artifact-backup:retention": "standard"}
+
+
+def test_a_put_with_a_crc64nvme_stores_it_in_place_of_the_sha256(s3, putter):
+    """What every packed file of a manifest that gives its CRC64NVME is put with."""
+    key = "P/report/20251030_1430/crc.html"
+    data = b"<html>crc</html>" * 100
+    args = {k: v for k, v in put_args(key, data).items() if k != "ChecksumSHA256"}
+    putter.put_object(**args, ChecksumCRC64NVME=crc64nvme_b64(data)).result(timeout=30)
+    held = s3.head_object(Bucket=BUCKET, Key=key, ChecksumMode="ENABLED")
+    assert held["ChecksumCRC64NVME"] == crc64nvme_b64(data)
+    assert "ChecksumSHA256" not in held
+    assert held["Metadata"]["sha256"] == hashlib.sha256(data).hexdigest()
+
+
+@pytest.mark.strict_s3
+def test_a_put_whose_crc64nvme_is_not_its_bodys_is_refused(s3, putter):
+    key = "P/report/20251030_1430/lie.html"
+    args = {k: v for k, v in put_args(key, b"body").items() if k != "ChecksumSHA256"}
+    with pytest.raises(ClientError) as refused:
+        putter.put_object(**args, ChecksumCRC64NVME=crc64nvme_b64(b"other")).result(timeout=30)
+    assert refused.value.response["Error"]["Code"] == "BadDigest"
+    with pytest.raises(ClientError):
+        s3.head_object(Bucket=BUCKET, Key=key)
 
 
 def test_a_conditional_put_on_an_existing_key_is_a_412_in_botocores_shape(s3, putter):
