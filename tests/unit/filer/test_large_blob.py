@@ -49,16 +49,20 @@ class RecordingS3:
         if self.completed is None:
             raise ClientError({"Error": {"Code": "404"}, "ResponseMetadata": {"HTTPStatusCode": 404}},
                               "HeadObject")
-        return {"Metadata": self.metadata, "ContentLength": 0}
+        # S3 keeps the full-object CRC64NVME a completion gave, once it matched the parts.
+        kept = {k: self.completed[k] for k in ("ChecksumCRC64NVME", "ChecksumType") if k in self.completed}
+        return {"Metadata": self.metadata, "ContentLength": 0, **kept}
 
     def create_multipart_upload(self, **kw: Any) -> dict[str, Any]:
         self.metadata = kw["Metadata"]
+        self.created = kw
         return {"UploadId": "u1"}
 
     def upload_part_copy(self, **kw: Any) -> dict[str, Any]:
         with self.lock:
             self.parts.append(kw)
-        return {"CopyPartResult": {"ETag": f"e{kw['PartNumber']}", "ChecksumSHA256": "c"}}
+        return {"CopyPartResult": {"ETag": f"e{kw['PartNumber']}",
+                                   f"Checksum{self.created['ChecksumAlgorithm']}": "c"}}
 
     def complete_multipart_upload(self, **kw: Any) -> dict[str, Any]:
         self.completed = kw
@@ -68,12 +72,13 @@ class RecordingS3:
         raise AssertionError("nothing should be aborted")
 
 
+@pytest.mark.parametrize("crc", [None, "AAAAAAAAAAE="])
 @pytest.mark.parametrize("chunk", [8 * MiB, 128 * MiB])
 @pytest.mark.parametrize("size", [100 * GB, 5 * 1024 * GB])
-def test_a_huge_blob_is_copied_in_at_most_10000_parts(chunk: int, size: int) -> None:
+def test_a_huge_blob_is_copied_in_at_most_10000_parts(chunk: int, size: int, crc: str | None) -> None:
     s3 = RecordingS3()
     piece = Piece(blob_piece_id(SHA), "blob", size, SHA)
-    entry = FileEntry("gis_data", "survey.gpkg", size, SHA, piece.id)
+    entry = FileEntry("gis_data", "survey.gpkg", size, SHA, piece.id, crc64nvme=crc)
     manifest = build_manifest(run_id=new_run_id(), project_key="P", timestamp="20251030_1430",
                               archive_bucket=ARCHIVE, created_at="2025-10-30T14:30:00+00:00",
                               files=[entry], pieces=[piece])
@@ -100,3 +105,11 @@ def test_a_huge_blob_is_copied_in_at_most_10000_parts(chunk: int, size: int) -> 
     assert s3.completed["IfNoneMatch"] == "*"
     assert len(s3.completed["MultipartUpload"]["Parts"]) == len(parts)
     assert s3.metadata["sha256"] == SHA
+    if crc is None:  # a manifest of an older client: SHA-256 parts, no full-object checksum
+        assert s3.created["ChecksumAlgorithm"] == "SHA256"
+        assert "ChecksumType" not in s3.created
+        assert "ChecksumCRC64NVME" not in s3.completed
+    else:  # S3 assembles the parts only if their whole is the manifest's CRC64NVME
+        assert (s3.created["ChecksumAlgorithm"], s3.created["ChecksumType"]) == ("CRC64NVME", "FULL_OBJECT")
+        assert (s3.completed["ChecksumCRC64NVME"], s3.completed["ChecksumType"]) == (crc, "FULL_OBJECT")
+        assert {p.get("ChecksumCRC64NVME") for p in s3.completed["MultipartUpload"]["Parts"]} == {"c"}
