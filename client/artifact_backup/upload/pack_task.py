@@ -29,8 +29,8 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
         piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
         sender.outcome.pieces[piece.id] = piece
         content = 0
-        for f, sha in zip(planned, packed.file_sha256, strict=True):
-            sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
+        for f, sha, crc in zip(planned, packed.file_sha256, packed.file_crc64nvme, strict=True):
+            sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id, None, crc))
             content += f.size
         if sender.already_there(piece, content):
             discard(path, "pack file")
