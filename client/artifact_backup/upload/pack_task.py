@@ -13,6 +13,7 @@ from artifact_contract import FileEntry, Piece, pack_piece_id
 
 from ..collect import LocalFile
 from ..pack import PackResult, write_pack
+from ..pack_level import pack_level
 from ..paths import discard
 from .sender import PieceSender
 
@@ -49,7 +50,7 @@ def _write_pack_file(sender: PieceSender, members: Sequence[LocalFile]) -> tuple
         packed = write_pack(
             members,
             handle,
-            compress_level=cfg.compress_level,
+            compress_level=pack_level(members, cfg.compress_level),
             chunksize=cfg.hash_chunksize,
             on_file=sender.file_hashed,
         )
