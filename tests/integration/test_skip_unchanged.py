@@ -100,6 +100,9 @@ class Project:
         # Every file's record holds the CRC64NVME of its bytes, a reused one's too.
         assert {f.key: f.crc64nvme for f in record.files} == {
             key: crc64nvme_b64(data) for key, data in expected.items()}
+        # ... and the ETag of the object the filer wrote, packed, sent alone or reused alike.
+        assert {f.key: f.etag for f in record.files} == {
+            key: self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"] for key in expected}
 
     def index(self) -> ReuseIndex:
         raw = self.s3.get_object(Bucket=self.stack.names.staging_bucket, Key=reuse_index_key(self.key))
