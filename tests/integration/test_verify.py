@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -85,15 +86,19 @@ def test_an_untouched_run_verifies(project, capsys):
     assert data["files_verified"] == data["files"] == sum(r["files"] for r in data["runs"]) > 10
 
 
-def test_by_head_one_head_per_file_and_no_byte_read_deep_reads_them_all(project, capsys):
-    """The whole project both ways: by HEAD nothing is read; --deep reads every byte, one GET each."""
+def test_by_head_one_head_per_file_and_no_byte_read_deep_reads_them_all(project, local_stack, s3, capsys):
+    """The whole project as filed, both ways: by HEAD nothing is read; --deep reads every byte, one
+    GET each."""
     project_key, config = project
+    bucket = local_stack.names.archive_bucket
     data = _json(capsys, config, project_key)
     files = data["files"]
     assert data["mode"] == "head"
     assert data["bytes_read"] == 0
     assert data["requests"]["HEAD"] == files
-    assert data["verified_by"] == {"SHA256": files}  # records older than CRC64NVME: S3's SHA-256
+    records = [_record(s3, bucket, project_key, stamp) for stamp in (RUN_A, RUN_B)]
+    assert data["verified_by"] == _settled_by(dataclasses.replace(
+        records[0], files=records[0].files + records[1].files))
     for run in data["runs"]:
         assert run["requests"] == {"HEAD": run["files"], "GET": 0, "LIST": 4}  # one LIST per type folder
     record_reads = data["requests"]["GET"]
@@ -156,9 +161,11 @@ def test_tampered_deleted_and_extra_objects_are_reported(project, local_stack, s
     assert result["bytes_read"] > 0
 
 
-def _refile_with_crc(s3, bucket: str, project_key: str, stamp: str) -> RunRecord:
-    """Make a filed run what the filer writes once the client sends each file's CRC64NVME: every
-    object holding it as S3's checksum (the bytes and metadata unchanged), the record naming it."""
+def _refile(s3, bucket: str, project_key: str, stamp: str, *, crc: bool) -> RunRecord:
+    """Make a filed run what the filer writes with the client's CRC64NVME (``crc``: every object
+    holding it as S3's checksum, the record naming it), or what it wrote before (a SHA-256 of the
+    whole object, a record without CRC64NVME), whichever the filer under test writes today. The
+    bytes and metadata stay."""
     key = _record_key(s3, bucket, project_key, stamp)
     record = _record(s3, bucket, project_key, stamp)
     files = []
@@ -166,11 +173,17 @@ def _refile_with_crc(s3, bucket: str, project_key: str, stamp: str) -> RunRecord
         got = s3.get_object(Bucket=bucket, Key=f.key)
         body = got["Body"].read()
         s3.put_object(Bucket=bucket, Key=f.key, Body=body, Metadata=got["Metadata"],
-                      ChecksumAlgorithm="CRC64NVME")
-        files.append(dataclasses.replace(f, crc64nvme=crc64nvme_b64(body)))
+                      ChecksumAlgorithm="CRC64NVME" if crc else "SHA256")
+        files.append(dataclasses.replace(f, crc64nvme=crc64nvme_b64(body) if crc else None))
     record = dataclasses.replace(record, files=tuple(files))
     s3.put_object(Bucket=bucket, Key=key, Body=record.to_json())
     return record
+
+
+def _settled_by(record: RunRecord) -> dict[str, int]:
+    """What a HEAD settles each file of a record the filer wrote by: its CRC64NVME, or an older
+    record's SHA-256."""
+    return dict(Counter("CRC64NVME" if f.crc64nvme else "SHA256" for f in record.files))
 
 
 def _no_checksum_client(local_stack):
@@ -189,7 +202,7 @@ def test_crc_records_verify_by_head_and_objects_overwritten_are_different(projec
     filer's back (same size, other bytes) with another checksum, or none, is different both ways."""
     project_key, config = project
     bucket = local_stack.names.archive_bucket
-    record = _refile_with_crc(s3, bucket, project_key, RUN_B)
+    record = _refile(s3, bucket, project_key, RUN_B, crc=True)
     data = _json(capsys, config, project_key, RUN_B)
     assert data["verified_by"] == {"CRC64NVME": len(record.files)}
     assert data["runs"][0]["requests"]["HEAD"] == len(record.files)
@@ -228,7 +241,7 @@ def test_an_old_record_is_settled_by_deep_where_s3_holds_no_full_object_sha256(p
     SHA-256 (a multipart upload): not passed by HEAD (exit 11), settled by --deep."""
     project_key, config = project
     bucket = local_stack.names.archive_bucket
-    record = _record(s3, bucket, project_key, RUN_A)
+    record = _refile(s3, bucket, project_key, RUN_A, crc=False)
     by_path = {f"{f.type}/{f.path}": f for f in record.files}
     crc32, bare, parts = (by_path["logs/process_log.txt"], by_path["logs/exiftool_log.txt"],
                           by_path["report/report.html"])
@@ -267,7 +280,8 @@ def test_a_run_in_glacier_is_verified_without_restore_and_deep_needs_one(project
     """The lifecycle's transition, as a copy in place to GLACIER keeps the object's checksum."""
     project_key, config = project
     bucket = local_stack.names.archive_bucket
-    _refile_with_crc(s3, bucket, project_key, RUN_A)
+    _refile(s3, bucket, project_key, RUN_A, crc=True)
+    _refile(s3, bucket, project_key, RUN_B, crc=False)
     for stamp in (RUN_A, RUN_B):  # a record with CRC64NVME, and one older than it
         record = _record(s3, bucket, project_key, stamp)
         for f in record.files:
