@@ -263,6 +263,7 @@ def test_an_old_record_is_settled_by_deep_where_s3_holds_no_full_object_sha256(p
     code, out, err = _cli(capsys, config, project_key, RUN_A)
     assert code == EXIT_DEEP_NEEDED, err
     assert "not settled by S3's checksums (3, `verify --deep` reads them)" in out
+    assert f"Run {RUN_A} of {project_key}: NOT ALL CHECKED" in out
     assert f"artifact-backup verify {project_key} {RUN_A} --deep reads them" in err
     data = _json(capsys, config, project_key, RUN_A, expect=EXIT_DEEP_NEEDED)
     assert data["ok"] is False

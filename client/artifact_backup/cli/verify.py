@@ -107,7 +107,7 @@ def requests_text(requests: dict[str, int]) -> str:
 
 
 def _run_lines(check: Any, project_key: str, verbose: int) -> list[str]:
-    state = "OK" if check.ok else "PROBLEMS"
+    state = "OK" if check.ok else "PROBLEMS" if check.problems else "NOT ALL CHECKED"
     how = (f"{size_text(check.bytes_read)} read" if check.mode == "deep"
            else "by S3's checksums" + "".join(f", {n} {by}" for by, n in sorted(check.verified_by.items())))
     lines = [f"Run {check.label} of {project_key}: {state} - {check.files_verified}/"
