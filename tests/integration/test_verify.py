@@ -95,14 +95,23 @@ def test_by_head_one_head_per_file_and_no_byte_read_deep_reads_them_all(project,
     files = data["files"]
     assert data["mode"] == "head"
     assert data["bytes_read"] == 0
-    assert data["requests"]["HEAD"] == files
-    records = [_record(s3, bucket, project_key, stamp) for stamp in (RUN_A, RUN_B)]
-    assert data["verified_by"] == _settled_by(dataclasses.replace(
-        records[0], files=records[0].files + records[1].files))
+    # As filed, every record names the ETag of each object the filer wrote: the LIST settles them.
+    assert data["requests"]["HEAD"] == 0
+    assert data["verified_by"] == {"ETag": files}
     for run in data["runs"]:
-        assert run["requests"] == {"HEAD": run["files"], "GET": 0, "LIST": 4}  # one LIST per type folder
+        assert run["requests"] == {"HEAD": 0, "GET": 0, "LIST": 4}  # one LIST per type folder
     record_reads = data["requests"]["GET"]
     assert record_reads >= 2  # the two run records, nothing else
+
+    # Records that name no ETag (an earlier attempt's writes, older filers): one HEAD per file.
+    records = [_refile(s3, bucket, project_key, stamp, crc=True) for stamp in (RUN_A, RUN_B)]
+    heads = _json(capsys, config, project_key)
+    assert heads["requests"]["HEAD"] == files
+    assert heads["bytes_read"] == 0
+    assert heads["verified_by"] == _settled_by(dataclasses.replace(
+        records[0], files=records[0].files + records[1].files))
+    for run in heads["runs"]:
+        assert run["requests"] == {"HEAD": run["files"], "GET": 0, "LIST": 4}
 
     deep = _json(capsys, config, project_key, "--deep")
     assert deep["mode"] == "deep"
@@ -164,8 +173,8 @@ def test_tampered_deleted_and_extra_objects_are_reported(project, local_stack, s
 def _refile(s3, bucket: str, project_key: str, stamp: str, *, crc: bool) -> RunRecord:
     """Make a filed run what the filer writes with the client's CRC64NVME (``crc``: every object
     holding it as S3's checksum, the record naming it), or what it wrote before (a SHA-256 of the
-    whole object, a record without CRC64NVME), whichever the filer under test writes today. The
-    bytes and metadata stay."""
+    whole object, a record without CRC64NVME); either way a record naming no ETag, so every file
+    is asked by HEAD. The bytes and metadata stay."""
     key = _record_key(s3, bucket, project_key, stamp)
     record = _record(s3, bucket, project_key, stamp)
     files = []
@@ -174,7 +183,7 @@ def _refile(s3, bucket: str, project_key: str, stamp: str, *, crc: bool) -> RunR
         body = got["Body"].read()
         s3.put_object(Bucket=bucket, Key=f.key, Body=body, Metadata=got["Metadata"],
                       ChecksumAlgorithm="CRC64NVME" if crc else "SHA256")
-        files.append(dataclasses.replace(f, crc64nvme=crc64nvme_b64(body) if crc else None))
+        files.append(dataclasses.replace(f, crc64nvme=crc64nvme_b64(body) if crc else None, etag=None))
     record = dataclasses.replace(record, files=tuple(files))
     s3.put_object(Bucket=bucket, Key=key, Body=record.to_json())
     return record
@@ -308,6 +317,30 @@ def test_a_run_in_glacier_is_verified_without_restore_and_deep_needs_one(project
     assert deep["files_verified"] == 0
     assert deep["bytes_read"] == 0
     assert all(u["storage_class"] == "GLACIER" for r in deep["runs"] for u in r["unchecked"])
+
+
+def test_runs_as_filed_in_glacier_are_settled_by_their_listed_etags(project, local_stack, s3, capsys):
+    """The lifecycle keeps an object's ETag and checksum: as filed, a run in Glacier is verified from
+    its LIST alone; an object replaced there (another ETag) is asked by HEAD and found different."""
+    project_key, config = project
+    bucket = local_stack.names.archive_bucket
+    record = _record(s3, bucket, project_key, RUN_A)
+    assert all(f.etag for f in record.files)
+    for f in record.files:
+        s3.copy_object(Bucket=bucket, Key=f.key, CopySource={"Bucket": bucket, "Key": f.key},
+                       StorageClass="GLACIER")
+    data = _json(capsys, config, project_key, RUN_A)
+    assert data["files_verified"] == len(record.files)
+    assert data["unchecked"] == 0
+    assert data["bytes_read"] == 0
+    assert data["requests"]["HEAD"] == 0
+
+    replaced = record.files[0]
+    s3.put_object(Bucket=bucket, Key=replaced.key, Body=b"y" * replaced.size, StorageClass="GLACIER",
+                  ChecksumAlgorithm="CRC64NVME", Metadata={"sha256": replaced.sha256})
+    result = _json(capsys, config, project_key, RUN_A, expect=EXIT_CORRUPT)["result"]
+    assert [(p["key"], p["problem"]) for p in result["runs"][0]["problems"]] == [(replaced.key, "different")]
+    assert result["runs"][0]["requests"]["HEAD"] == 1
 
 
 def test_library_call_reads_every_byte_once(project, local_stack, s3):

@@ -37,11 +37,13 @@ def read_error(exc: BaseException, *, bucket: str, action: str) -> ArtifactBacku
 
 @dataclass(frozen=True)
 class ListedObject:
-    """One key of a ``ListObjectsV2`` page: enough to tell presence, size and storage class."""
+    """One key of a ``ListObjectsV2`` page: enough to tell presence, size, storage class, and
+    (by its ETag) whether it is still the object a run record names."""
 
     key: str
     size: int
     storage_class: str
+    etag: str = ""
 
 
 def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[ListedObject]:
@@ -55,7 +57,8 @@ def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[ListedObject
                 raise read_error(exc, bucket=bucket, action=f"listing {prefix}") from None
             raise
         for obj in page.get("Contents", []):
-            yield ListedObject(obj["Key"], int(obj.get("Size", 0)), obj.get("StorageClass") or "STANDARD")
+            yield ListedObject(obj["Key"], int(obj.get("Size", 0)), obj.get("StorageClass") or "STANDARD",
+                               str(obj.get("ETag") or ""))
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
             return

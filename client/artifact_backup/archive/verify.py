@@ -36,7 +36,7 @@ from artifact_contract import (
 from ._s3 import CountedClient, ListedObject, list_objects, parallel_map
 from .history import Superseded, superseded_files
 from .runs import find_record, list_runs, project_key_argument, run_label
-from .verify_heads import Differs, Outcome, Unsettled, Verified, compare_head, head_stored
+from .verify_heads import Differs, Outcome, Unsettled, Verified, compare_head, head_stored, settled_by_listing
 from .verify_reads import compare_read, read_object
 
 Problem = Literal["missing", "different", "extra", "record-invalid"]
@@ -283,6 +283,9 @@ def _check_file(client: Any, bucket: str, f: RecordedFile, listing: ListedObject
         if found is None or isinstance(found, Unsettled):
             return found, 0
         return compare_read(f, found), found.size
+    listed = settled_by_listing(f, listing)
+    if listed is not None:
+        return listed, 0
     stored = head_stored(client, bucket, f)
     return (None if stored is None else compare_head(f, stored)), 0
 

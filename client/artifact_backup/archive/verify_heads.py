@@ -10,6 +10,10 @@ A record written before it held a CRC64NVME names only the SHA-256, which S3 kee
 the whole object only when the object was written in one request; a multipart copy holds a checksum
 of its parts' checksums (``…-N``). Such a file is verified by SHA-256 where S3 has a full-object one,
 and otherwise reported as not settled (``verify --deep`` reads it), never passed.
+
+A record written since also names the ETag of each object as the filer wrote it: a timestamped run's
+files whose LIST entry shows that ETag need no HEAD at all (:func:`settled_by_listing`), which makes
+verifying a run of many small files a matter of a few LIST pages.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from typing import Any, Literal
 from artifact_contract import CRC64NVME, META_SHA256, RecordedFile
 from artifact_contract.s3 import is_aws_error, is_missing
 
-from ._s3 import read_error
+from ._s3 import ListedObject, read_error
 
 #: Every checksum algorithm S3 can keep for an object, as its API spells them (``Checksum{name}``).
 ALGORITHMS = (CRC64NVME, "CRC32", "CRC32C", "SHA1", "SHA256")
@@ -119,6 +123,21 @@ def stored_checksum(response: dict[str, Any]) -> StoredChecksum | None:
             composite = "-" in value or _multipart_etag(str(response.get("ETag") or ""))
         return StoredChecksum(algorithm, value, composite)
     return None
+
+
+#: ``verified_by`` of a file settled from the LIST: its ETag is the one the record names.
+BY_ETAG = "ETag"
+
+
+def settled_by_listing(file: RecordedFile, listed: ListedObject | None) -> Verified | None:
+    """Verified without a request of its own when the run's LIST shows the very object the filer
+    wrote: the record names the ETag S3 answered to that write, which came once the object's
+    checksum had been checked against the record's (by S3 for a put, by the filer for a copy), and
+    S3 keeps an object's ETag and checksum through lifecycle transitions. Anything else (no ETag
+    recorded, another ETag, another size) is asked by HEAD."""
+    if file.etag is None or listed is None or listed.size != file.size:
+        return None
+    return Verified(BY_ETAG) if listed.etag.strip('"') == file.etag.strip('"') else None
 
 
 def head_stored(client: Any, bucket: str, file: RecordedFile) -> Stored | None:
