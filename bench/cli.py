@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from . import REPO_ROOT, data, results_md
+from .peers import GROUP_CRT, GROUP_RCLONE
 from .report import machine, summarize, targets, text, write
 from .runner import (
     GROUP_AWS,
@@ -29,12 +30,18 @@ from .runner import (
     warm_up,
 )
 from .server import SERVERS
+from .verify_group import GROUP_VERIFY
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 MiB = data.MiB
 ALL_TYPES = ("config", "logs", "report", "gis_data")
 COMPARE = (GROUP_OURS, GROUP_E2E, GROUP_AWS, GROUP_S5CMD)
+#: The peers of a large-data upload; the GIS scenario leaves out ours+filing (no target reads it).
+PEERS = (GROUP_RCLONE, GROUP_CRT)
+GIS_GROUPS = (GROUP_OURS, GROUP_AWS, GROUP_S5CMD, *PEERS)
+#: The smoke run's tiny GIS folder and verify run.
+SMOKE_GIS_BYTES, SMOKE_GIS_FILES, SMOKE_VERIFY_FILES = 24 * MiB, 30, 40
 
 #: (files series, bytes series) per ``--series`` choice; the main runs join them as points.
 SERIES = {
@@ -86,10 +93,17 @@ def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple
             "large",
             large,
             ("gis_data",),
-            (*COMPARE, GROUP_BOTO3),
+            (*COMPARE, GROUP_BOTO3, *PEERS),
             single_file=gis,
             series=("bytes", large_size),
         ))
+    if wanted("gis"):
+        gis_bytes = SMOKE_GIS_BYTES if args.smoke else int(args.gis_gb * 1024) * MiB
+        gis_files = SMOKE_GIS_FILES if args.smoke else args.gis_files
+        scenarios.append(Scenario("gis", data.gis_folder(root, gis_bytes, gis_files), ("gis_data",), GIS_GROUPS))
+    if wanted("verify") and (args.smoke or args.verify_files):
+        n = SMOKE_VERIFY_FILES if args.smoke else args.verify_files
+        scenarios.append(Scenario("verify", data.small_files(root, n), ("logs",), (GROUP_VERIFY,)))
     if not args.smoke and wanted("full"):
         full = data.full_run(root, small, large)
         scenarios.append(Scenario("full", full, ALL_TYPES, COMPARE))
@@ -125,6 +139,8 @@ def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple
         "small_files": small_n,
         "large_bytes": large_size,
         "series": series_name,
+        "gis_bytes": next((s.dataset.bytes for s in scenarios if s.name == "gis"), None),
+        "verify_files": next((s.dataset.files for s in scenarios if s.name == "verify"), None),
         "scenarios": {s.name: {"groups": list(s.groups), "include": list(s.include)} for s in scenarios},
     }
     return scenarios, series, recorded
@@ -138,6 +154,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement (default 3)")
     parser.add_argument("--files", type=int, default=2000, help="log files in the many-small-files run")
     parser.add_argument("--large-mb", type=int, default=256, help="MiB of the large GIS file")
+    parser.add_argument(
+        "--gis-gb", type=float, default=2.5,
+        help="GiB of the GIS folder: a .gdb of --gis-files files and a .gpkg of 40%% of it (default 2.5)",
+    )
+    parser.add_argument("--gis-files", type=int, default=300, help="files in the GIS folder's .gdb (default 300)")
+    parser.add_argument(
+        "--verify-files", type=int, default=20_000,
+        help="files of the run the verify scenario files and verifies (default 20000; 0 leaves it out)",
+    )
+    parser.add_argument(
+        "--profile", nargs="?", const="missed", choices=("missed", "all"),
+        help="after the run, profile our upload (py-spy, every thread) on each scenario whose upload "
+        "target was missed (or on every upload scenario: all) and write a summary to bench/profiles/",
+    )
     parser.add_argument(
         "--series",
         choices=sorted(SERIES),
@@ -175,7 +205,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         nargs="+",
         metavar="SCENARIO",
-        help="run only these scenarios of the plan (small, large, full, files-N, bytes-NM), e.g. "
+        help="run only these scenarios of the plan (small, large, gis, verify, full, files-N, bytes-NM), e.g. "
         "--series full --only files-1000 files-200000 for the memory series' ends",
     )
     args = parser.parse_args(argv)
@@ -183,6 +213,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.markdown = BENCH_DIR / "RESULTS.md"
     if args.reps < 1:
         parser.error("--reps must be at least 1")
+    if args.gis_gb * 1024 < 8 or args.gis_files < 1:
+        parser.error("--gis-gb must be at least 0.008 (8 MiB) and --gis-files at least 1")
+    if args.verify_files < 0:
+        parser.error("--verify-files must be 0 or more")
     return args
 
 
