@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import REPO_ROOT, data, results_md
+from . import REPO_ROOT, data, results_md, spy
+from .measure import ToolFailedError
 from .peers import GROUP_CRT, GROUP_RCLONE
 from .report import machine, summarize, targets, text, write
 from .runner import (
@@ -30,6 +31,7 @@ from .runner import (
     warm_up,
 )
 from .server import SERVERS
+from .targets_peers import missed_scenarios, peer_targets
 from .verify_group import GROUP_VERIFY
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -100,7 +102,8 @@ def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple
     if wanted("gis"):
         gis_bytes = SMOKE_GIS_BYTES if args.smoke else int(args.gis_gb * 1024) * MiB
         gis_files = SMOKE_GIS_FILES if args.smoke else args.gis_files
-        scenarios.append(Scenario("gis", data.gis_folder(root, gis_bytes, gis_files), ("gis_data",), GIS_GROUPS))
+        gis = data.gis_folder(root, gis_bytes, gis_files)
+        scenarios.append(Scenario("gis", gis, ("gis_data",), GIS_GROUPS))
     if wanted("verify") and (args.smoke or args.verify_files):
         n = SMOKE_VERIFY_FILES if args.smoke else args.verify_files
         scenarios.append(Scenario("verify", data.small_files(root, n), ("logs",), (GROUP_VERIFY,)))
@@ -158,7 +161,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--gis-gb", type=float, default=2.5,
         help="GiB of the GIS folder: a .gdb of --gis-files files and a .gpkg of 40%% of it (default 2.5)",
     )
-    parser.add_argument("--gis-files", type=int, default=300, help="files in the GIS folder's .gdb (default 300)")
+    parser.add_argument(
+        "--gis-files", type=int, default=300, help="files in the GIS folder's .gdb (default 300)"
+    )
     parser.add_argument(
         "--verify-files", type=int, default=20_000,
         help="files of the run the verify scenario files and verifies (default 20000; 0 leaves it out)",
@@ -205,7 +210,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         nargs="+",
         metavar="SCENARIO",
-        help="run only these scenarios of the plan (small, large, gis, verify, full, files-N, bytes-NM), e.g. "
+        help="run only these scenarios of the plan (small, large, gis, verify, full, files-N, "
+        "bytes-NM), e.g. "
         "--series full --only files-1000 files-200000 for the memory series' ends",
     )
     args = parser.parse_args(argv)
@@ -234,9 +240,37 @@ def render(args: argparse.Namespace) -> int:
     files = {name: d["files"] for name, d in results.get("datasets", {}).items()}
     results["targets"] = [t.as_dict() for t in targets(results["summary"], series, "small", "large", one_gb,
                                                        files)]
+    results["targets"] += [t.as_dict() for t in peer_targets(results["summary"], results.get("profiles"))]
     print(text(results))
     _write(results, args, args.json or args.render)
     return 0
+
+
+def _profile(args: argparse.Namespace, bench: Bench, scenarios: list[Scenario], summary: dict[str, Any]
+             ) -> dict[str, str]:
+    """Profile our upload where its target was missed (or everywhere): ``{scenario: summary path}``."""
+    if args.profile == "all":
+        names = [s.name for s in scenarios if GROUP_OURS in s.groups]
+    else:
+        names = missed_scenarios(summary)
+    # Beside the Markdown that links them (bench/profiles/ for RESULTS.md), else beside the JSON.
+    profiles_dir = args.markdown.parent / "profiles" if args.markdown else (
+        args.json or latest_json(args.backend, args.smoke)).parent / "profiles"
+    profiles = {}
+    for scenario in (s for s in scenarios if s.name in names):
+        print(f"profiling ours upload on {scenario.name} ...", flush=True)
+        try:
+            path = spy.profile_upload(bench, scenario, args.backend, profiles_dir, RESULTS_DIR)
+        except (ToolFailedError, FileNotFoundError) as exc:
+            print(f"  profile of {scenario.name} failed: {exc}", flush=True)
+            bench.log.errors.append(
+                {"scenario": scenario.name, "group": "profile", "rep": 0, "error": str(exc)}
+            )
+            continue
+        shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        profiles[scenario.name] = shown.as_posix()
+        print(f"  wrote {path}", flush=True)
+    return profiles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,9 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"S3 server ({args.backend}) on {server.endpoint_url}", flush=True)
         bench = Bench(server, Path(work), args.timeout, progress=lambda line: print(line, flush=True))
         log = bench.run(scenarios, recorded["reps"])
+        summary = summarize(log.measurements)
+        profiles = _profile(args, bench, scenarios, summary) if args.profile else {}
     if hasattr(os, "getloadavg"):
         host["load_average_1m_end"] = round(os.getloadavg()[0], 2)
-    summary = summarize(log.measurements)
     one_gb = next((s.name for s in scenarios if s.series == ("bytes", 1024 * MiB)), None)
     results = {
         "schema": 1,
@@ -270,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         "measurements": [m.as_dict() for m in log.measurements],
         "summary": summary,
         "targets": [t.as_dict() for t in targets(summary, series, "small", "large", one_gb,
-                                                 {s.name: s.dataset.files for s in scenarios})],
+                                                 {s.name: s.dataset.files for s in scenarios})]
+        + [t.as_dict() for t in peer_targets(summary, profiles)],
+        "profiles": profiles,
         "errors": log.errors,
     }
     for d in results["datasets"].values():

@@ -46,7 +46,9 @@ class VerifyGroups:
             raise ToolFailedError(f"expected one filed run of {project}, found {folders}")
         return folders[0]
 
-    def _verify_once(self: Any, scenario: Any, tool: str, rep: int, argv: list[str], env: dict[str, str]) -> None:
+    def _verify_once(
+        self: Any, scenario: Any, tool: str, rep: int, argv: list[str], env: dict[str, str]
+    ) -> None:
         m = self.meter.measure(scenario.name, tool, rep, argv, env)
         m.inner = {k: m.inner[k] for k in _KEPT if k in m.inner}
         if m.inner.get("files_verified") != scenario.dataset.files:
@@ -63,10 +65,12 @@ class VerifyGroups:
             project = scenario.dataset.project.name
             timestamp = self._run_timestamp(stack, project, scenario.include[0])
             env = self._client_env(config.parent)
-            argv = [sys.executable, "-c", boot, "verify", project, timestamp, "--json", "--config", str(config)]
+            argv = [sys.executable, "-c", boot, "verify", project, timestamp, "--json",
+                    "--config", str(config)]
             deep = verify_has_deep(boot, env)
             if not deep:
-                self.progress(f"  {scenario.name}: this client's verify has no --deep; measuring the default only")
+                self.progress(f"  {scenario.name}: this client's verify has no --deep; "
+                              "measuring the default only")
             for rep in range(reps):
                 pair = [(OURS_VERIFY, argv), (OURS_VERIFY_DEEP, [*argv, "--deep"])] if deep else [
                     (OURS_VERIFY, argv)]
@@ -74,4 +78,6 @@ class VerifyGroups:
                     self._verify_once(scenario, tool, rep, command, env)
         except ToolFailedError as exc:
             self.progress(f"  {scenario.name} {GROUP_VERIFY}: FAILED: {exc}")
-            self.log.errors.append({"scenario": scenario.name, "group": GROUP_VERIFY, "rep": 0, "error": str(exc)})
+            self.log.errors.append(
+                {"scenario": scenario.name, "group": GROUP_VERIFY, "rep": 0, "error": str(exc)}
+            )
