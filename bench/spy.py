@@ -43,6 +43,8 @@ _WAITING_FILES = ("/threading.py", "/queue.py", "/concurrent/futures/")
 _PACKING_FILES = ("/pack.py", "/pack_task.py", "/tarfile.py", "/zipfile.py", "/gzip.py")
 #: Frames on every thread's stack (thread start, the pool's loop), left out of the cumulative list.
 _PLUMBING = ("/threading.py", "/concurrent/futures/thread.py", "/<string>")
+#: Our functions that hash (``hash_file``, ``_sha256_of``, ``start_hashes``) say so in their names.
+_HASH_WORDS = ("hash", "sha256", "digest")
 _FILE_FUNCTIONS = ("readinto", "read", "scandir", "walk", "stat", "rglob", "iterdir", "lstat")
 
 
@@ -70,7 +72,7 @@ def category(frames: list[str]) -> str:
         return IMPORTS
     for function, where in reversed(parsed):
         ours = "artifact_" in where
-        if "hashlib" in where or (ours and "hash" in (function + where).lower()):
+        if "hashlib" in where or (ours and any(w in (function + where).lower() for w in _HASH_WORDS)):
             return HASHING
         if where.endswith(_PACKING_FILES):
             return PACKING
