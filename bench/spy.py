@@ -2,8 +2,9 @@
 
 The client hashes, packs and sends on several threads, so a profiler of the main thread alone
 (cProfile) would show it waiting on futures and little else. py-spy samples every thread from
-outside the process, idle ones included (``--idle``), without changing the code it samples
-(``--nonblocking``: the client is not paused to be read). The samples are summed three ways:
+outside the process, idle ones included (``--idle``), without changing the code it samples. It
+pauses the client for each sample (its default): unpaused (``--nonblocking``), a main thread busy
+framing a pack was read torn, with no frame at all, in four samples of ten. The samples are summed three ways:
 
 - the **main thread**, whose samples span the wall clock: what the command was doing, start to end;
 - **all threads** (thread-seconds): hashing, packing, sending and receiving, waiting;
@@ -36,7 +37,8 @@ WAITING = "waiting (queues, locks, futures)"
 IMPORTS = "start-up (imports)"
 FILES = "reading and listing files"
 OTHER = "other Python"
-CATEGORIES = (HASHING, PACKING, NETWORK, FILES, WAITING, IMPORTS, OTHER)
+NATIVE = "no Python frame (interpreter start and exit)"
+CATEGORIES = (HASHING, PACKING, NETWORK, FILES, WAITING, IMPORTS, OTHER, NATIVE)
 
 _NETWORK_FILES = ("/socket.py", "/ssl.py", "/http/client.py", "/urllib3/", "/selectors.py")
 _WAITING_FILES = ("/threading.py", "/queue.py", "/concurrent/futures/")
@@ -67,6 +69,8 @@ def _frame(text: str) -> tuple[str, str]:
 
 def category(frames: list[str]) -> str:
     """What a sample was doing, from its innermost frame outwards (py-spy lists outermost first)."""
+    if not frames:
+        return NATIVE
     parsed = [_frame(f) for f in frames]
     if any(function == "_find_and_load" for function, _ in parsed):
         return IMPORTS
@@ -98,10 +102,11 @@ def parse(raw: str) -> list[tuple[str, list[str], int]]:
 
 
 def _main_thread(samples: Iterable[tuple[str, list[str], int]]) -> str | None:
-    """The thread that ran the command line: its outermost frame is the ``-c`` boot's module."""
+    """The thread that ran the command line: py-spy names it ``MainThread``; else (an older py-spy)
+    the one whose outermost frame is the ``-c`` boot's module."""
     counts: Counter[str] = Counter()
     for thread, frames, n in samples:
-        if frames and frames[0].startswith("<module> (<string>"):
+        if thread.endswith(": MainThread") or (frames and frames[0].startswith("<module> (<string>")):
             counts[thread] += n
     return counts.most_common(1)[0][0] if counts else None
 
@@ -138,7 +143,7 @@ def summarize(raw: str, title: str, wall_s: float, rate: int = RATE) -> str:
         everywhere[kind] += n
         if thread == main:
             on_main[kind] += n
-        if kind == WAITING or not frames:
+        if kind in (WAITING, NATIVE):
             continue
         for frame in dict.fromkeys(frames):
             if not _frame(frame)[1].endswith(_PLUMBING):
@@ -181,7 +186,7 @@ def profile_upload(bench: Any, scenario: Any, backend: str, profiles_dir: Path, 
     config = bench._client_config(scenario, stack, folder)
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_path = raw_dir / f"profile-{backend}-{scenario.name}.txt"
-    argv = [py_spy_executable(), "record", "--format", "raw", "--idle", "--threads", "--nonblocking",
+    argv = [py_spy_executable(), "record", "--format", "raw", "--idle", "--threads",
             "--rate", str(RATE), "-o", str(raw_path), "--", *bench.ours_argv(scenario, config, wait=False)]
     child = run_child(argv, bench._client_env(folder), bench.timeout_s)
     if child.returncode != 0 or not raw_path.exists():

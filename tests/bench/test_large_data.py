@@ -121,21 +121,24 @@ def test_rclone_is_configured_by_environment_alone(tmp_path: Path) -> None:
 
 RAW = "\n".join(
     [
-        "thread (0x1);<module> (<string>:1);main (artifact_backup/cli/__init__.py:196);"
+        "thread (0x1): MainThread;<module> (<string>:1);main (artifact_backup/cli/__init__.py:196);"
         "Future.result (concurrent/futures/_base.py:451);Condition.wait (threading.py:327) 300",
-        "thread (0x1);<module> (<string>:1);_find_and_load (<frozen importlib._bootstrap>:1176) 50",
+        "thread (0x1): MainThread;<module> (<string>:1);"
+        "_find_and_load (<frozen importlib._bootstrap>:1176) 50",
         "thread (0x2);Thread.run (threading.py:982);hash_file (artifact_backup/pack.py:140) 120",
         "thread (0x3);Thread.run (threading.py:982);_Deflater._run (artifact_backup/pack.py:195);"
         "GzipFile.write (gzip.py:289) 80",
         "thread (0x4);Thread.run (threading.py:982);HTTPConnection.send (http/client.py:1009);"
         "SSLSocket.sendall (ssl.py:1200) 60",
         "thread (0x5);Thread.run (threading.py:982);_worker (concurrent/futures/thread.py:81) 400",
+        "thread (0x1): MainThread 20",
     ]
 )
 
 
 def test_samples_are_classified_from_the_innermost_frame_out() -> None:
-    kinds = {thread: spy.category(frames) for thread, frames, _ in spy.parse(RAW) if thread != "thread (0x1)"}
+    samples = spy.parse(RAW)
+    kinds = {thread: spy.category(frames) for thread, frames, _ in samples if "MainThread" not in thread}
     assert kinds == {
         "thread (0x2)": spy.HASHING,
         "thread (0x3)": spy.PACKING,
@@ -147,8 +150,9 @@ def test_samples_are_classified_from_the_innermost_frame_out() -> None:
 def test_the_summary_splits_the_main_thread_and_ranks_busy_functions() -> None:
     text = spy.summarize(RAW, "ours upload, gis", wall_s=3.5)
     main = text.split("## Wall split (main thread)")[1].split("##")[0]
-    assert f"| {spy.WAITING} | 3.00 | 86% |" in main
+    assert f"| {spy.WAITING} | 3.00 | 81% |" in main
     assert f"| {spy.IMPORTS} | 0.50 | 14% |" in main
+    assert f"| {spy.NATIVE} | 0.20 | 5% |" in main
     assert spy.HASHING not in main
     everywhere = text.split("## All threads")[1].split("##")[0]
     assert f"| {spy.HASHING} | 1.20 |" in everywhere
