@@ -36,9 +36,10 @@ NETWORK = "network (send, receive, wait for the server)"
 WAITING = "waiting (queues, locks, futures)"
 IMPORTS = "start-up (imports)"
 FILES = "reading and listing files"
+MANIFEST = "the file list and manifest (spool, check, write)"
 OTHER = "other Python"
 NATIVE = "no Python frame (interpreter start and exit)"
-CATEGORIES = (HASHING, PACKING, NETWORK, FILES, WAITING, IMPORTS, OTHER, NATIVE)
+CATEGORIES = (HASHING, PACKING, NETWORK, FILES, MANIFEST, WAITING, IMPORTS, OTHER, NATIVE)
 
 _NETWORK_FILES = ("/socket.py", "/ssl.py", "/http/client.py", "/urllib3/", "/selectors.py")
 _WAITING_FILES = ("/threading.py", "/queue.py", "/concurrent/futures/")
@@ -47,6 +48,7 @@ _PACKING_FILES = ("/pack.py", "/pack_task.py", "/tarfile.py", "/zipfile.py", "/g
 _PLUMBING = ("/threading.py", "/concurrent/futures/thread.py", "/<string>")
 #: Our functions that hash (``hash_file``, ``_sha256_of``, ``start_hashes``) say so in their names.
 _HASH_WORDS = ("hash", "sha256", "digest")
+_MANIFEST_FILES = ("/manifest.py", "/spool.py", "/filing.py", "/upload/commit.py")
 _FILE_FUNCTIONS = ("readinto", "read", "scandir", "walk", "stat", "rglob", "iterdir", "lstat")
 
 
@@ -86,6 +88,8 @@ def category(frames: list[str]) -> str:
             return WAITING
         if ours and function in _FILE_FUNCTIONS:
             return FILES
+        if ours and where.endswith(_MANIFEST_FILES):
+            return MANIFEST
     return OTHER
 
 

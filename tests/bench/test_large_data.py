@@ -132,6 +132,7 @@ RAW = "\n".join(
         "SSLSocket.sendall (ssl.py:1200) 60",
         "thread (0x5);Thread.run (threading.py:982);_worker (concurrent/futures/thread.py:81) 400",
         "thread (0x1): MainThread 20",
+        "thread (0x6);Thread.run (threading.py:982);FileSpool._add (artifact_contract/spool.py:189) 10",
     ]
 )
 
@@ -144,6 +145,7 @@ def test_samples_are_classified_from_the_innermost_frame_out() -> None:
         "thread (0x3)": spy.PACKING,
         "thread (0x4)": spy.NETWORK,
         "thread (0x5)": spy.WAITING,
+        "thread (0x6)": spy.MANIFEST,
     }
 
 
