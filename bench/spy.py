@@ -6,7 +6,8 @@ outside the process, idle ones included (``--idle``), without changing the code 
 pauses the client for each sample (its default): unpaused (``--nonblocking``), a main thread busy
 framing a pack was read torn, with no frame at all, in four samples of ten. The samples are summed three ways:
 
-- the **main thread**, whose samples span the wall clock: what the command was doing, start to end;
+- the **main thread**, whose samples span the wall clock: what the command was doing, start to end
+  (shown after the exact split cProfile measures in a second run, :mod:`bench.main_thread`);
 - **all threads** (thread-seconds): hashing, packing, sending and receiving, waiting;
 - the **functions** most often on a busy thread's stack (cumulative) and at its top (self).
 
@@ -23,6 +24,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from . import main_thread
 from .measure import ToolFailedError, run_child
 
 #: Samples per second: enough for a run of seconds, cheap enough not to slow it down.
@@ -134,8 +136,9 @@ def _functions(top: list[tuple[str, int]], busy: int, rate: int) -> list[str]:
     return _table(("function", "seconds", "share of busy"), rows)
 
 
-def summarize(raw: str, title: str, wall_s: float, rate: int = RATE) -> str:
-    """The Markdown summary of one profiled run."""
+def summarize(raw: str, title: str, wall_s: float, rate: int = RATE, exact: list[str] | None = None) -> str:
+    """The Markdown summary of one profiled run; ``exact``: the main thread's lines from cProfile
+    (:mod:`bench.main_thread`), shown first."""
     samples = parse(raw)
     main = _main_thread(samples)
     on_main: Counter[str] = Counter()
@@ -161,7 +164,8 @@ def summarize(raw: str, title: str, wall_s: float, rate: int = RATE) -> str:
         f"included): {wall_s:.2f} s wall under the profiler, {len({t for t, _, _ in samples})} threads "
         "seen. Produced by `python -m bench --profile`; see bench/spy.py for how samples are classified.",
         "",
-        "## Wall split (main thread)",
+        *(exact or []),
+        "## Main thread, sampled (py-spy)",
         "",
         *_table(("activity", "seconds", "share"), _split(on_main, sum(on_main.values()) or 1, rate)),
         "",
@@ -196,10 +200,25 @@ def profile_upload(bench: Any, scenario: Any, backend: str, profiles_dir: Path, 
     if child.returncode != 0 or not raw_path.exists():
         tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-20:])
         raise ToolFailedError(f"py-spy on {scenario.name} exited {child.returncode}:\n{tail}")
+    exact = _main_thread_exactly(bench, scenario, raw_dir / f"profile-{backend}-{scenario.name}.pstats")
     profiles_dir.mkdir(parents=True, exist_ok=True)
     out = profiles_dir / f"{backend}-{scenario.name}.md"
     title = f"ours upload, {scenario.name} ({scenario.dataset.files} files, " \
             f"{scenario.dataset.bytes / 1e6:.0f} MB), {backend}"
-    out.write_text(summarize(raw_path.read_text(), title, child.wall_s), encoding="utf-8")
+    out.write_text(summarize(raw_path.read_text(), title, child.wall_s, exact=exact), encoding="utf-8")
     bench._fresh()
     return out
+
+
+def _main_thread_exactly(bench: Any, scenario: Any, stats_path: Path) -> list[str]:
+    """The same upload once more, on a fresh stack, under cProfile (:mod:`bench.main_thread`)."""
+    bench._fresh()
+    stack = bench._stack("cprofile")
+    folder = bench._tmp("cprofile")
+    argv = bench.ours_argv(scenario, bench._client_config(scenario, stack, folder), wait=False)
+    argv[2] = main_thread.BOOT  # [python, "-c", boot, "upload", ...]
+    child = run_child(argv, {**bench._client_env(folder), main_thread.ENV: str(stats_path)}, bench.timeout_s)
+    if child.returncode != 0 or not stats_path.exists():
+        tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-20:])
+        raise ToolFailedError(f"cProfile on {scenario.name} exited {child.returncode}:\n{tail}")
+    return main_thread.summarize(stats_path)

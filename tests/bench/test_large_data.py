@@ -7,7 +7,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
-from bench import data, spy
+from bench import data, main_thread, spy
 from bench.peers import rclone_environment
 from bench.targets_peers import (
     client_rss_target,
@@ -151,7 +151,7 @@ def test_samples_are_classified_from_the_innermost_frame_out() -> None:
 
 def test_the_summary_splits_the_main_thread_and_ranks_busy_functions() -> None:
     text = spy.summarize(RAW, "ours upload, gis", wall_s=3.5)
-    main = text.split("## Wall split (main thread)")[1].split("##")[0]
+    main = text.split("## Main thread, sampled (py-spy)")[1].split("##")[0]
     assert f"| {spy.WAITING} | 3.00 | 81% |" in main
     assert f"| {spy.IMPORTS} | 0.50 | 14% |" in main
     assert f"| {spy.NATIVE} | 0.20 | 5% |" in main
@@ -161,3 +161,31 @@ def test_the_summary_splits_the_main_thread_and_ranks_busy_functions() -> None:
     top = text.split("## Top functions by cumulative time")[1]
     assert "`hash_file (artifact_backup/pack.py:140)` | 1.20 |" in top
     assert "_worker" not in top  # idle pool threads are not busy
+
+
+def _compiled(filename: str, source: str, namespace: dict[str, Any]) -> None:
+    exec(compile(source, filename, "exec"), namespace)  # cProfile keys functions by their code's file
+
+
+def test_the_exact_main_thread_split_reads_the_clients_functions(tmp_path: Path) -> None:
+    import cProfile
+    import queue
+
+    space: dict[str, Any] = {"queue": queue}
+    _compiled("/x/artifact_backup/pack.py", "def hand_over(q):\n    q.put(1)\n    q.get()\n", space)
+    _compiled("/x/artifact_backup/upload/pack_task.py",
+              "def send_packs(q):\n    for _ in range(200):\n        hand_over(q)\n", space)
+    _compiled("/x/artifact_backup/cli/__init__.py",
+              "def main():\n    send_packs(queue.Queue())\n    return 0\n", space)
+    profile = cProfile.Profile()
+    profile.runcall(space["main"])
+    path = tmp_path / "main.pstats"
+    profile.dump_stats(str(path))
+    lines = main_thread.summarize(path)
+    assert lines[0].startswith("## Main thread, exactly (cProfile: ")
+    packing = [line for line in lines if line.startswith("| packing")]
+    assert len(packing) == 1
+    assert int(packing[0].rsplit("|", 2)[1].strip().rstrip("%")) >= 90  # main does little else
+    assert any(line.startswith("| … of which waiting for the deflate thread") for line in lines)
+    assert not any(line.startswith("| manifest") for line in lines)  # not called, not shown
+    assert any("`send_packs (upload/pack_task.py:1)` | 1 |" in line for line in lines)
