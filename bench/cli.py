@@ -15,7 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import REPO_ROOT, data, results_md
+from . import REPO_ROOT, data, results_md, spy
+from .measure import ToolFailedError
+from .peers import GROUP_CRT, GROUP_RCLONE
 from .report import machine, summarize, targets, text, write
 from .runner import (
     GROUP_AWS,
@@ -29,12 +31,19 @@ from .runner import (
     warm_up,
 )
 from .server import SERVERS
+from .targets_peers import missed_scenarios, peer_targets
+from .verify_group import GROUP_VERIFY
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 MiB = data.MiB
 ALL_TYPES = ("config", "logs", "report", "gis_data")
 COMPARE = (GROUP_OURS, GROUP_E2E, GROUP_AWS, GROUP_S5CMD)
+#: The peers of a large-data upload; the GIS scenario leaves out ours+filing (no target reads it).
+PEERS = (GROUP_RCLONE, GROUP_CRT)
+GIS_GROUPS = (GROUP_OURS, GROUP_AWS, GROUP_S5CMD, *PEERS)
+#: The smoke run's tiny GIS folder and verify run.
+SMOKE_GIS_BYTES, SMOKE_GIS_FILES, SMOKE_VERIFY_FILES = 24 * MiB, 30, 40
 
 #: (files series, bytes series) per ``--series`` choice; the main runs join them as points.
 SERIES = {
@@ -86,10 +95,18 @@ def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple
             "large",
             large,
             ("gis_data",),
-            (*COMPARE, GROUP_BOTO3),
+            (*COMPARE, GROUP_BOTO3, *PEERS),
             single_file=gis,
             series=("bytes", large_size),
         ))
+    if wanted("gis"):
+        gis_bytes = SMOKE_GIS_BYTES if args.smoke else int(args.gis_gb * 1024) * MiB
+        gis_files = SMOKE_GIS_FILES if args.smoke else args.gis_files
+        gis = data.gis_folder(root, gis_bytes, gis_files)
+        scenarios.append(Scenario("gis", gis, ("gis_data",), GIS_GROUPS))
+    if wanted("verify") and (args.smoke or args.verify_files):
+        n = SMOKE_VERIFY_FILES if args.smoke else args.verify_files
+        scenarios.append(Scenario("verify", data.small_files(root, n), ("logs",), (GROUP_VERIFY,)))
     if not args.smoke and wanted("full"):
         full = data.full_run(root, small, large)
         scenarios.append(Scenario("full", full, ALL_TYPES, COMPARE))
@@ -125,6 +142,8 @@ def plan(args: argparse.Namespace) -> tuple[list[Scenario], dict[str, list[tuple
         "small_files": small_n,
         "large_bytes": large_size,
         "series": series_name,
+        "gis_bytes": next((s.dataset.bytes for s in scenarios if s.name == "gis"), None),
+        "verify_files": next((s.dataset.files for s in scenarios if s.name == "verify"), None),
         "scenarios": {s.name: {"groups": list(s.groups), "include": list(s.include)} for s in scenarios},
     }
     return scenarios, series, recorded
@@ -138,6 +157,22 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--reps", type=int, default=3, help="repetitions per measurement (default 3)")
     parser.add_argument("--files", type=int, default=2000, help="log files in the many-small-files run")
     parser.add_argument("--large-mb", type=int, default=256, help="MiB of the large GIS file")
+    parser.add_argument(
+        "--gis-gb", type=float, default=2.5,
+        help="GiB of the GIS folder: a .gdb of --gis-files files and a .gpkg of 40%% of it (default 2.5)",
+    )
+    parser.add_argument(
+        "--gis-files", type=int, default=300, help="files in the GIS folder's .gdb (default 300)"
+    )
+    parser.add_argument(
+        "--verify-files", type=int, default=20_000,
+        help="files of the run the verify scenario files and verifies (default 20000; 0 leaves it out)",
+    )
+    parser.add_argument(
+        "--profile", nargs="?", const="missed", choices=("missed", "all"),
+        help="after the run, profile our upload (py-spy, every thread) on each scenario whose upload "
+        "target was missed (or on every upload scenario: all) and write a summary to bench/profiles/",
+    )
     parser.add_argument(
         "--series",
         choices=sorted(SERIES),
@@ -175,7 +210,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--only",
         nargs="+",
         metavar="SCENARIO",
-        help="run only these scenarios of the plan (small, large, full, files-N, bytes-NM), e.g. "
+        help="run only these scenarios of the plan (small, large, gis, verify, full, files-N, "
+        "bytes-NM), e.g. "
         "--series full --only files-1000 files-200000 for the memory series' ends",
     )
     args = parser.parse_args(argv)
@@ -183,6 +219,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         args.markdown = BENCH_DIR / "RESULTS.md"
     if args.reps < 1:
         parser.error("--reps must be at least 1")
+    if args.gis_gb * 1024 < 8 or args.gis_files < 1:
+        parser.error("--gis-gb must be at least 0.008 (8 MiB) and --gis-files at least 1")
+    if args.verify_files < 0:
+        parser.error("--verify-files must be 0 or more")
     return args
 
 
@@ -200,9 +240,37 @@ def render(args: argparse.Namespace) -> int:
     files = {name: d["files"] for name, d in results.get("datasets", {}).items()}
     results["targets"] = [t.as_dict() for t in targets(results["summary"], series, "small", "large", one_gb,
                                                        files)]
+    results["targets"] += [t.as_dict() for t in peer_targets(results["summary"], results.get("profiles"))]
     print(text(results))
     _write(results, args, args.json or args.render)
     return 0
+
+
+def _profile(args: argparse.Namespace, bench: Bench, scenarios: list[Scenario], summary: dict[str, Any]
+             ) -> dict[str, str]:
+    """Profile our upload where its target was missed (or everywhere): ``{scenario: summary path}``."""
+    if args.profile == "all":
+        names = [s.name for s in scenarios if GROUP_OURS in s.groups]
+    else:
+        names = missed_scenarios(summary)
+    # Beside the Markdown that links them (bench/profiles/ for RESULTS.md), else beside the JSON.
+    profiles_dir = args.markdown.parent / "profiles" if args.markdown else (
+        args.json or latest_json(args.backend, args.smoke)).parent / "profiles"
+    profiles = {}
+    for scenario in (s for s in scenarios if s.name in names):
+        print(f"profiling ours upload on {scenario.name} ...", flush=True)
+        try:
+            path = spy.profile_upload(bench, scenario, args.backend, profiles_dir, RESULTS_DIR)
+        except (ToolFailedError, FileNotFoundError) as exc:
+            print(f"  profile of {scenario.name} failed: {exc}", flush=True)
+            bench.log.errors.append(
+                {"scenario": scenario.name, "group": "profile", "rep": 0, "error": str(exc)}
+            )
+            continue
+        shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
+        profiles[scenario.name] = shown.as_posix()
+        print(f"  wrote {path}", flush=True)
+    return profiles
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -220,9 +288,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"S3 server ({args.backend}) on {server.endpoint_url}", flush=True)
         bench = Bench(server, Path(work), args.timeout, progress=lambda line: print(line, flush=True))
         log = bench.run(scenarios, recorded["reps"])
+        summary = summarize(log.measurements)
+        profiles = _profile(args, bench, scenarios, summary) if args.profile else {}
     if hasattr(os, "getloadavg"):
         host["load_average_1m_end"] = round(os.getloadavg()[0], 2)
-    summary = summarize(log.measurements)
     one_gb = next((s.name for s in scenarios if s.series == ("bytes", 1024 * MiB)), None)
     results = {
         "schema": 1,
@@ -236,7 +305,9 @@ def main(argv: list[str] | None = None) -> int:
         "measurements": [m.as_dict() for m in log.measurements],
         "summary": summary,
         "targets": [t.as_dict() for t in targets(summary, series, "small", "large", one_gb,
-                                                 {s.name: s.dataset.files for s in scenarios})],
+                                                 {s.name: s.dataset.files for s in scenarios})]
+        + [t.as_dict() for t in peer_targets(summary, profiles)],
+        "profiles": profiles,
         "errors": log.errors,
     }
     for d in results["datasets"].values():

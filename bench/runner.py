@@ -27,7 +27,9 @@ from typing import Any
 from . import SOURCE_DIRS
 from .data import Dataset
 from .measure import Measurement, Meter, ToolFailedError, run_child
+from .peers import GROUP_CRT, GROUP_RCLONE, PeerGroups, rclone_executable
 from .server import CountingServer
+from .verify_group import GROUP_VERIFY, VerifyGroups
 
 #: Python that runs the client's command line exactly as its console script does.
 _CLI_BOOT = "import sys; from artifact_backup.cli import main; sys.exit(main())"
@@ -129,7 +131,7 @@ class RunLog:
     errors: list[dict[str, Any]] = field(default_factory=list)
 
 
-class Bench:
+class Bench(PeerGroups, VerifyGroups):
     """Runs the tool groups against one server; each group starts from an empty server."""
 
     def __init__(
@@ -272,8 +274,10 @@ class Bench:
                 f"{tool} on {scenario.name}: {files} files archived, expected {scenario.dataset.files}"
             )
 
-    def group_ours(self, scenario: Scenario, rep: int) -> None:
-        """Our upload without waiting, then the filer filing that upload, each in its own process."""
+    def group_ours(self, scenario: Scenario, rep: int) -> tuple[Any, Path]:
+        """Our upload without waiting, then the filer filing that upload, each in its own process.
+
+        Returns the stack and the client's config, for a scenario that goes on with the filed run."""
         self._fresh()
         stack = self._stack(f"ours{rep}")
         folder = self._tmp("ours")
@@ -299,6 +303,7 @@ class Bench:
         )
         self._record(filer)
         self._archived(stack, scenario, OURS_FILER)
+        return stack, config
 
     def group_e2e(self, scenario: Scenario, rep: int) -> None:
         """Our upload waiting for its receipt, with the filer serving the queue in another process."""
@@ -454,6 +459,8 @@ class Bench:
             GROUP_AWS: self.group_aws,
             GROUP_S5CMD: self.group_s5cmd,
             GROUP_BOTO3: self.group_boto3,
+            GROUP_RCLONE: self.group_rclone,
+            GROUP_CRT: self.group_crt,
         }[group]
         try:
             runner(scenario, rep)
@@ -462,13 +469,20 @@ class Bench:
             self.log.errors.append({"scenario": scenario.name, "group": group, "rep": rep, "error": str(exc)})
 
     def run(self, scenarios: Sequence[Scenario], reps: int) -> RunLog:
+        """Every scenario's groups, repetitions interleaved; then the verify scenarios, each on one
+        filed run (see :mod:`bench.verify_group`)."""
+        interleaved = [s for s in scenarios if GROUP_VERIFY not in s.groups]
         for rep in range(reps):
             self.progress(f"repetition {rep + 1}/{reps}")
-            for scenario in scenarios:
+            for scenario in interleaved:
                 groups = list(scenario.groups)
                 shift = rep % len(groups)
                 for group in groups[shift:] + groups[:shift]:
                     self.run_group(group, scenario, rep)
+        for scenario in scenarios:
+            if GROUP_VERIFY in scenario.groups:
+                self.progress(f"{scenario.name}: filing once, then verify {reps} time(s)")
+                self.run_verify(scenario, reps, _CLI_BOOT)
         self._fresh()
         return self.log
 
@@ -484,6 +498,8 @@ def warm_up(env: dict[str, str], timeout_s: float = 120.0) -> None:
     for argv in (
         [_executable("aws"), "--version"],
         [s5cmd_executable(), "version"],
+        [rclone_executable(), "version"],
+        [sys.executable, "-c", "import awscrt.s3, s3transfer.crt"],
         [
             sys.executable,
             "-c",

@@ -19,6 +19,8 @@ Exit codes:
 9     a downloaded file does not match the SHA-256 its run record lists (it is not kept), or
       ``verify`` found files missing, extra or different from their run records
 10    files are in Glacier or Deep Archive: ``artifact-backup restore ...`` first, or wait for it
+11    ``verify`` could not settle files by the checksums S3 keeps (records older than full-object
+      checksums): ``artifact-backup verify --deep`` reads them
 130   interrupted
 ====  ==========================================================================================
 """
@@ -38,6 +40,7 @@ EXIT_TIMEOUT = 7
 EXIT_NOT_FOUND = 8
 EXIT_CORRUPT = 9
 EXIT_RESTORE_NEEDED = 10
+EXIT_DEEP_NEEDED = 11
 EXIT_INTERRUPTED = 130
 
 #: The user guide's checklist for "Failed to upload artifacts to S3".

@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
+from artifact_contract import Crc64Nvme
+
 from .collect import LocalFile
 from .exceptions import FileChangedError, FileUnreadableError
 from .local_files import LocalFiles
@@ -130,6 +132,24 @@ def _changed(f: LocalFile) -> FileChangedError:
     )
 
 
+@dataclass(frozen=True)
+class FileDigest:
+    """A file's two checksums, taken in one read: the SHA-256 that names and proves its content,
+    and the CRC64NVME that S3 keeps for the archived object (``verify`` compares it by HEAD)."""
+
+    sha256: str
+    crc64nvme: str
+
+
+def digest_file(f: LocalFile, chunksize: int = 1 * MB) -> FileDigest:
+    """Both checksums of the file's first ``f.size`` bytes, the size it had when it was listed."""
+    digest, crc = hashlib.sha256(), Crc64Nvme()
+    for chunk in read_listed(f, chunksize):
+        digest.update(chunk)
+        crc.update(chunk)
+    return FileDigest(digest.hexdigest(), crc.b64())
+
+
 def hash_file(f: LocalFile, chunksize: int = 1 * MB) -> str:
     """SHA-256 of the file's first ``f.size`` bytes, the size it had when it was listed."""
     digest = hashlib.sha256()
@@ -228,6 +248,8 @@ class PackResult:
     size: int
     #: The SHA-256 of each member, in the order of ``files``.
     file_sha256: tuple[str, ...]
+    #: The CRC64NVME of each member (as S3 writes it), in the same order.
+    file_crc64nvme: tuple[str, ...] = ()
 
 
 def _member_info(name: str, size: int) -> tarfile.TarInfo:
@@ -292,6 +314,7 @@ def write_pack(
     """
     writer = _HashingWriter(out)
     shas: list[str] = []
+    crcs: list[str] = []
     # A planned pack reads its files from the run's spool already in (type, path) order, which is
     # member name order (type names sort after "/"): streamed, not held, as the pack is written.
     presorted = isinstance(files, PlannedPack)
@@ -309,22 +332,26 @@ def write_pack(
                     raise RuntimeError(f"pack members out of order at {f.member_name!r}")
                 previous = f.member_name
             header = member_header(f)
-            digest = hashlib.sha256()
+            digest, crc = hashlib.sha256(), Crc64Nvme()
             pending = header
             for chunk in read_listed(f, chunksize):
                 digest.update(chunk)
+                crc.update(chunk)
                 deflate.write(pending + chunk if pending else chunk)
                 pending = b""
             padding = -f.size % tarfile.BLOCKSIZE
             deflate.write(pending + tarfile.NUL * padding)
             offset += len(header) + f.size + padding
             shas.append(digest.hexdigest())
+            crcs.append(crc.b64())
             if on_file is not None:
                 on_file(f)
         # The end of archive as tarfile writes it: two zero blocks, then zeros to a whole record.
         offset += 2 * tarfile.BLOCKSIZE
         deflate.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE + -offset % tarfile.RECORDSIZE))
     if presorted:
-        return PackResult(writer.digest.hexdigest(), writer.size, tuple(shas))
-    by_name = dict(zip((f.member_name for f in ordered), shas, strict=True))
-    return PackResult(writer.digest.hexdigest(), writer.size, tuple(by_name[f.member_name] for f in files))
+        return PackResult(writer.digest.hexdigest(), writer.size, tuple(shas), tuple(crcs))
+    by_name = dict(zip((f.member_name for f in ordered), zip(shas, crcs, strict=True), strict=True))
+    listed = [by_name[f.member_name] for f in files]
+    return PackResult(writer.digest.hexdigest(), writer.size, tuple(s for s, _ in listed),
+                      tuple(c for _, c in listed))

@@ -190,6 +190,10 @@ class RecordedFile:
     #: The CRC64NVME S3 holds for the object (:mod:`.checksums`): what ``verify`` compares by HEAD.
     #: None in records written before it existed, or from a client that sent none.
     crc64nvme: str | None = None
+    #: The ETag S3 answered to the filer's write, once it had checked the object's checksum against
+    #: this record: an object listed with this ETag is that very object, so ``verify`` settles it
+    #: from a LIST. None where the filer did not see the write's answer (an earlier attempt's).
+    etag: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {
@@ -203,6 +207,8 @@ class RecordedFile:
             data["version_id"] = self.version_id
         if self.crc64nvme is not None:
             data["crc64nvme"] = self.crc64nvme
+        if self.etag is not None:
+            data["etag"] = self.etag
         return data
 
     def version_args(self) -> dict[str, str]:
@@ -273,7 +279,8 @@ class RunRecord:
         try:
             files = tuple(
                 RecordedFile(f["type"], f["path"], f["key"], int(f["size"]), f["sha256"],
-                             _version_id(f.get("version_id")), _crc64nvme(f.get("crc64nvme")))
+                             _version_id(f.get("version_id")), _crc64nvme(f.get("crc64nvme")),
+                             _etag(f.get("etag")))
                 for f in data.get("files") or ()
             )
         except (KeyError, TypeError, ValueError) as exc:
@@ -299,6 +306,14 @@ def _version_id(value: Any) -> str | None:
     return value
 
 
+def _etag(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip('"') or len(value) > 200:
+        raise RecordInvalidError(f"run record lists a malformed etag {value!r}")
+    return value
+
+
 def _crc64nvme(value: Any) -> str | None:
     if value is None:
         return None
@@ -309,6 +324,8 @@ def _crc64nvme(value: Any) -> str | None:
 
 #: The S3 version a filer wrote of a file at its archive key (None: none to name).
 VersionLookup = Callable[[FileEntry, str], "str | None"]
+#: The ETag S3 answered to the filer's write of a file at its archive key (None: not seen).
+EtagLookup = Callable[[FileEntry, str], "str | None"]
 
 
 # -- the run record, written as it is serialised ----------------------------------------------
@@ -330,7 +347,8 @@ def run_record_head(manifest: Manifest) -> dict[str, Any]:
     return head
 
 
-def write_run_record(manifest: Manifest, out: IO[bytes], versions: VersionLookup | None = None) -> None:
+def write_run_record(manifest: Manifest, out: IO[bytes], versions: VersionLookup | None = None,
+                     etags: EtagLookup | None = None) -> None:
     """Write the run record of ``manifest`` to ``out``: the bytes of ``RunRecord.to_json``.
 
     ``dumps_record(RunRecord.for_manifest(manifest).to_dict())`` holds every file of the run four
@@ -338,7 +356,7 @@ def write_run_record(manifest: Manifest, out: IO[bytes], versions: VersionLookup
     text, then the text and its bytes): a few kilobytes per file, the largest thing a filer holds.
     Here the files are written one at a time, in the same order and the same bytes, so the memory
     a record needs does not grow with the run. ``versions`` gives each key's S3 version id, for
-    the records of untimestamped runs.
+    the records of untimestamped runs; ``etags`` the ETag of each write the filer saw answered.
     """
     head = run_record_head(manifest)
     out.write(b"{")
@@ -350,8 +368,9 @@ def write_run_record(manifest: Manifest, out: IO[bytes], versions: VersionLookup
         out.write(b"[")
         for j, (entry, key) in enumerate(_in_key_order(manifest)):
             version = versions(entry, key) if versions is not None else None
+            etag = etags(entry, key) if etags is not None else None
             recorded = RecordedFile(entry.type, entry.path, key, entry.size, entry.sha256, version,
-                                    entry.crc64nvme).to_dict()
+                                    entry.crc64nvme, etag).to_dict()
             out.write(b"%s\n  %s" % (b"," if j else b"", _item(recorded).encode()))
         out.write(b"\n ]")
     out.write(b"\n}")

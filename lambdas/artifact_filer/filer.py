@@ -184,6 +184,7 @@ class Filer:
                 ctx.step("claimed")
             else:
                 versions.prepare(ctx, manifest)  # 6. keep what it replaces, or replace nothing
+            versions.track(ctx)
             if not file.file_all(ctx, manifest, etags, done.state.sources, done):  # 7. file
                 self._pause(ctx, done)
             done.close()
@@ -198,7 +199,8 @@ class Filer:
         ctx.step("filed")
         if manifest.timestamp is not None:
             claim.still_holds(ctx, manifest)
-        finish.write_record(ctx, manifest, record_key, versions.lookup(ctx, manifest))  # 8. record
+        finish.write_record(ctx, manifest, record_key, versions.lookup(ctx, manifest),  # 8. record
+                            versions.etag_lookup(ctx))
         ctx.step("recorded")
         return None
 

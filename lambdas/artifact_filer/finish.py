@@ -16,7 +16,7 @@ from artifact_contract import (
     staging_run_prefix,
     write_run_record,
 )
-from artifact_contract.filing import VersionLookup
+from artifact_contract.filing import EtagLookup, VersionLookup
 from artifact_contract.records import ReceiptStatus
 from artifact_contract.s3 import is_precondition_failed, now_iso
 
@@ -32,15 +32,17 @@ _RECORD_SPOOL_BYTES = 1024 * 1024
 
 
 def write_record(
-    ctx: FilingContext, manifest: Manifest, key: str, versions: VersionLookup | None = None
+    ctx: FilingContext, manifest: Manifest, key: str, versions: VersionLookup | None = None,
+    etags: EtagLookup | None = None,
 ) -> None:
     """Write the run record, last of the run's archive objects: a reader sees a run only once it is
     complete. ``IfNoneMatch='*'``: a record already there must be this run's own. ``versions``
-    names the S3 version of each file an untimestamped run wrote."""
+    names the S3 version of each file an untimestamped run wrote, ``etags`` the ETag each write
+    answered."""
     # Written file by file into a spooled file: a large run's record goes through /tmp rather
     # than memory, so the filer's memory stays flat as runs grow.
     with tempfile.SpooledTemporaryFile(max_size=_RECORD_SPOOL_BYTES) as body:
-        write_run_record(manifest, body, versions)
+        write_run_record(manifest, body, versions, etags)
         body.seek(0)
         try:
             ctx.client.put_object(

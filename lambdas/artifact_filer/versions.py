@@ -33,12 +33,17 @@ _NAMED_CONFLICTS = 5
 #: HEADs in flight at once per batch of keys checked on an archive without versioning.
 _HEAD_BATCH = 256
 
-_SCHEMA = "CREATE TABLE versions (key TEXT PRIMARY KEY, version_id TEXT NOT NULL);"
+_SCHEMA = "CREATE TABLE versions (key TEXT PRIMARY KEY, version_id TEXT, etag TEXT);"
 
 
 class WrittenVersions(SqliteSpool):
-    """The version id each put or copy of this invocation answered, by archive key; on disk, so
-    memory does not grow with the run."""
+    """The version id and ETag each put or copy of this invocation answered, by archive key; on
+    disk, so memory does not grow with the run.
+
+    The ETags go into the run record for every run: each answer comes once S3 has checked the
+    object's checksum against the one the record holds (a put's, S3 itself; a copy's, the filer
+    against the copy's answer), so an object listed later with that ETag is that very object and
+    ``verify`` settles it from a LIST, without a request of its own."""
 
     _holds = "list of written versions"
 
@@ -46,18 +51,33 @@ class WrittenVersions(SqliteSpool):
         super().__init__(_SCHEMA, prefix="artifact-versions-", directory=directory)
 
     def note(self, key: str, answer: Mapping[str, Any] | None) -> None:
-        """Keep the version an answer names; an unversioned bucket's answers name none (or "null")."""
-        version = (answer or {}).get("VersionId")
-        if not version or version == "null":
+        """Keep the version (an unversioned bucket's answers name none, or "null") and the ETag an
+        answer names: a copy's ETag is in its ``CopyObjectResult``."""
+        answer = answer or {}
+        version = answer.get("VersionId")
+        version = str(version) if version and version != "null" else None
+        etag = answer.get("ETag") or (answer.get("CopyObjectResult") or {}).get("ETag")
+        if version is None and not etag:
             return
         with self._lock:
-            self._db.execute("INSERT OR REPLACE INTO versions (key, version_id) VALUES (?, ?)",
-                             (key, str(version)))
+            self._db.execute("INSERT OR REPLACE INTO versions (key, version_id, etag) VALUES (?, ?, ?)",
+                             (key, version, str(etag) if etag else None))
 
     def get(self, key: str) -> str | None:
         with self._lock:
             row = self._db.execute("SELECT version_id FROM versions WHERE key = ?", (key,)).fetchone()
         return row[0] if row else None
+
+    def etag(self, key: str) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT etag FROM versions WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+
+def track(ctx: FilingContext) -> None:
+    """Before the run's files are written: note what every write answers (versions, ETags)."""
+    if ctx.versions is None:
+        ctx.versions = WrittenVersions()
 
 
 def prepare(ctx: FilingContext, manifest: Manifest) -> None:
@@ -65,11 +85,8 @@ def prepare(ctx: FilingContext, manifest: Manifest) -> None:
     versions, note the ones written; without, refuse a run that would replace another run's file."""
     status = ctx.client.get_bucket_versioning(Bucket=ctx.archive_bucket).get("Status")
     ctx.versioned_archive = status == "Enabled"
-    if ctx.versioned_archive:
-        if ctx.versions is None:
-            ctx.versions = WrittenVersions()
-        return
-    refuse_replacing(ctx, manifest)
+    if not ctx.versioned_archive:
+        refuse_replacing(ctx, manifest)
 
 
 def conditional(ctx: FilingContext, manifest: Manifest) -> bool:
@@ -79,7 +96,7 @@ def conditional(ctx: FilingContext, manifest: Manifest) -> bool:
 
 
 def note(ctx: FilingContext, key: str, answer: Mapping[str, Any] | None) -> None:
-    """Keep the version a put or copy of an untimestamped run answered."""
+    """Keep the version and ETag a put or copy answered."""
     if ctx.versions is not None:
         ctx.versions.note(key, answer)
 
@@ -126,7 +143,7 @@ def _foreign(ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str)
 
 def lookup(ctx: FilingContext, manifest: Manifest) -> Any:
     """The run record's version of each file: as answered to this invocation, else found again."""
-    if manifest.timestamp is not None or ctx.versions is None:
+    if manifest.timestamp is not None or not ctx.versioned_archive or ctx.versions is None:
         return None
     versions = ctx.versions
 
@@ -134,6 +151,15 @@ def lookup(ctx: FilingContext, manifest: Manifest) -> Any:
         return versions.get(key) or find_version(ctx, manifest, entry, key)
 
     return version_of
+
+
+def etag_lookup(ctx: FilingContext) -> Any:
+    """The ETag each file's write answered this invocation; None for one it did not see answered
+    (filed by an earlier invocation or attempt: ``verify`` then asks S3 for its checksum)."""
+    written = ctx.versions
+    if written is None:
+        return None
+    return lambda entry, key: written.etag(key)
 
 
 def find_version(ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str) -> str | None:

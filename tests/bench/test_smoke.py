@@ -29,7 +29,14 @@ TOOLS = {
     "s5cmd cp",
     "s5cmd server copy",
     "boto3 upload_file",
+    "rclone copy",
+    "boto3 CRT",
+    "ours verify",
 }
+#: Tools that copy on the server or only read: they send no file bytes.
+SEND_NO_FILES = {"ours filer", "s5cmd server copy", "ours verify", "ours verify --deep"}
+#: Measured only by a client whose verify offers --deep (reading every byte besides the default).
+OPTIONAL_TOOLS = {"ours verify --deep"}
 
 
 def _bench_extra_missing() -> str | None:
@@ -62,8 +69,31 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 def test_every_tool_ran(smoke: dict) -> None:
     ran = {m["tool"] for m in smoke["measurements"]}
-    assert ran == TOOLS
+    assert TOOLS <= ran <= TOOLS | OPTIONAL_TOOLS
     assert smoke["errors"] == []
+    assert {"small", "large", "gis", "verify"} <= set(smoke["summary"])
+
+
+def test_every_gis_tool_uploaded_the_whole_folder(smoke: dict) -> None:
+    """The objects were counted after each tool (a short count fails the run); each sent all bytes."""
+    folder = smoke["datasets"]["gis"]
+    assert folder["files"] > 2
+    assert folder["by_type"] == {"gis_data": folder["files"]}
+    for tool in ("ours upload", "aws s3 sync", "s5cmd cp", "rclone copy", "boto3 CRT"):
+        (m,) = [m for m in smoke["measurements"] if m["scenario"] == "gis" and m["tool"] == tool]
+        assert m["body_bytes"] >= folder["bytes"] * 0.99, (tool, m["body_bytes"], folder["bytes"])
+
+
+def test_verify_checked_every_file_and_its_target_is_evaluated(smoke: dict) -> None:
+    files = smoke["datasets"]["verify"]["files"]
+    verified = [m for m in smoke["measurements"] if m["tool"].startswith("ours verify")]
+    assert verified
+    assert all(m["inner"]["files_verified"] == files for m in verified)
+    (target,) = [t for t in smoke["targets"] if t["name"].startswith("verify: verify >=")]
+    deep = any(m["tool"] == "ours verify --deep" for m in verified)
+    assert target["met"] in ((True, False) if deep else (None,)), target
+    if not deep:
+        assert target["measured"] == "not measurable"
 
 
 def test_json_has_the_fields(smoke: dict) -> None:
@@ -88,7 +118,7 @@ def test_requests_and_resources_were_counted(smoke: dict) -> None:
         assert m["requests"] > 0, m
         assert m["wall_s"] > 0, m
         assert m["peak_rss_mb"] > 0, m
-        if m["tool"] not in ("ours filer", "s5cmd server copy"):
+        if m["tool"] not in SEND_NO_FILES:
             assert m["body_bytes"] > 0, m
     filer = [m for m in smoke["measurements"] if m["tool"] == "ours filer"]
     assert all("handler_s" in m["inner"] for m in filer)

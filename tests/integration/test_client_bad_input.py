@@ -113,7 +113,7 @@ def test_large_file_changing_while_uploaded(setup, capsys, monkeypatch, local_st
     folder, config, project_key = setup
     original = b"2025-10-30 14:30:00 INFO frame ok\n" * (9 * 1024 * 1024 // 34 + 1)  # over 8 MiB: a blob
     big = write(folder / "logs" / "big_log.txt", original)
-    real = upload_module.hash_file
+    real = upload_module.digest_file
     changed: list[str] = []
 
     def hash_then_change(f, chunksize):
@@ -129,7 +129,7 @@ def test_large_file_changing_while_uploaded(setup, capsys, monkeypatch, local_st
                 big.write_bytes(original[:1000])
         return digest
 
-    monkeypatch.setattr(upload_module, "hash_file", hash_then_change)
+    monkeypatch.setattr(upload_module, "digest_file", hash_then_change)
     argv = ("--include", "logs", "--custom-timestamp", "20251030_1430")
     code, out, err = upload(capsys, config, folder, *argv)
     assert code == expected, err

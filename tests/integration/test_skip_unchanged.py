@@ -15,7 +15,7 @@ import pytest
 from artifact_backup import NullJournal, Uploader, load_config
 from artifact_backup.transfer import MB, BaseSubscriber
 from artifact_backup.upload import BackupRequest, UploadResult
-from artifact_contract import ReuseIndex, RunRecord, reuse_index_key, run_record_key
+from artifact_contract import ReuseIndex, RunRecord, crc64nvme_b64, reuse_index_key, run_record_key
 
 pytestmark = pytest.mark.integration
 
@@ -97,6 +97,12 @@ class Project:
         record = RunRecord.from_json(self.s3.get_object(Bucket=self.bucket, Key=record_key)["Body"].read())
         assert record.run_id == result.run_id
         assert {f.key for f in record.files} == set(expected)
+        # Every file's record holds the CRC64NVME of its bytes, a reused one's too.
+        assert {f.key: f.crc64nvme for f in record.files} == {
+            key: crc64nvme_b64(data) for key, data in expected.items()}
+        # ... and the ETag of the object the filer wrote, packed, sent alone or reused alike.
+        assert {f.key: f.etag for f in record.files} == {
+            key: self.s3.head_object(Bucket=self.bucket, Key=key)["ETag"] for key in expected}
 
     def index(self) -> ReuseIndex:
         raw = self.s3.get_object(Bucket=self.stack.names.staging_bucket, Key=reuse_index_key(self.key))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -36,11 +37,13 @@ def read_error(exc: BaseException, *, bucket: str, action: str) -> ArtifactBacku
 
 @dataclass(frozen=True)
 class ListedObject:
-    """One key of a ``ListObjectsV2`` page: enough to tell presence, size and storage class."""
+    """One key of a ``ListObjectsV2`` page: enough to tell presence, size, storage class, and
+    (by its ETag) whether it is still the object a run record names."""
 
     key: str
     size: int
     storage_class: str
+    etag: str = ""
 
 
 def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[ListedObject]:
@@ -54,7 +57,8 @@ def list_objects(client: Any, bucket: str, prefix: str) -> Iterator[ListedObject
                 raise read_error(exc, bucket=bucket, action=f"listing {prefix}") from None
             raise
         for obj in page.get("Contents", []):
-            yield ListedObject(obj["Key"], int(obj.get("Size", 0)), obj.get("StorageClass") or "STANDARD")
+            yield ListedObject(obj["Key"], int(obj.get("Size", 0)), obj.get("StorageClass") or "STANDARD",
+                               str(obj.get("ETag") or ""))
         token = page.get("NextContinuationToken")
         if not page.get("IsTruncated") or not token:
             return
@@ -108,3 +112,37 @@ def parallel_map(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list
     with ThreadPoolExecutor(max_workers=min(workers, len(items)),
                             thread_name_prefix="artifact-backup-read") as pool:
         return list(pool.map(fn, items))
+
+
+class CountedClient:
+    """An S3 client whose reads are counted as they are made: HEAD, GET and LIST requests (API calls,
+    a retry is not counted again), so a command can say what checking the archive cost.
+
+    Every other attribute is the client's own; the counts are safe to update from reading threads.
+    """
+
+    _KINDS = {"head_object": "HEAD", "get_object": "GET", "list_objects_v2": "LIST",
+              "list_object_versions": "LIST"}
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys(("HEAD", "GET", "LIST"), 0)
+
+    def counts(self) -> dict[str, int]:
+        """The requests made so far, per kind."""
+        with self._lock:
+            return dict(self._counts)
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._client, name)
+        kind = self._KINDS.get(name)
+        if kind is None:
+            return attribute
+
+        def counted(*args: Any, **kwargs: Any) -> Any:
+            with self._lock:
+                self._counts[kind] += 1
+            return attribute(*args, **kwargs)
+
+        return counted

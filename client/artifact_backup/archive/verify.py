@@ -2,30 +2,29 @@
 
 The filer verifies every file before filing it, but an archive lives for years: objects get deleted
 by hand, overwritten by a misdirected sync, or added beside a run by someone tidying up. This module
-re-reads a run (or every run of a project) from the archive and compares each object, byte for byte
-through its SHA-256, with the run record the filer wrote last, so the user can trust the archive
-without trusting anyone who had write access to it since.
+compares each object of a run (or of every run of a project) with the run record the filer wrote
+last, so the user can trust the archive without trusting anyone who had write access to it since.
 
-Reading streams each object through its hash (bounded memory, parallel objects), one LIST per folder
-the run may hold. Files in Glacier or Deep Archive cannot be read without a restore and are reported
-as not checked rather than guessed at.
+By default each object is checked by one HEAD: its size and the checksum S3 keeps for it against the
+record (:mod:`.verify_heads`), no body read, objects in Glacier and Deep Archive included. ``deep``
+reads every object and hashes it instead (:mod:`.verify_reads`), which settles what a stored
+checksum cannot; objects in an archive storage class cannot be read until restored. Either way one
+LIST per folder the run may hold finds missing and extra objects, and the requests made are counted.
 
-An untimestamped run's files a later untimestamped run replaced are read at the version its record
+An untimestamped run's files a later untimestamped run replaced are checked at the version its record
 names, and reported as superseded (by which run), which is no problem: that is what an upload
 without a timestamp means. A record older than version ids cannot name its superseded copies; those
-are reported as superseded and not read.
+are reported as superseded and not checked.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from artifact_contract import (
     ARTIFACT_TYPES,
-    META_SHA256,
     ContractError,
     RecordedFile,
     RecordInvalidError,
@@ -33,16 +32,17 @@ from artifact_contract import (
     archive_key,
     archive_prefix,
 )
-from artifact_contract.s3 import body_of, error_code, is_aws_error, is_missing
 
-from ._s3 import list_objects, parallel_map, read_error
+from ._s3 import CountedClient, ListedObject, list_objects, parallel_map
 from .history import Superseded, superseded_files
 from .runs import find_record, list_runs, project_key_argument, run_label
+from .verify_heads import Differs, Outcome, Unsettled, Verified, compare_head, head_stored, settled_by_listing
+from .verify_reads import compare_read, read_object
 
 Problem = Literal["missing", "different", "extra", "record-invalid"]
-
-#: S3 answers this for an object in Glacier or Deep Archive that has not been restored.
-_ARCHIVED = "InvalidObjectState"
+#: ``head``: by the checksums S3 keeps (one HEAD per file); ``deep``: by reading every byte.
+Mode = Literal["head", "deep"]
+MODES: tuple[Mode, ...] = ("head", "deep")
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class FileProblem:
     """One way the archive differs from a run record.
 
     ``missing``: a recorded file is not in the archive. ``different``: it is there with another size
-    or SHA-256. ``extra``: an object sits in the run's folders that the record does not list.
+    or checksum. ``extra``: an object sits in the run's folders that the record does not list.
     ``record-invalid``: the record itself cannot be read, or names a key outside the run's layout.
     """
 
@@ -63,6 +63,9 @@ class FileProblem:
     expected_sha256: str | None = None
     actual_size: int | None = None
     actual_sha256: str | None = None
+    expected_crc64nvme: str | None = None
+    #: The checksum S3 keeps for the object (``algorithm``, ``value``, ``type``), when a HEAD asked.
+    actual_checksum: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -75,12 +78,25 @@ class FileProblem:
             "expected_sha256": self.expected_sha256,
             "actual_size": self.actual_size,
             "actual_sha256": self.actual_sha256,
+            "expected_crc64nvme": self.expected_crc64nvme,
+            "actual_checksum": self.actual_checksum,
         }
+
+
+def _zero_requests() -> dict[str, int]:
+    return {"HEAD": 0, "GET": 0, "LIST": 0}
+
+
+def _unchecked_needs(unchecked: Sequence[dict[str, str]]) -> dict[str, int]:
+    needs = {"restore": 0, "deep": 0}
+    for u in unchecked:
+        needs[u.get("needs", "restore")] += 1
+    return needs
 
 
 @dataclass
 class RunCheck:
-    """What re-reading one run found."""
+    """What checking one run found."""
 
     label: str
     run_id: str
@@ -88,14 +104,20 @@ class RunCheck:
     files: int = 0
     files_verified: int = 0
     bytes_read: int = 0
+    mode: Mode = "head"
     problems: list[FileProblem] = field(default_factory=list)
-    #: Recorded files that could not be read (Glacier, Deep Archive): neither good nor bad yet.
+    #: Recorded files neither good nor bad yet: ``needs`` a restore (Glacier, Deep Archive) or a
+    #: ``verify --deep`` (a record older than full-object checksums).
     unchecked: list[dict[str, str]] = field(default_factory=list)
     #: Why extras were not looked for, when they were not (untimestamped uploads share folders).
     extras_note: str | None = None
-    #: Files a later untimestamped run wrote again: read at this run's version, or (records older
-    #: than version ids) not read at all.
+    #: Files a later untimestamped run wrote again: checked at this run's version, or (records older
+    #: than version ids) not checked at all.
     superseded: list[Superseded] = field(default_factory=list)
+    #: Files verified, per what settled them: ``CRC64NVME`` or ``SHA256`` (by HEAD), ``bytes`` (read).
+    verified_by: dict[str, int] = field(default_factory=dict)
+    #: The HEAD, GET and LIST requests checking this run made.
+    requests: dict[str, int] = field(default_factory=_zero_requests)
 
     @property
     def ok(self) -> bool:
@@ -113,12 +135,16 @@ class RunCheck:
             "run_id": self.run_id,
             "record_key": self.record_key,
             "ok": self.ok,
+            "mode": self.mode,
             "files": self.files,
             "files_verified": self.files_verified,
+            "verified_by": dict(self.verified_by),
             "bytes_read": self.bytes_read,
+            "requests": dict(self.requests),
             "counts": self.counts(),
             "problems": [p.to_dict() for p in self.problems],
             "unchecked": list(self.unchecked),
+            "unchecked_needs": _unchecked_needs(self.unchecked),
             "extras_note": self.extras_note,
             "superseded": [s.to_dict() for s in self.superseded],
         }
@@ -132,6 +158,9 @@ class VerifyResult:
     bucket: str
     runs: list[RunCheck] = field(default_factory=list)
     unreadable_records: list[FileProblem] = field(default_factory=list)
+    mode: Mode = "head"
+    #: Every HEAD, GET and LIST request made, finding and reading the run records included.
+    requests: dict[str, int] = field(default_factory=_zero_requests)
 
     @property
     def problems(self) -> list[FileProblem]:
@@ -141,9 +170,17 @@ class VerifyResult:
     def unchecked(self) -> int:
         return sum(len(r.unchecked) for r in self.runs)
 
+    def unchecked_needs(self) -> dict[str, int]:
+        """Unchecked files per what would check them: a ``restore`` first, or ``verify --deep``."""
+        return _unchecked_needs([u for r in self.runs for u in r.unchecked])
+
     @property
     def ok(self) -> bool:
         return not self.problems and not self.unchecked
+
+    @property
+    def files(self) -> int:
+        return sum(r.files for r in self.runs)
 
     @property
     def files_verified(self) -> int:
@@ -152,6 +189,13 @@ class VerifyResult:
     @property
     def bytes_read(self) -> int:
         return sum(r.bytes_read for r in self.runs)
+
+    def verified_by(self) -> dict[str, int]:
+        totals: dict[str, int] = {}
+        for run in self.runs:
+            for by, n in run.verified_by.items():
+                totals[by] = totals.get(by, 0) + n
+        return totals
 
     def counts(self) -> dict[str, int]:
         totals = {"missing": 0, "different": 0, "extra": 0, "record-invalid": len(self.unreadable_records)}
@@ -165,53 +209,22 @@ class VerifyResult:
             "project_key": self.project_key,
             "bucket": self.bucket,
             "ok": self.ok,
+            "mode": self.mode,
             "runs_checked": len(self.runs),
+            "files": self.files,
             "files_verified": self.files_verified,
+            "verified_by": self.verified_by(),
             "bytes_read": self.bytes_read,
+            "requests": dict(self.requests),
             "counts": self.counts(),
             "unchecked": self.unchecked,
+            "unchecked_needs": self.unchecked_needs(),
             "unreadable_records": [p.to_dict() for p in self.unreadable_records],
             "runs": [r.to_dict() for r in self.runs],
         }
 
 
-# -- reading ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Read:
-    size: int
-    sha256: str
-    meta_sha256: str | None
-
-
-def _hash_object(client: Any, bucket: str, file: RecordedFile, chunk: int) -> _Read | str | None:
-    """The size and SHA-256 of the recorded object (its version, when the record names one) from its
-    bytes; None when it is gone, its storage class when it must be restored before it can be read."""
-    key = file.key
-    try:
-        response = client.get_object(Bucket=bucket, Key=key, **file.version_args())
-    except Exception as exc:
-        if is_missing(exc):
-            return None
-        if error_code(exc) == _ARCHIVED:
-            return "GLACIER"
-        if is_aws_error(exc):
-            raise read_error(exc, bucket=bucket, action=f"reading {key}") from None
-        raise
-    digest = hashlib.sha256()
-    size = 0
-    try:
-        with body_of(response) as body:
-            while block := body.read(chunk):
-                digest.update(block)
-                size += len(block)
-    except Exception as exc:
-        if is_aws_error(exc):
-            raise read_error(exc, bucket=bucket, action=f"reading {key}") from None
-        raise
-    metadata = response.get("Metadata") or {}
-    return _Read(size, digest.hexdigest(), metadata.get(META_SHA256))
+# -- checking one run ------------------------------------------------------------------------------
 
 
 def _expected_key(record: RunRecord, file: RecordedFile) -> str | None:
@@ -229,13 +242,8 @@ def _run_folders(record: RunRecord) -> list[str]:
     return [archive_prefix(record.project_key, t, record.timestamp) for t in ARTIFACT_TYPES]
 
 
-def verify_record(client: Any, bucket: str, record: RunRecord, record_key: str, *, workers: int = 10,
-                  chunk: int = 1024 * 1024, superseded: Mapping[str, Superseded] | None = None) -> RunCheck:
-    """Re-read one run's files from the archive and compare them with its record; ``superseded``
-    (``history``) names the files later untimestamped runs wrote again."""
-    check = RunCheck(run_label(record), record.run_id, record_key, files=len(record.files))
-    superseded = superseded or {}
-    check.superseded = [superseded[k] for k in sorted(superseded)]
+def _in_layout(record: RunRecord, check: RunCheck) -> dict[str, RecordedFile]:
+    """The record's files by key; a file the layout would not put there is a problem of the record."""
     expected: dict[str, RecordedFile] = {}
     for f in record.files:
         key = _expected_key(record, f)
@@ -243,52 +251,109 @@ def verify_record(client: Any, bucket: str, record: RunRecord, record_key: str, 
             check.problems.append(FileProblem(
                 "record-invalid", f.key,
                 f"the record lists {f.type}/{f.path} at {f.key}, outside the run's layout",
-                f.type, f.path, f.size, f.sha256))
+                f.type, f.path, f.size, f.sha256, expected_crc64nvme=f.crc64nvme))
             continue
         expected[f.key] = f
+    return expected
 
-    listed: dict[str, int] | None = None
-    if record.timestamp is not None:
-        listed = {}
-        for objects in parallel_map(lambda p: list(list_objects(client, bucket, p)), _run_folders(record),
-                                    workers):
-            listed.update((o.key, o.size) for o in objects)
-        for key in sorted(set(listed) - set(expected)):
-            check.problems.append(FileProblem(
-                "extra", key, "in the run's folder but not in its run record", actual_size=listed[key]))
-    else:
+
+def _listed(client: Any, bucket: str, record: RunRecord, expected: Mapping[str, RecordedFile],
+            check: RunCheck, workers: int) -> dict[str, ListedObject] | None:
+    """What a timestamped run's folders hold, extras reported; None for an untimestamped run, whose
+    folders every other such upload shares."""
+    if record.timestamp is None:
         check.extras_note = ("an upload without a timestamp shares its folders with every other such "
                              "upload, so objects beside it are not reported as extra")
+        return None
+    listed: dict[str, ListedObject] = {}
+    folders = _run_folders(record)
+    for objects in parallel_map(lambda p: list(list_objects(client, bucket, p)), folders, workers):
+        listed.update((o.key, o) for o in objects)
+    for key in sorted(set(listed) - set(expected)):
+        check.problems.append(FileProblem(
+            "extra", key, "in the run's folder but not in its run record", actual_size=listed[key].size))
+    return listed
 
-    def one(f: RecordedFile) -> tuple[RecordedFile, _Read | str | None]:
+
+def _check_file(client: Any, bucket: str, f: RecordedFile, listing: ListedObject | None, *,
+                deep: bool, chunk: int) -> tuple[Outcome | None, int]:
+    """One file's outcome (None: not in the archive) and the bytes read to reach it."""
+    if deep:
+        found = read_object(client, bucket, f, chunk, listing.storage_class if listing else "GLACIER")
+        if found is None or isinstance(found, Unsettled):
+            return found, 0
+        return compare_read(f, found), found.size
+    listed = settled_by_listing(f, listing)
+    if listed is not None:
+        return listed, 0
+    stored = head_stored(client, bucket, f)
+    return (None if stored is None else compare_head(f, stored)), 0
+
+
+def _record_outcome(check: RunCheck, f: RecordedFile, outcome: Outcome | None) -> None:
+    if outcome is None:
+        check.problems.append(FileProblem(
+            "missing", f.key, "recorded but not in the archive", f.type, f.path, f.size, f.sha256,
+            expected_crc64nvme=f.crc64nvme))
+    elif isinstance(outcome, Unsettled):
+        check.unchecked.append(outcome.to_dict(f.key))
+    elif isinstance(outcome, Differs):
+        check.problems.append(FileProblem(
+            "different", f.key, outcome.detail, f.type, f.path, f.size, f.sha256, outcome.actual_size,
+            outcome.actual_sha256, f.crc64nvme, outcome.actual_checksum))
+    else:
+        assert isinstance(outcome, Verified)
+        check.files_verified += 1
+        check.verified_by[outcome.by] = check.verified_by.get(outcome.by, 0) + 1
+
+
+def verify_record(client: Any, bucket: str, record: RunRecord, record_key: str, *, deep: bool = False,
+                  workers: int = 10, chunk: int = 1024 * 1024,
+                  superseded: Mapping[str, Superseded] | None = None) -> RunCheck:
+    """Check one run's files in the archive against its record, by HEAD or (``deep``) by reading
+    them; ``superseded`` (``history``) names the files later untimestamped runs wrote again."""
+    counted = client if isinstance(client, CountedClient) else CountedClient(client)
+    before = counted.counts()
+    check = RunCheck(run_label(record), record.run_id, record_key, files=len(record.files),
+                     mode="deep" if deep else "head")
+    superseded = superseded or {}
+    check.superseded = [superseded[k] for k in sorted(superseded)]
+    expected = _in_layout(record, check)
+    listed = _listed(counted, bucket, record, expected, check, workers)
+
+    def one(f: RecordedFile) -> tuple[RecordedFile, Outcome | None, int]:
         if listed is not None and f.key not in listed:
-            return f, None
-        return f, _hash_object(client, bucket, f, chunk)
+            return f, None, 0
+        outcome, read = _check_file(counted, bucket, f, listed.get(f.key) if listed else None,
+                                    deep=deep, chunk=chunk)
+        return f, outcome, read
 
-    # A superseded copy the record cannot name is reported as superseded, not read as damage.
-    readable = [expected[k] for k in sorted(expected) if k not in superseded or superseded[k].readable]
-    for f, found in parallel_map(one, readable, workers):
-        if found is None:
-            check.problems.append(FileProblem(
-                "missing", f.key, "recorded but not in the archive", f.type, f.path, f.size, f.sha256))
-        elif isinstance(found, str):
-            check.unchecked.append({"key": f.key, "storage_class": found,
-                                    "detail": "in an archive storage class: restore it to verify it"})
-        else:
-            check.bytes_read += found.size
-            if found.size != f.size or found.sha256 != f.sha256:
-                what = "size and SHA-256 differ" if found.size != f.size else "SHA-256 differs"
-                check.problems.append(FileProblem(
-                    "different", f.key, f"its {what} from the run record", f.type, f.path,
-                    f.size, f.sha256, found.size, found.sha256))
-            elif found.meta_sha256 is not None and found.meta_sha256 != f.sha256:
-                check.problems.append(FileProblem(
-                    "different", f.key, "its bytes match the record but its sha256 metadata does not",
-                    f.type, f.path, f.size, f.sha256, found.size, found.sha256))
-            else:
-                check.files_verified += 1
+    # A superseded copy the record cannot name is reported as superseded, not checked as damage.
+    checkable = [expected[k] for k in sorted(expected) if k not in superseded or superseded[k].readable]
+    for f, outcome, read in parallel_map(one, checkable, workers):
+        check.bytes_read += read
+        _record_outcome(check, f, outcome)
     check.problems.sort(key=lambda p: (p.problem, p.key))
+    after = counted.counts()
+    check.requests = {kind: after[kind] - before[kind] for kind in after}
     return check
+
+
+def _targets(client: Any, bucket: str, project_key: str, run: str | None, result: VerifyResult,
+             workers: int) -> list[tuple[RunRecord, str, Mapping[str, Superseded] | None]]:
+    """The runs to check, each with its superseded files; unreadable records go into ``result``."""
+    if run is None:
+        listing = list_runs(client, bucket, project_key, storage=False, workers=workers)
+        for warning in listing.warnings:
+            key, _, detail = warning.partition(": ")
+            result.unreadable_records.append(FileProblem("record-invalid", key, detail or warning))
+        return [(s.record, s.record_key, s.superseded) for s in listing.runs]
+    try:
+        record, key = find_record(client, bucket, project_key, run)
+    except RecordInvalidError as exc:
+        result.unreadable_records.append(FileProblem("record-invalid", run, str(exc)))
+        return []
+    return [(record, key, superseded_files(client, bucket, record, workers=workers))]
 
 
 def verify(
@@ -297,34 +362,22 @@ def verify(
     project_key: str,
     run: str | None = None,
     *,
+    deep: bool = False,
     workers: int = 10,
     chunk: int = 1024 * 1024,
     on_run: Callable[[RunCheck], None] | None = None,
 ) -> VerifyResult:
     """Verify one run (``run``: timestamp, ``latest`` or run id) or, with ``run=None``, every run of
-    the project. Raises :class:`RunNotFoundError` when the named run has no record."""
+    the project, by HEAD or (``deep``) by reading every byte. Raises :class:`RunNotFoundError` when
+    the named run has no record."""
     project_key = project_key_argument(project_key)
-    result = VerifyResult(project_key, bucket)
-    targets: Sequence[tuple[RunRecord, str]]
-    listed_superseded: dict[str, Mapping[str, Superseded]] = {}
-    if run is None:
-        listing = list_runs(client, bucket, project_key, storage=False, workers=workers)
-        targets = [(s.record, s.record_key) for s in listing.runs]
-        listed_superseded = {s.record.run_id: s.superseded for s in listing.runs}
-        for warning in listing.warnings:
-            key, _, detail = warning.partition(": ")
-            result.unreadable_records.append(FileProblem("record-invalid", key, detail or warning))
-    else:
-        try:
-            targets = [find_record(client, bucket, project_key, run)]
-        except RecordInvalidError as exc:
-            result.unreadable_records.append(FileProblem("record-invalid", run, str(exc)))
-            targets = []
-    for record, key in targets:
-        replaced = listed_superseded.get(record.run_id) if run is None else superseded_files(
-            client, bucket, record, workers=workers)
-        check = verify_record(client, bucket, record, key, workers=workers, chunk=chunk, superseded=replaced)
+    counted = CountedClient(client)
+    result = VerifyResult(project_key, bucket, mode="deep" if deep else "head")
+    for record, key, replaced in _targets(counted, bucket, project_key, run, result, workers):
+        check = verify_record(counted, bucket, record, key, deep=deep, workers=workers, chunk=chunk,
+                              superseded=replaced)
         result.runs.append(check)
         if on_run is not None:
             on_run(check)
+    result.requests = counted.counts()
     return result

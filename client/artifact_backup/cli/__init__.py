@@ -67,7 +67,8 @@ Examples:
 
 Exit codes: 0 ok, 1 error, 2 bad arguments or config, 3 local stack, 4 nothing usable to upload,
 5 S3 failure, 6 run refused by the filer, 7 no receipt in time, 8 no such run or file in the archive,
-9 downloaded file does not match its checksum, 10 restore from Glacier needed, 130 interrupted.
+9 downloaded file does not match its checksum, 10 restore from Glacier needed, 11 verify --deep
+needed, 130 interrupted.
 """
 
 

@@ -16,7 +16,7 @@ from concurrent.futures import Executor, Future
 from artifact_contract import FileEntry, Piece, ReuseIndex, blob_piece_id, blob_slot_id
 
 from ..collect import LocalFile
-from ..pack import hash_file
+from ..pack import FileDigest, digest_file
 from .reuse import reuse_if_indexed
 from .sender import PieceSender
 from .types import BlobJob
@@ -29,14 +29,14 @@ def start_hashes(
     sent, any other is sent under its slot while it is hashed."""
     jobs = []
     for f in blobs:
-        hashed = pool.submit(hash_file, f, sender.config.hash_chunksize)
+        hashed = pool.submit(digest_file, f, sender.config.hash_chunksize)
         hashed.add_done_callback(_notify_hashed(sender, f))
         jobs.append(BlobJob(f, hashed, None if f.size in hash_first else blob_slot_id(f.member_name)))
     return jobs
 
 
-def _notify_hashed(sender: PieceSender, f: LocalFile) -> Callable[[Future[str]], None]:
-    def done(hashed: Future[str]) -> None:
+def _notify_hashed(sender: PieceSender, f: LocalFile) -> Callable[[Future[FileDigest]], None]:
+    def done(hashed: Future[FileDigest]) -> None:
         if hashed.exception() is None:
             sender.file_hashed(f)
 
@@ -53,33 +53,37 @@ def send_slot_blobs(sender: PieceSender, jobs: Sequence[BlobJob]) -> None:
 
 
 def _slot_piece(slot: str, job: BlobJob) -> Callable[[], Piece]:
-    return lambda: Piece(slot, "blob", job.file.size, job.hashed.result())
+    return lambda: Piece(slot, "blob", job.file.size, job.hashed.result().sha256)
 
 
 def file_blobs(sender: PieceSender, jobs: Sequence[BlobJob], reusable: ReuseIndex | None) -> None:
     """List every blob in the manifest once its hash is known, in the plan's order, and send the
     ones hashed first that are neither reused, nor shared with another file, nor already in staging."""
     for job in jobs:
-        sha = job.hashed.result()
+        digest = job.hashed.result()
         if job.slot is not None:
-            _file_slot_blob(sender, job.file, job.slot, sha)
+            _file_slot_blob(sender, job.file, job.slot, digest)
         else:
-            _send_hashed_blob(sender, job.file, sha, reusable)
+            _send_hashed_blob(sender, job.file, digest, reusable)
 
 
-def _file_slot_blob(sender: PieceSender, f: LocalFile, slot: str, sha: str) -> None:
-    piece = Piece(slot, "blob", f.size, sha)
-    sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
+def _file_slot_blob(sender: PieceSender, f: LocalFile, slot: str, digest: FileDigest) -> None:
+    piece = Piece(slot, "blob", f.size, digest.sha256)
+    sender.outcome.add_file(FileEntry(f.type, f.path, f.size, digest.sha256, piece.id, None,
+                                      digest.crc64nvme))
     sender.outcome.pieces[piece.id] = piece
     sender.already_there(piece)
 
 
-def _send_hashed_blob(sender: PieceSender, f: LocalFile, sha: str, reusable: ReuseIndex | None) -> None:
+def _send_hashed_blob(
+    sender: PieceSender, f: LocalFile, digest: FileDigest, reusable: ReuseIndex | None
+) -> None:
     outcome = sender.outcome
+    sha = digest.sha256
     piece = Piece(blob_piece_id(sha), "blob", f.size, sha)
-    if reuse_if_indexed(sender, f, piece, reusable):
+    if reuse_if_indexed(sender, f, piece, reusable, digest.crc64nvme):
         return
-    outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
+    outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id, None, digest.crc64nvme))
     if piece.id in outcome.pieces:
         return  # an identical file of this run sends it
     outcome.pieces[piece.id] = piece

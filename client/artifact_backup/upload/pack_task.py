@@ -13,6 +13,7 @@ from artifact_contract import FileEntry, Piece, pack_piece_id
 
 from ..collect import LocalFile
 from ..pack import PackResult, write_pack
+from ..pack_level import pack_level
 from ..paths import discard
 from .sender import PieceSender
 
@@ -29,8 +30,8 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
         piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
         sender.outcome.pieces[piece.id] = piece
         content = 0
-        for f, sha in zip(planned, packed.file_sha256, strict=True):
-            sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id))
+        for f, sha, crc in zip(planned, packed.file_sha256, packed.file_crc64nvme, strict=True):
+            sender.outcome.add_file(FileEntry(f.type, f.path, f.size, sha, piece.id, None, crc))
             content += f.size
         if sender.already_there(piece, content):
             discard(path, "pack file")
@@ -49,7 +50,7 @@ def _write_pack_file(sender: PieceSender, members: Sequence[LocalFile]) -> tuple
         packed = write_pack(
             members,
             handle,
-            compress_level=cfg.compress_level,
+            compress_level=pack_level(members, cfg.compress_level),
             chunksize=cfg.hash_chunksize,
             on_file=sender.file_hashed,
         )

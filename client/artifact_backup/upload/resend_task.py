@@ -23,7 +23,7 @@ def settle_moved_blobs(client: Any, config: UploadConfig, run: StagingRun, jobs:
     """Once every piece is sent: a blob sent while hashed whose file moved is sent again, and no
     blob may have changed from the bytes hashed (:func:`check_unchanged`)."""
     for job in jobs:
-        sha = job.hashed.result()
+        sha = job.hashed.result().sha256
         if job.slot is not None and moved(job.file):
             send_again_hashed(client, config, run.bucket, run.key(job.slot), job.file, sha)
         check_unchanged(job.file, sha, config.hash_chunksize)

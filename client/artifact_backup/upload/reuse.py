@@ -55,7 +55,8 @@ def hash_first_sizes(blobs: Sequence[LocalFile], reusable: ReuseIndex | None) ->
     return hash_first | (reusable.sizes() if reusable is not None else frozenset())
 
 
-def reuse_if_indexed(sender: PieceSender, f: LocalFile, piece: Piece, reusable: ReuseIndex | None) -> bool:
+def reuse_if_indexed(sender: PieceSender, f: LocalFile, piece: Piece, reusable: ReuseIndex | None,
+                     crc64nvme: str | None = None) -> bool:
     """List ``f`` for reuse instead of sending its blob when the index lists its content (same
     SHA-256 and size); returns whether it did. A blob this run already sends, or that a resumed
     attempt already sent, is used rather than reused."""
@@ -66,7 +67,7 @@ def reuse_if_indexed(sender: PieceSender, f: LocalFile, piece: Piece, reusable: 
         or reusable.lookup(piece.sha256, piece.size) is None
     ):
         return False
-    sender.outcome.add_reused(f, piece.sha256)
+    sender.outcome.add_reused(f, piece.sha256, crc64nvme)
     sender.notify("on_file_reused", path=f.member_name, size=f.size)
     return True
 

@@ -25,7 +25,7 @@ from artifact_contract import (
 
 from ..collect import DroppedFile, LocalFile
 from ..exceptions import ArgumentInvalidError
-from ..pack import PiecePlan
+from ..pack import FileDigest, PiecePlan
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ class BlobJob:
     first and named by its content."""
 
     file: LocalFile
-    hashed: Future[str]
+    hashed: Future[FileDigest]
     slot: str | None
 
 
@@ -211,9 +211,10 @@ class SendOutcome:
         with self._lock:
             self.sent += 1
 
-    def add_reused(self, f: LocalFile, sha256: str) -> None:
-        """A file the archive already holds: listed for the filer to copy, not sent."""
-        self.add_file(FileEntry(f.type, f.path, f.size, sha256, None, Reuse(sha256)))
+    def add_reused(self, f: LocalFile, sha256: str, crc64nvme: str | None = None) -> None:
+        """A file the archive already holds: listed for the filer to copy, not sent. Its CRC64NVME
+        travels too: the filer's copy must end up holding exactly it."""
+        self.add_file(FileEntry(f.type, f.path, f.size, sha256, None, Reuse(sha256), crc64nvme))
         self.reused += 1
         self.reused_bytes += f.size
 

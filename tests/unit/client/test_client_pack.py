@@ -13,6 +13,7 @@ from client_support import write
 from artifact_backup import UploadConfig, collect_files, plan_pieces, write_pack
 from artifact_backup.collect import LocalFile
 from artifact_backup.transfer import MB
+from artifact_contract import crc64nvme_b64
 
 
 def pack_bytes(files) -> tuple[bytes, object]:
@@ -48,8 +49,9 @@ def test_pack_layout(project):
             content = tar.extractfile(m).read()
             f = next(f for f in files if f.member_name == m.name)
             assert content == f.source.read_bytes()
-    for f, sha in zip(files, result.file_sha256, strict=True):
+    for f, sha, crc in zip(files, result.file_sha256, result.file_crc64nvme, strict=True):
         assert sha == hashlib.sha256(f.source.read_bytes()).hexdigest()
+        assert crc == crc64nvme_b64(f.source.read_bytes())
 
 
 def test_non_ascii_names_pack_deterministically(tmp_path):

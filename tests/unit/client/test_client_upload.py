@@ -24,7 +24,7 @@ from artifact_backup import (
     UploadFailedError,
 )
 from artifact_backup.transfer import KB, MB, BaseSubscriber
-from artifact_contract import Manifest, receipt_key
+from artifact_contract import Manifest, crc64nvme_b64, receipt_key
 
 
 def request(project, **kwargs) -> BackupRequest:
@@ -118,6 +118,10 @@ def test_blobs_go_alone_and_identical_ones_once(tmp_path, s3, keys, make_uploade
     blob = next(p for p in manifest.pieces if p.kind == "blob")
     assert blob.sha256 == hashlib.sha256(big).hexdigest()
     assert [f.path for f in manifest.files if f.piece == blob.id] == ["a.png", "copy.png"]
+    # Every file carries the CRC64NVME of its own bytes, packed or sent as a blob.
+    contents = {"a.png": big, "copy.png": big, "small.html": b"<p>"}
+    assert {f.path: f.crc64nvme for f in manifest.files} == {
+        name: crc64nvme_b64(data) for name, data in contents.items()}
     body = s3.get_object(Bucket=STAGING, Key=f"incoming/{PROJECT}/{result.run_id}/{blob.id}")["Body"].read()
     assert body == big
 
@@ -153,14 +157,14 @@ def test_a_lone_large_file_is_sent_while_it_is_hashed(tmp_path, s3, keys, make_u
             started.set()
 
     s3.meta.events.register("before-parameter-build.s3.PutObject", on_send)
-    real = blob_task_module.hash_file
+    real = blob_task_module.digest_file
 
     def hash_after_upload_started(f, chunksize):
         if not started.wait(timeout=30):
             raise AssertionError("the blob's upload did not start before its hash was done")
         return real(f, chunksize)
 
-    monkeypatch.setattr(blob_task_module, "hash_file", hash_after_upload_started)
+    monkeypatch.setattr(blob_task_module, "digest_file", hash_after_upload_started)
     config = UploadConfig(pack_threshold=16 * KB, pack_max_bytes=64 * KB)
     result = make_uploader(config=config).backup(request(root, include=["report"]), wait=False)
     manifest = manifest_of(s3, keys, result.run_id)
@@ -168,6 +172,7 @@ def test_a_lone_large_file_is_sent_while_it_is_hashed(tmp_path, s3, keys, make_u
     (piece,) = manifest.pieces
     assert (piece.id, piece.kind, piece.size) == (slot, "blob", len(data))
     assert piece.sha256 == hashlib.sha256(data).hexdigest()
+    assert [f.crc64nvme for f in manifest.files] == [crc64nvme_b64(data)]
     body = s3.get_object(Bucket=STAGING, Key=f"incoming/{PROJECT}/{result.run_id}/{slot}")["Body"].read()
     assert body == data
 

@@ -102,3 +102,18 @@ def test_many_files_in_manifest_order_or_not() -> None:
         out = io.BytesIO()
         write_run_record(m, out)
         assert out.getvalue() == RunRecord.for_manifest(m).to_json()
+
+
+def test_versions_and_etags_seen_are_written_and_read_back() -> None:
+    m = CASES["with checksums"]
+    etags = {"RMI25320/logs/20251030_1430/run.log": '"0123abcd"'}
+    out = io.BytesIO()
+    write_run_record(m, out, lambda e, key: None, lambda e, key: etags.get(key))
+    record = RunRecord.from_json(out.getvalue())
+    assert {f.key: f.etag for f in record.files} == {
+        "RMI25320/gis_data/20251030_1430/ortho.gpkg": None,
+        "RMI25320/logs/20251030_1430/old.log": None,
+        "RMI25320/logs/20251030_1430/run.log": '"0123abcd"',
+    }
+    # the bytes are the contract's own serialisation of that record
+    assert out.getvalue() == record.to_json()
