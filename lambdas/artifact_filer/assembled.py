@@ -3,8 +3,9 @@ composite SHA-256 of the parts it was made of.
 
 A CRC64NVME copy is FULL_OBJECT and its completion carries the entry's value, so S3 refuses to
 assemble anything else; what it answers (or a HEAD, where the completion answers none, as moto's)
-is compared with the entry all the same, and an object holding another value is removed and the
-run refused as a changed source is: the bytes S3 copied are not those the manifest declares.
+is compared with the entry all the same, and an object holding another value is removed: a
+reused file's run is then refused (only the copy proves its value), a blob's copy made again (its
+bytes, CRC64NVME included, were verified: the assembly was wrong, not the run).
 
 The rest concerns the SHA-256 copies of entries without a CRC64NVME (manifests of older clients).
 

@@ -19,7 +19,7 @@ from artifact_contract.s3 import error_code, is_missing, is_precondition_failed,
 from .assembled import check_assembled
 from .checksum import algorithm, written_crc_problem
 from .context import FilingContext
-from .exceptions import FilerRefusedError, PieceChangedError
+from .exceptions import ArchiveChangedError, FilerRefusedError, PieceChangedError
 from .existing import confirm_existing, confirm_written
 from .plumbing import MAX_SINGLE_COPY, Futures, head
 from .reuse import UNCOPYABLE_CODES, unavailable
@@ -39,7 +39,9 @@ def copy_blob(ctx: FilingContext, manifest: Manifest, piece: Piece, etag: str, e
     def changed() -> FilerRefusedError:
         return PieceChangedError(f"blob {piece.id} was replaced after it was verified")
 
-    _copy(ctx, manifest, entry, source, etag, changed)
+    # The blob's bytes, CRC64NVME included, were verified: a part copy S3 assembles otherwise is
+    # S3's fault, removed and made again (a transient failure), never the run's.
+    _copy(ctx, manifest, entry, source, etag, changed, assembled_otherwise=None)
 
 
 def copy_reused(
@@ -52,7 +54,9 @@ def copy_reused(
         return unavailable(manifest, {entry.sha256: problem})
 
     try:
-        _copy(ctx, manifest, entry, {"Bucket": ctx.archive_bucket, "Key": source_key}, etag, changed)
+        # Only the copy proves the manifest's CRC64NVME of a reused file: any mismatch refuses it.
+        _copy(ctx, manifest, entry, {"Bucket": ctx.archive_bucket, "Key": source_key}, etag, changed,
+              assembled_otherwise=changed)
     except FilerRefusedError:
         raise
     except Exception as exc:
@@ -72,11 +76,14 @@ def _copy(
     source: dict[str, str],
     etag: str,
     changed: Callable[[], FilerRefusedError],
+    assembled_otherwise: Callable[[], FilerRefusedError] | None,
 ) -> None:
     """Copy ``source`` server-side to the entry's archive key with this run's metadata and tags.
 
     ``CopySourceIfMatch`` holds the source to what was verified; a source that changed anyway, or
-    whose checksum is not the entry's, raises ``changed()``.
+    whose copy answers another checksum than the entry's, raises ``changed()``. A part copy S3
+    refuses to assemble as the entry's CRC64NVME, or assembles otherwise, raises
+    ``assembled_otherwise()`` (None: a transient failure, so the copy is made again).
     """
     key = archive_key(manifest.project_key, entry.type, manifest.timestamp, entry.path)
     args: dict[str, Any] = {
@@ -99,7 +106,7 @@ def _copy(
             return
         condition = {"IfMatch": leftover} if leftover else {"IfNoneMatch": "*"}
     if entry.size > min(ctx.config.multipart_copy_threshold_bytes, MAX_SINGLE_COPY):
-        completed = _copy_in_parts(ctx, source, key, args, entry, condition, changed)
+        completed = _copy_in_parts(ctx, source, key, args, entry, condition, changed, assembled_otherwise)
         note(ctx, key, completed)
         if condition:
             confirm_written(ctx, manifest, entry, key)
@@ -153,6 +160,7 @@ def _copy_in_parts(
     entry: FileEntry,
     condition: dict[str, str],
     changed: Callable[[], FilerRefusedError],
+    assembled_otherwise: Callable[[], FilerRefusedError] | None,
 ) -> dict[str, Any] | None:
     """A multipart copy completed on ``condition`` (timestamped keys: ``IfNoneMatch='*'``, or
     ``IfMatch`` on a leftover it replaces); the completion's answer (its version), or None when
@@ -197,9 +205,14 @@ def _copy_in_parts(
             return None  # a completion retried after its answer was lost; the caller confirms it
         if completing and full_object and error_code(exc) in _BAD_CHECKSUM:
             # S3 assembled the parts and found another CRC64NVME than the manifest's.
-            raise changed() from None
+            if assembled_otherwise is not None:
+                raise assembled_otherwise() from None
+            raise ArchiveChangedError(
+                f"archive object {key}: S3 refused to assemble its parts as the crc64nvme {entry.crc64nvme} "
+                f"({error_code(exc)})"
+            ) from None
         raise
-    check_assembled(ctx, key, completed, parts, entry, changed)
+    check_assembled(ctx, key, completed, parts, entry, assembled_otherwise)
     return completed
 
 

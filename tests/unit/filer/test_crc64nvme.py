@@ -19,6 +19,7 @@ from artifact_contract import (
 )
 from artifact_filer import Filer, FilerConfig, FilerRefusedError
 from artifact_filer.crt import _checksum_headers
+from artifact_filer.exceptions import ArchiveChangedError
 from artifact_filer.storage import archive_metadata, sha256_b64
 from tests.support.s3 import list_keys
 from tests.support.staged import ARCHIVE, STAGING, StagedRun, crc_mismatches, sha
@@ -183,15 +184,21 @@ def test_a_copy_answered_with_another_crc64nvme_is_undone_and_refused(s3, filer)
     assert list_keys(s3, ARCHIVE, f"{PROJECT}/gis_data/") == []
 
 
-def test_a_multipart_copy_answered_with_another_crc64nvme_is_removed_and_refused(s3, filer):
-    """As S3 would answer an assembly of other bytes than the manifest's (moto answers none)."""
+def test_a_blob_copy_assembled_with_another_crc64nvme_is_removed_and_made_again(s3, filer):
+    """As S3 would answer an assembly of other bytes than the verified blob's (moto answers none):
+    S3's fault, not the run's, so the message fails and its next delivery copies the blob again."""
     def other(parsed: dict[str, Any], **_: Any) -> None:
         parsed["ChecksumCRC64NVME"] = WRONG_CRC
 
     run = StagedRun(PROJECT, {**SMALL, MOSAIC: MOSAIC_DATA}, timestamp=TS1, crc64nvme=True)
+    key = f"{PROJECT}/gis_data/{TS1}/mosaic.gpkg"
     s3.meta.events.register("after-call.s3.CompleteMultipartUpload", other)
-    assert refusal(filer, run.upload(s3)).code == RefusalCode.PIECE_CHANGED
-    assert list_keys(s3, ARCHIVE, f"{PROJECT}/gis_data/") == []
+    with pytest.raises(ArchiveChangedError, match=f"S3 computed the crc64nvme {WRONG_CRC}"):
+        filer.file(run.upload(s3))
+    assert key not in list_keys(s3, ARCHIVE, f"{PROJECT}/gis_data/")
+    s3.meta.events.unregister("after-call.s3.CompleteMultipartUpload", other)
+    assert filer.file(run.manifest_key).filed
+    assert crc_mismatches(s3, ARCHIVE, record_of(s3, run, TS1)) == {}
 
 
 @pytest.mark.parametrize("path", ["config.yaml", "roads.gpkg"])
