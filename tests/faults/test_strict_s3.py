@@ -7,9 +7,9 @@ every connection after one answer).
 - The filer's conditional copies meet real 412s: ``CopySourceIfMatch`` on a blob replaced after it
   was verified (single and multipart copies: the run is refused, nothing is copied, nothing has to
   be undone), and ``IfNoneMatch`` on a copy an earlier attempt made (confirmed, not written again).
-- A blob copied in parts carries S3's composite checksum of its parts, which the filer checks
-  against the parts it copied: an object answered as assembled otherwise is removed and copied
-  again; a part misreported to S3 at completion is refused by S3 and nothing is filed.
+- A blob copied in parts carries its full-object CRC64NVME, the record's, given to S3 at completion
+  and checked by the filer in S3's answer: an object answered as assembled otherwise is removed and
+  copied again; a part misreported to S3 at completion is refused by S3 and nothing is filed.
 - The client and the filer reuse their connections: far fewer connections than requests.
 """
 
@@ -25,10 +25,9 @@ import pytest
 from artifact_backup.exceptions import UploadFailedError
 from artifact_backup.local import LocalFilerWorker, provision
 from artifact_backup.local.localstack import LocalStackServer
-from artifact_contract import run_record_key, staging_run_prefix
+from artifact_contract import crc64nvme_b64, run_record_key, staging_run_prefix
 from artifact_filer import copy as filer_copy
 from artifact_filer import handler as filer_handler
-from artifact_filer.assembled import composite_sha256
 from tests.support.local import swapped_filer
 from tests.support.s3 import list_keys
 
@@ -147,42 +146,41 @@ def _big_project(tmp_path: Any) -> Any:
     return folder
 
 
-def _object_parts(s3: Any, bucket: str, key: str) -> list[str]:
-    """The part checksums S3 keeps for a multipart object, in part order."""
-    attributes = s3.get_object_attributes(Bucket=bucket, Key=key, ObjectAttributes=["ObjectParts"],
-                                          MaxParts=1000)
-    parts = sorted(attributes["ObjectParts"]["Parts"], key=lambda p: p["PartNumber"])
-    return [p["ChecksumSHA256"] for p in parts]
+def _parts_count(s3: Any, bucket: str, key: str) -> int:
+    """How many parts S3 assembled a multipart object from."""
+    attributes = s3.get_object_attributes(Bucket=bucket, Key=key, ObjectAttributes=["ObjectParts"])
+    return int(attributes["ObjectParts"]["TotalPartsCount"])
 
 
-def test_a_blob_copied_in_parts_carries_the_composite_checksum_of_its_parts(
+def test_a_blob_copied_in_parts_carries_the_full_object_crc64nvme_of_its_record(
         tmp_path, stack, s3, make_filer, running_worker):
     filer = make_filer(stack.endpoint_url)
     seen = answers(filer.client)
     folder = _big_project(tmp_path)
     result = backup(tmp_path, stack, folder, "P1")
     assert result.status == "filed"
-    assert_filed_once(s3, stack, folder, "P1", TS, result.run_id)
+    record = assert_filed_once(s3, stack, folder, "P1", TS, result.run_id)
     key = f"P1/gis_data/{TS}/mosaic.gpkg"
     head = s3.head_object(Bucket=stack.names.archive_bucket, Key=key, ChecksumMode="ENABLED")
-    parts = _object_parts(s3, stack.names.archive_bucket, key)
-    assert len(parts) == 3
-    assert head["ChecksumSHA256"] == composite_sha256(parts)
-    assert head["ChecksumSHA256"].endswith("-3")
+    assert _parts_count(s3, stack.names.archive_bucket, key) == 3
+    (recorded,) = [f.crc64nvme for f in record.files if f.key == key]
+    assert recorded == crc64nvme_b64((folder / "gis_data" / "mosaic.gpkg").read_bytes())
+    assert (head["ChecksumCRC64NVME"], head["ChecksumType"]) == (recorded, "FULL_OBJECT")
+    assert "ChecksumSHA256" not in head  # a composite SHA-256 (of parts) would not be the file's
     assert seen[("CompleteMultipartUpload", 200)] == 1
 
 
 def test_an_object_assembled_unlike_its_parts_is_removed_by_the_filer_and_copied_again(
         tmp_path, stack, s3, make_filer, worker):
-    """The composite checksum S3 answers at completion is what the filer checks: answered wrong
+    """The full-object CRC64NVME S3 answers at completion is what the filer checks: answered wrong
     (as a server that assembled other parts would), the object is removed and the message fails;
     its next delivery copies it again."""
     filer = make_filer(stack.endpoint_url)
     seen = answers(filer.client)
 
     def assembled_otherwise(parsed: dict[str, Any], **_: Any) -> None:
-        if parsed.get("ChecksumSHA256"):
-            parsed["ChecksumSHA256"] = composite_sha256([parsed["ChecksumSHA256"].split("-")[0]] * 3)
+        if parsed.get("ChecksumCRC64NVME"):
+            parsed["ChecksumCRC64NVME"] = crc64nvme_b64(b"other parts")
 
     filer.client.meta.events.register("after-call.s3.CompleteMultipartUpload", assembled_otherwise)
     folder = _big_project(tmp_path)
@@ -199,8 +197,10 @@ def test_an_object_assembled_unlike_its_parts_is_removed_by_the_filer_and_copied
     assert receipt is not None
     assert receipt.filed, receipt
     stored = s3.get_object(Bucket=archive, Key=key, ChecksumMode="ENABLED")
-    assert stored["Body"].read() == (folder / "gis_data" / "mosaic.gpkg").read_bytes()
-    assert stored["ChecksumSHA256"] == composite_sha256(_object_parts(s3, archive, key))
+    data = (folder / "gis_data" / "mosaic.gpkg").read_bytes()
+    assert stored["Body"].read() == data
+    assert stored["ChecksumCRC64NVME"] == crc64nvme_b64(data)
+    assert _parts_count(s3, archive, key) == 3
 
 
 def test_a_part_misreported_at_completion_is_refused_by_the_server(
@@ -209,8 +209,8 @@ def test_a_part_misreported_at_completion_is_refused_by_the_server(
     seen = answers(filer.client)
 
     def misreport(parsed: dict[str, Any], **_: Any) -> None:
-        if parsed.get("CopyPartResult", {}).get("ChecksumSHA256"):
-            parsed["CopyPartResult"]["ChecksumSHA256"] = composite_sha256(["AAAA"]).split("-")[0]
+        if parsed.get("CopyPartResult", {}).get("ChecksumCRC64NVME"):
+            parsed["CopyPartResult"]["ChecksumCRC64NVME"] = crc64nvme_b64(b"another part")
 
     filer.client.meta.events.register("after-call.s3.UploadPartCopy", misreport)
     folder = _big_project(tmp_path)
