@@ -199,6 +199,7 @@ class Filer:
         ctx.step("filed")
         if manifest.timestamp is not None:
             claim.still_holds(ctx, manifest)
+        versions.settle_etags(ctx, manifest)
         finish.write_record(ctx, manifest, record_key, versions.lookup(ctx, manifest),  # 8. record
                             versions.etag_lookup(ctx))
         ctx.step("recorded")

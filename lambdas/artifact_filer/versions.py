@@ -23,6 +23,7 @@ from typing import Any
 from artifact_contract import FileEntry, Manifest
 from artifact_contract.spool import SqliteSpool
 
+from .checksum import crc_problem
 from .context import FilingContext
 from .exceptions import ArchiveChangedError, ArchiveUnversionedError
 from .plumbing import head
@@ -151,6 +152,32 @@ def lookup(ctx: FilingContext, manifest: Manifest) -> Any:
         return versions.get(key) or find_version(ctx, manifest, entry, key)
 
     return version_of
+
+
+def settle_etags(ctx: FilingContext, manifest: Manifest) -> None:
+    """Before the record: the ETag of every file whose write this invocation did not see answered
+    (filed by an earlier invocation, or by an earlier attempt, a 412 then), found by a HEAD, so that
+    every attempt of a run writes the same record. An object that is not this run's, or does not
+    hold the entry's checksum, gets none: ``verify`` then asks S3 for its checksum and says what
+    it found. Undisturbed filings see every answer and make no request here."""
+    written = ctx.versions
+    if written is None:
+        return
+    with ThreadPoolExecutor(ctx.workers(_HEAD_BATCH), "etags") as pool:
+        for batch in _batches(manifest.files_in_key_order()):
+            unseen = [(entry, key) for entry, key in batch if written.etag(key) is None]
+            for key, etag in pool.map(lambda item: _found_etag(ctx, manifest, *item), unseen):
+                if etag:
+                    written.note(key, {"ETag": etag})
+
+
+def _found_etag(ctx: FilingContext, manifest: Manifest, entry: FileEntry, key: str) -> tuple[str, str | None]:
+    found = head(ctx, ctx.archive_bucket, key, checksums=True)
+    if found is None or not same_run(found.get("Metadata", {}), manifest, entry):
+        return key, None
+    if crc_problem(entry, found) is not None:
+        return key, None
+    return key, found.get("ETag")
 
 
 def etag_lookup(ctx: FilingContext) -> Any:
