@@ -48,8 +48,8 @@ def client_config(max_concurrency: int = 10, *, endpoint_url: str | None = None)
     if _is_loopback(endpoint_url):
         s3["addressing_style"] = "path"
         # botocore signs every body over plain http (a SHA-256 pass over every part, besides its
-        # CRC32 checksum and the send). A loopback server has no wire to tamper with; the CRC32,
-        # which the server checks, still refuses a body changed on the way, as over https to AWS.
+        # checksum and the send). A loopback server has no wire to tamper with; the checksum, which
+        # the server checks, still refuses a body changed on the way, as over https to AWS.
         s3["payload_signing_enabled"] = False
     return Config(
         retries={"mode": "standard", "max_attempts": 6},

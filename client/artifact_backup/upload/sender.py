@@ -15,10 +15,11 @@ from ..transfer import Notifier, UploadConfig
 from .subscribers import PieceProgress
 from .types import SendOutcome, StagingRun
 
-#: S3 checks every part against this checksum on arrival. CRC32 is computed at twice the speed of
-#: SHA-256 here, and the file's SHA-256 (taken by the client, carried in the manifest) is what the
-#: filer verifies before filing, so a second SHA-256 of every part would buy nothing.
-SEND_ARGS = {"ChecksumAlgorithm": "CRC32"}
+#: S3 checks every part against this checksum on arrival. CRC64NVME (awscrt, as botocore computes
+#: it) runs at about four times CRC32's speed and six times SHA-256's, on the client and on a local
+#: server alike; the file's SHA-256 (taken by the client, carried in the manifest) is what the filer
+#: verifies before filing, so a second SHA-256 of every part would buy nothing.
+SEND_ARGS = {"ChecksumAlgorithm": "CRC64NVME"}
 
 
 def transfer_manager(client: Any, config: UploadConfig) -> Any:

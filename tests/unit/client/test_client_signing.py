@@ -1,12 +1,13 @@
 """How the client's requests protect their bodies: what each request carries on the wire.
 
 Over plain http botocore signs every body (a SHA-256 of it in the signature); a loopback server
-(the embedded stack, LocalStack) gets the body's CRC32 alone, which it checks as S3 does, and any
-other http endpoint keeps its signed bodies.
+(the embedded stack, LocalStack) gets the body's checksum alone (a piece's CRC64NVME), which it
+checks as S3 does, and any other http endpoint keeps its signed bodies.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 from typing import Any
@@ -48,12 +49,12 @@ def test_a_loopback_server_gets_the_checksum_not_a_signed_body(endpoint):
     client, sent = _client(endpoint)
     client.upload_part(Bucket="b", Key="k", UploadId="u", PartNumber=1, Body=io.BytesIO(b"x" * 1000),
                        **SEND_ARGS)
-    client.put_object(Bucket="b", Key="manifest.json", Body=b"{}")
+    client.put_object(Bucket="b", Key="manifest.json", Body=b"{}", ChecksumAlgorithm="SHA256")
     for request in sent:
         assert request.headers["X-Amz-Content-SHA256"] == UNSIGNED.encode()
-        # The server checks the CRC32 (crc32 of 1000 b"x" / of b"{}"): a changed body is refused.
-        assert "x-amz-checksum-crc32" in request.headers
-    assert sent[0].headers["x-amz-checksum-crc32"] == b"O0HJ5g=="
+    # The server checks the checksum of the body: a body changed on the way is refused.
+    assert sent[0].headers["x-amz-checksum-crc64nvme"] == b"RH9Kj0hgZpY="  # 1000 b"x"
+    assert sent[1].headers["x-amz-checksum-sha256"] == base64.b64encode(hashlib.sha256(b"{}").digest())
 
 
 def test_a_remote_http_endpoint_keeps_signed_bodies():
@@ -61,4 +62,4 @@ def test_a_remote_http_endpoint_keeps_signed_bodies():
     client.upload_part(Bucket="b", Key="k", UploadId="u", PartNumber=1, Body=io.BytesIO(b"x" * 1000),
                        **SEND_ARGS)
     assert sent[0].headers["X-Amz-Content-SHA256"] == hashlib.sha256(b"x" * 1000).hexdigest().encode()
-    assert "x-amz-checksum-crc32" in sent[0].headers
+    assert sent[0].headers["x-amz-checksum-crc64nvme"] == b"RH9Kj0hgZpY="
