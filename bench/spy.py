@@ -17,14 +17,13 @@ results; py-spy's raw samples go next to the results JSON.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from . import main_thread
+from .executables import executable
 from .measure import ToolFailedError, run_child
 
 #: Samples per second: enough for a run of seconds, cheap enough not to slow it down.
@@ -55,13 +54,7 @@ _FILE_FUNCTIONS = ("readinto", "read", "scandir", "walk", "stat", "rglob", "iter
 
 
 def py_spy_executable() -> str:
-    here = Path(sys.executable).parent / "py-spy"
-    if here.exists():
-        return str(here)
-    found = shutil.which("py-spy")
-    if found is None:
-        raise FileNotFoundError("py-spy is not installed: pip install 'artifact-backup[bench]'")
-    return found
+    return executable("py-spy")
 
 
 def _frame(text: str) -> tuple[str, str]:
