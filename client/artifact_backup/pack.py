@@ -152,10 +152,7 @@ def digest_file(f: LocalFile, chunksize: int = 1 * MB) -> FileDigest:
 
 def hash_file(f: LocalFile, chunksize: int = 1 * MB) -> str:
     """SHA-256 of the file's first ``f.size`` bytes, the size it had when it was listed."""
-    digest = hashlib.sha256()
-    for chunk in read_listed(f, chunksize):
-        digest.update(chunk)
-    return digest.hexdigest()
+    return digest_file(f, chunksize).sha256
 
 
 def read_listed(f: LocalFile, chunksize: int = 1 * MB) -> Iterator[bytes]:

@@ -201,28 +201,31 @@ def test_a_blob_copy_assembled_with_another_crc64nvme_is_removed_and_made_again(
     assert crc_mismatches(s3, ARCHIVE, record_of(s3, run, TS1)) == {}
 
 
-@pytest.mark.parametrize("path", ["config.yaml", "roads.gpkg"])
-def test_an_earlier_attempts_object_without_the_crc64nvme_is_replaced_not_accepted(s3, filer, path):
+def _earlier_attempts_object(s3, path: str, **checksum: str) -> tuple[StagedRun, str, dict]:
+    """A CRC run staged, and ``path``'s archive key already holding its bytes with this run's metadata
+    and ``checksum`` (a ``ChecksumAlgorithm`` and its value, if any): as an earlier attempt left it."""
     run = StagedRun(PROJECT, {**SMALL, GIS: GIS_DATA}, timestamp=TS1, crc64nvme=True)
     manifest = run.build()
     entry = next(f for f in manifest.files if f.path == path)
     key = f"{PROJECT}/{entry.type}/{TS1}/{path}"
+    if checksum.get("ChecksumAlgorithm") == "CRC64NVME":
+        checksum["ChecksumCRC64NVME"] = entry.crc64nvme
+    put = s3.put_object(Bucket=ARCHIVE, Key=key, Body=run.files[(entry.type, path)],
+                        Metadata=archive_metadata(manifest, entry), **checksum)
+    return run, key, put
+
+
+@pytest.mark.parametrize("path", ["config.yaml", "roads.gpkg"])
+def test_an_earlier_attempts_object_without_the_crc64nvme_is_replaced_not_accepted(s3, filer, path):
     # As a filer that predates the CRC64NVME left it: this run's metadata, a SHA-256 checksum.
-    s3.put_object(Bucket=ARCHIVE, Key=key, Body=run.files[(entry.type, path)], ChecksumAlgorithm="SHA256",
-                  Metadata=archive_metadata(manifest, entry))
+    run, _, _ = _earlier_attempts_object(s3, path, ChecksumAlgorithm="SHA256")
     assert filer.file(run.upload(s3)).filed
     assert crc_mismatches(s3, ARCHIVE, record_of(s3, run, TS1)) == {}
 
 
 @pytest.mark.parametrize("path", ["config.yaml", "roads.gpkg"])
 def test_an_earlier_attempts_object_with_the_crc64nvme_is_accepted_as_it_is(s3, filer, path):
-    run = StagedRun(PROJECT, {**SMALL, GIS: GIS_DATA}, timestamp=TS1, crc64nvme=True)
-    manifest = run.build()
-    entry = next(f for f in manifest.files if f.path == path)
-    key = f"{PROJECT}/{entry.type}/{TS1}/{path}"
-    earlier = s3.put_object(Bucket=ARCHIVE, Key=key, Body=run.files[(entry.type, path)],
-                            ChecksumAlgorithm="CRC64NVME", ChecksumCRC64NVME=entry.crc64nvme,
-                            Metadata=archive_metadata(manifest, entry))
+    run, key, earlier = _earlier_attempts_object(s3, path, ChecksumAlgorithm="CRC64NVME")
     assert filer.file(run.upload(s3)).filed
     versions = s3.list_object_versions(Bucket=ARCHIVE, Prefix=key)["Versions"]
     assert [v["VersionId"] for v in versions] == [earlier["VersionId"]]
