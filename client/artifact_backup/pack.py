@@ -155,20 +155,26 @@ def hash_file(f: LocalFile, chunksize: int = 1 * MB) -> str:
     return digest_file(f, chunksize).sha256
 
 
-def read_listed(f: LocalFile, chunksize: int = 1 * MB) -> Iterator[bytes]:
+def read_listed(f: LocalFile, chunksize: int = 1 * MB) -> Iterator[memoryview]:
     """The file's first ``f.size`` bytes in chunks: what was listed is what is sent, even while a
-    live log grows; a file that shrank is an error rather than a short member."""
+    live log grows; a file that shrank is an error rather than a short member.
+
+    Every chunk is read into the same buffer, so a chunk is valid only until the next one is asked
+    for: a fresh buffer per read costs the kernel a page fault per 4 KiB, which profiles of a
+    multi-GB upload showed at a tenth of the client's CPU.
+    """
     remaining = f.size
+    view = memoryview(bytearray(min(chunksize, remaining)))
     with _open(f) as handle:
         while remaining:
             try:
-                chunk = handle.read(min(chunksize, remaining))
+                got = handle.readinto(view[: min(chunksize, remaining)])
             except OSError as exc:
                 raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
-            if not chunk:
+            if not got:
                 raise _changed(f)
-            remaining -= len(chunk)
-            yield chunk
+            remaining -= got
+            yield view[:got]
 
 
 class _HashingWriter:

@@ -9,9 +9,9 @@ from typing import Any
 from artifact_contract import Piece
 
 from ..collect import LocalFile
-from ..exceptions import FileChangedError
 from ..paths import discard
 from ..transfer import Notifier, UploadConfig
+from .reader import strict_osutil
 from .subscribers import PieceProgress
 from .types import SendOutcome, StagingRun
 
@@ -34,7 +34,7 @@ def transfer_manager(client: Any, config: UploadConfig) -> Any:
         multipart_chunksize=config.multipart_chunksize,
         max_request_concurrency=config.max_concurrency,
     )
-    return TransferManager(client, transfer_config, osutil=_strict_osutil())
+    return TransferManager(client, transfer_config, osutil=strict_osutil())
 
 
 class PieceSender:
@@ -98,46 +98,3 @@ class PieceSender:
         run's own result or error is the one reported."""
         for path in self.temp_files:
             discard(path, "pack file")
-
-
-class _NoShortReads:
-    """A file s3transfer sends from, that refuses to come up short.
-
-    s3transfer is told each piece's size up front and reads exactly that much; a file that shrank
-    since it was listed would otherwise send a body shorter than its Content-Length, and the request
-    would hang until the read timeout, then be retried and hang again, for minutes.
-    """
-
-    def __init__(self, handle: Any, path: str) -> None:
-        self._handle = handle
-        self._path = path
-
-    def read(self, amount: int | None = -1) -> bytes:
-        data = self._handle.read(amount)
-        if amount is not None and amount > 0 and len(data) < amount:
-            raise FileChangedError(
-                f"{self._path} changed while it was being uploaded (it is shorter than when it was listed)",
-                hint="re-run the upload once the program writing it has finished",
-            )
-        return data
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._handle, name)
-
-    def __enter__(self) -> _NoShortReads:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._handle.close()
-
-
-def _strict_osutil() -> Any:
-    """s3transfer's file access, with every file opened for reading guarded by :class:`_NoShortReads`."""
-    from s3transfer.utils import OSUtils
-
-    class StrictOSUtils(OSUtils):
-        def open(self, filename: str, mode: str) -> Any:
-            handle = super().open(filename, mode)
-            return _NoShortReads(handle, filename) if "r" in mode else handle
-
-    return StrictOSUtils()
