@@ -6,11 +6,11 @@ from __future__ import annotations
 import base64
 import io
 import os
-import zlib
 from typing import Any
 
 import boto3
 import pytest
+from awscrt import checksums
 from botocore.awsrequest import AWSResponse
 
 from artifact_backup.aws import client_config
@@ -82,8 +82,8 @@ def _dechunk(wire: bytes) -> tuple[bytes, bytes]:
 
 @pytest.mark.parametrize("endpoint", ["https://s3.eu-west-1.amazonaws.com", "http://127.0.0.1:9000"])
 def test_every_part_goes_on_the_wire_as_the_file_holds_it(tmp_path, endpoint):
-    """Over https botocore frames the parts aws-chunked with a trailing CRC32 (reading our chunks as
-    it sends); over loopback http it reads each part once for the CRC32 header, then again to send."""
+    """Over https botocore frames the parts aws-chunked with a trailing CRC32C (reading our chunks as
+    it sends); over loopback http it reads each part once for the CRC32C header, then again to send."""
     data = os.urandom(12 * MB + 12345)
     path = tmp_path / "survey.gpkg"
     path.write_bytes(data)
@@ -104,11 +104,11 @@ def test_every_part_goes_on_the_wire_as_the_file_holds_it(tmp_path, endpoint):
             framed.append(request.headers.get("Content-Encoding") == b"aws-chunked")
             if framed[-1]:
                 body, trailer = _dechunk(body)
-                assert trailer.startswith(b"x-amz-checksum-crc32:")
+                assert trailer.startswith(b"x-amz-checksum-crc32c:")
                 crc = trailer.split(b":", 1)[1].strip()
             else:
-                crc = request.headers["x-amz-checksum-crc32"]
-            assert base64.b64decode(crc) == zlib.crc32(body).to_bytes(4, "big")
+                crc = request.headers["x-amz-checksum-crc32c"]
+            assert base64.b64decode(crc) == checksums.crc32c(body).to_bytes(4, "big")
             parts[number] = body
         elif "uploads" in query:
             return AWSResponse(request.url, 200, {}, _Raw(

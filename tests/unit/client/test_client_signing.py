@@ -1,7 +1,7 @@
 """How the client's requests protect their bodies: what each request carries on the wire.
 
 Over plain http botocore signs every body (a SHA-256 of it in the signature); a loopback server
-(the embedded stack, LocalStack) gets the body's checksum alone (a piece's CRC32), which it
+(the embedded stack, LocalStack) gets the body's checksum alone (a piece's CRC32C), which it
 checks as S3 does, and any other http endpoint keeps its signed bodies.
 """
 
@@ -53,7 +53,7 @@ def test_a_loopback_server_gets_the_checksum_not_a_signed_body(endpoint):
     for request in sent:
         assert request.headers["X-Amz-Content-SHA256"] == UNSIGNED.encode()
     # The server checks the checksum of the body: a body changed on the way is refused.
-    assert sent[0].headers["x-amz-checksum-crc32"] == b"O0HJ5g=="  # 1000 b"x"
+    assert sent[0].headers["x-amz-checksum-crc32c"] == b"YXFUyQ=="  # 1000 b"x"
     assert sent[1].headers["x-amz-checksum-sha256"] == base64.b64encode(hashlib.sha256(b"{}").digest())
 
 
@@ -62,4 +62,4 @@ def test_a_remote_http_endpoint_keeps_signed_bodies():
     client.upload_part(Bucket="b", Key="k", UploadId="u", PartNumber=1, Body=io.BytesIO(b"x" * 1000),
                        **SEND_ARGS)
     assert sent[0].headers["X-Amz-Content-SHA256"] == hashlib.sha256(b"x" * 1000).hexdigest().encode()
-    assert sent[0].headers["x-amz-checksum-crc32"] == b"O0HJ5g=="
+    assert sent[0].headers["x-amz-checksum-crc32c"] == b"YXFUyQ=="
