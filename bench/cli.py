@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 from . import REPO_ROOT, data, results_md, spy
-from .measure import ToolFailedError
 from .peers import GROUP_CRT, GROUP_RCLONE
 from .report import machine, summarize, targets, text, write
 from .runner import (
@@ -261,8 +260,8 @@ def _profile(args: argparse.Namespace, bench: Bench, scenarios: list[Scenario], 
         print(f"profiling ours upload on {scenario.name} ...", flush=True)
         try:
             path = spy.profile_upload(bench, scenario, args.backend, profiles_dir, RESULTS_DIR)
-        except (ToolFailedError, FileNotFoundError) as exc:
-            print(f"  profile of {scenario.name} failed: {exc}", flush=True)
+        except Exception as exc:  # noqa: BLE001 - a profile must never cost the run its measurements
+            print(f"  profile of {scenario.name} failed: {exc!r}", flush=True)
             bench.log.errors.append(
                 {"scenario": scenario.name, "group": "profile", "rep": 0, "error": str(exc)}
             )

@@ -68,7 +68,9 @@ def _label(key: tuple) -> str:
     if filename == "~":
         return name
     parts = filename.replace("\\", "/").split("/")
-    short = "/".join(parts[-2:]) if parts[-2] in ("upload", "cli", "archive") else parts[-1]
+    # A code object's file may be a bare name: "<string>" for code run by ``python -c``.
+    folder = parts[-2] if len(parts) > 1 else ""
+    short = "/".join(parts[-2:]) if folder in ("upload", "cli", "archive") else parts[-1]
     return f"{name} ({short}:{line})"
 
 

@@ -189,3 +189,16 @@ def test_the_exact_main_thread_split_reads_the_clients_functions(tmp_path: Path)
     assert any(line.startswith("| … of which waiting for the deflate thread") for line in lines)
     assert not any(line.startswith("| manifest") for line in lines)  # not called, not shown
     assert any("`send_packs (upload/pack_task.py:1)` | 1 |" in line for line in lines)
+
+
+def test_the_exact_split_names_code_run_from_a_bare_file_name(tmp_path: Path) -> None:
+    """``python -c`` code (the benchmark's CLI boot) is keyed by "<string>", with no folder."""
+    import cProfile
+
+    space: dict[str, Any] = {}
+    _compiled("<string>", "def boot():\n    return sum(range(100000))\n", space)
+    profile = cProfile.Profile()
+    profile.runcall(space["boot"])
+    path = tmp_path / "boot.pstats"
+    profile.dump_stats(str(path))
+    assert any("`boot (<string>:1)` | 1 |" in line for line in main_thread.summarize(path))
