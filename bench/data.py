@@ -317,3 +317,21 @@ def describe(dataset: Dataset) -> dict[str, object]:
     out = asdict(dataset)
     out["project"] = str(dataset.project)
     return out
+
+
+def read_through(folder: Path, chunk: int = MiB) -> int:
+    """Read every file under ``folder`` once, so the next tool finds it in the page cache; returns
+    the bytes read.
+
+    Without it, the first tool of a repetition pays for reading the data from disk (the servers
+    write gigabytes of their own between tools, which can push it out) and the others do not: on
+    LocalStack our upload, first in the first repetition, took 31 s against 12-14 s in the others.
+    """
+    buffer = memoryview(bytearray(chunk))
+    total = 0
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        with path.open("rb") as handle:
+            while got := handle.readinto(buffer):
+                total += got
+    return total
+

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from . import SOURCE_DIRS
-from .data import Dataset
+from .data import Dataset, read_through
 from .executables import executable as _executable
 from .measure import Measurement, Meter, ToolFailedError, run_child
 from .peers import GROUP_CRT, GROUP_RCLONE, PeerGroups, rclone_executable
@@ -460,6 +460,7 @@ class Bench(PeerGroups, VerifyGroups):
         for rep in range(reps):
             self.progress(f"repetition {rep + 1}/{reps}")
             for scenario in interleaved:
+                read_through(scenario.dataset.project)
                 groups = list(scenario.groups)
                 shift = rep % len(groups)
                 for group in groups[shift:] + groups[:shift]:

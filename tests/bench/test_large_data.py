@@ -202,3 +202,10 @@ def test_the_exact_split_names_code_run_from_a_bare_file_name(tmp_path: Path) ->
     path = tmp_path / "boot.pstats"
     profile.dump_stats(str(path))
     assert any("`boot (<string>:1)` | 1 |" in line for line in main_thread.summarize(path))
+
+
+def test_read_through_reads_every_file_of_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "a.gdb").mkdir()
+    (tmp_path / "a.gdb" / "a00000001.gdbtable").write_bytes(b"x" * 3_000_000)
+    (tmp_path / "b.log").write_bytes(b"y" * 10)
+    assert data.read_through(tmp_path, chunk=1024 * 1024) == 3_000_010
