@@ -125,9 +125,10 @@ def _open(f: LocalFile) -> BinaryIO:
         ) from None
 
 
-def _changed(f: LocalFile) -> FileChangedError:
+def shrank(source: object) -> FileChangedError:
+    """The error for a file that holds fewer bytes than when it was listed (packed, hashed or sent)."""
     return FileChangedError(
-        f"{f.source} changed while it was being uploaded (it is shorter than when it was listed)",
+        f"{source} changed while it was being uploaded (it is shorter than when it was listed)",
         hint="re-run the upload once the program writing it has finished",
     )
 
@@ -172,7 +173,7 @@ def read_listed(f: LocalFile, chunksize: int = 1 * MB) -> Iterator[memoryview]:
             except OSError as exc:
                 raise FileUnreadableError(f"cannot read {f.source}: {exc.strerror or exc}") from None
             if not got:
-                raise _changed(f)
+                raise shrank(f.source)
             remaining -= got
             yield view[:got]
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..exceptions import FileChangedError
+from ..pack import shrank
 
 #: Reads up to this size go into the reader's own buffer; a larger one (a whole part asked for at
 #: once) gets a buffer of its own, so a reader never holds more than this beyond the file's.
@@ -45,10 +45,7 @@ class StrictReader:
                 self._buffer = memoryview(bytearray(amount))
             data = self._buffer[: self._handle.readinto(self._buffer[:amount])]
         if len(data) < amount:
-            raise FileChangedError(
-                f"{self._path} changed while it was being uploaded (it is shorter than when it was listed)",
-                hint="re-run the upload once the program writing it has finished",
-            )
+            raise shrank(self._path)
         return data
 
     def __getattr__(self, name: str) -> Any:
