@@ -329,7 +329,9 @@ def read_through(folder: Path, chunk: int = MiB) -> int:
     """
     buffer = memoryview(bytearray(chunk))
     total = 0
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in folder.rglob("*"):
+        if not path.is_file():
+            continue
         with path.open("rb") as handle:
             while got := handle.readinto(buffer):
                 total += got
