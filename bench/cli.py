@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import REPO_ROOT, data, results_md, spy
+from . import REPO_ROOT, data, filing_profile, results_md, spy
 from .peers import GROUP_CRT, GROUP_RCLONE
 from .report import machine, summarize, targets, text, write
 from .runner import (
@@ -24,13 +24,14 @@ from .runner import (
     GROUP_E2E,
     GROUP_OURS,
     GROUP_S5CMD,
+    S5CMD_COPY,
     Bench,
     Scenario,
     tool_environment,
     warm_up,
 )
 from .server import SERVERS
-from .targets_peers import missed_scenarios, peer_targets
+from .targets_peers import missed_filings, missed_scenarios, peer_targets
 from .verify_group import GROUP_VERIFY
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -170,7 +171,8 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", nargs="?", const="missed", choices=("missed", "all"),
         help="after the run, profile our upload (py-spy, every thread) on each scenario whose upload "
-        "target was missed (or on every upload scenario: all) and write a summary to bench/profiles/",
+        "target was missed, and our filing (its steps against the server's CPU, then py-spy) where "
+        "the filing target was missed (all: every scenario); summaries go to bench/profiles/",
     )
     parser.add_argument(
         "--series",
@@ -247,27 +249,34 @@ def render(args: argparse.Namespace) -> int:
 
 def _profile(args: argparse.Namespace, bench: Bench, scenarios: list[Scenario], summary: dict[str, Any]
              ) -> dict[str, str]:
-    """Profile our upload where its target was missed (or everywhere): ``{scenario: summary path}``."""
+    """Profile our upload, and our filing, where its target was missed (or everywhere):
+    ``{scenario: summary path}``, ``{"<scenario> filing": summary path}`` for a filing."""
     if args.profile == "all":
         names = [s.name for s in scenarios if GROUP_OURS in s.groups]
+        filings = [s.name for s in scenarios if s.name in summary and S5CMD_COPY in summary[s.name]]
     else:
-        names = missed_scenarios(summary)
+        names, filings = missed_scenarios(summary), missed_filings(summary)
     # Beside the Markdown that links them (bench/profiles/ for RESULTS.md), else beside the JSON.
     profiles_dir = args.markdown.parent / "profiles" if args.markdown else (
         args.json or latest_json(args.backend, args.smoke)).parent / "profiles"
+    jobs = [(s.name, "upload", s) for s in scenarios if s.name in names]
+    jobs += [(f"{s.name} filing", "filing", s) for s in scenarios if s.name in filings]
     profiles = {}
-    for scenario in (s for s in scenarios if s.name in names):
-        print(f"profiling ours upload on {scenario.name} ...", flush=True)
+    for name, what, scenario in jobs:
+        print(f"profiling ours {what} on {scenario.name} ...", flush=True)
         try:
-            path = spy.profile_upload(bench, scenario, args.backend, profiles_dir, RESULTS_DIR)
+            if what == "upload":
+                path = spy.profile_upload(bench, scenario, args.backend, profiles_dir, RESULTS_DIR)
+            else:
+                path = filing_profile.profile_filing(bench, scenario, args.backend, profiles_dir, RESULTS_DIR,
+                                                     summary[scenario.name])
         except Exception as exc:  # noqa: BLE001 - a profile must never cost the run its measurements
-            print(f"  profile of {scenario.name} failed: {exc!r}", flush=True)
-            bench.log.errors.append(
-                {"scenario": scenario.name, "group": "profile", "rep": 0, "error": str(exc)}
-            )
+            print(f"  profile of {name} failed: {exc!r}", flush=True)
+            bench.log.errors.append({"scenario": scenario.name, "group": f"profile {what}", "rep": 0,
+                                     "error": str(exc)})
             continue
         shown = path.relative_to(REPO_ROOT) if path.is_relative_to(REPO_ROOT) else path
-        profiles[scenario.name] = shown.as_posix()
+        profiles[name] = shown.as_posix()
         print(f"  wrote {path}", flush=True)
     return profiles
 

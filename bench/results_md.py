@@ -82,7 +82,7 @@ def section(results: Mapping[str, Any]) -> str:
     for scenario, rows in results["summary"].items():
         lines += [f"#### {_dataset_line(results, scenario)}", "", _md_table(_COLUMNS, _rows(rows)), ""]
     if results.get("profiles"):
-        lines += ["### Profiles", "", "Where our upload's time goes, for the targets above it missed "
+        lines += ["### Profiles", "", "Where the time goes, for the targets above that were missed "
                   "(`python -m bench --profile`):", ""]
         lines += [f"- {scenario}: [{path}]({path.removeprefix('bench/')})"
                   for scenario, path in results["profiles"].items()]

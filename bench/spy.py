@@ -129,9 +129,10 @@ def _functions(top: list[tuple[str, int]], busy: int, rate: int) -> list[str]:
     return _table(("function", "seconds", "share of busy"), rows)
 
 
-def summarize(raw: str, title: str, wall_s: float, rate: int = RATE, exact: list[str] | None = None) -> str:
-    """The Markdown summary of one profiled run; ``exact``: the main thread's lines from cProfile
-    (:mod:`bench.main_thread`), shown first."""
+def summarize(raw: str, title: str, wall_s: float, rate: int = RATE, exact: list[str] | None = None,
+              subject: str = "Our upload") -> str:
+    """The Markdown summary of one profiled run of ``subject``; ``exact``: the main thread's lines
+    from cProfile (:mod:`bench.main_thread`), shown first."""
     samples = parse(raw)
     main = _main_thread(samples)
     on_main: Counter[str] = Counter()
@@ -153,7 +154,7 @@ def summarize(raw: str, title: str, wall_s: float, rate: int = RATE, exact: list
     lines = [
         f"# Profile: {title}",
         "",
-        f"Our upload, run once more under py-spy ({rate} samples a second, every thread, idle ones "
+        f"{subject}, run once more under py-spy ({rate} samples a second, every thread, idle ones "
         f"included): {wall_s:.2f} s wall under the profiler, {len({t for t, _, _ in samples})} threads "
         "seen. Produced by `python -m bench --profile`; see bench/spy.py for how samples are classified.",
         "",
