@@ -9,16 +9,29 @@ interpreter start and imports (a Lambda cold start).
 A filing that outlasts its invocation sends a continuation to the filing queue, as in AWS; the
 queue's continuations are then invoked in turn, as Lambda would, until none is left, and the
 timings cover every invocation (``invocations`` says how many).
+
+With ``BENCH_FILER_MARKS`` (a path) and ``BENCH_SERVER_PID`` set, it also notes when each step of
+docs/protocol.md is reached, through the filer's own step hook (``FilerConfig.on_step``, where the
+fault suite kills the filer), and what the filer and the S3 server had spent by then: one
+``[step, wall s, filer CPU s, server CPU s]`` per step, from ``start`` to ``end``, written there as
+JSON (:mod:`bench.filing_profile`). A filing waits on the server, so the server's CPU between two
+steps says what each step cost it.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
+
+#: Where the step marks go, and the server whose CPU they note (both unset: no marks).
+MARKS_VAR = "BENCH_FILER_MARKS"
+SERVER_PID_VAR = "BENCH_SERVER_PID"
 
 
 def main(argv: list[str]) -> int:
@@ -29,6 +42,8 @@ def main(argv: list[str]) -> int:
     from artifact_filer.handler import handler
 
     imported = time.perf_counter()
+    # After the import timing: making the filer (its S3 client) would otherwise count as import.
+    marks = _step_marks(os.environ.get(MARKS_VAR), os.environ.get(SERVER_PID_VAR))
     handler_s = cpu = 0.0
     invocations = failures = 0
     while event is not None:
@@ -39,9 +54,39 @@ def main(argv: list[str]) -> int:
         invocations += 1
         failures += len(result.get("batchItemFailures", []))
         event = _continuation(event)
+    if marks is not None:
+        marks("end")
     print(json.dumps({"import_s": imported - started, "handler_s": handler_s, "handler_cpu_s": cpu,
                       "invocations": invocations, "failures": failures}))
     return 1 if failures else 0
+
+
+def _step_marks(path: str | None, server_pid: str | None) -> Any:
+    """Install the step hook; the marks are written to ``path`` at ``end``. None when no marks are
+    asked for."""
+    if not path or not server_pid:
+        return None
+    import psutil
+
+    from artifact_filer.handler import get_filer
+
+    server = psutil.Process(int(server_pid))
+    marks: list[list[Any]] = []
+    lock = threading.Lock()
+    started = time.perf_counter()
+
+    def mark(step: str) -> None:
+        spent = server.cpu_times()
+        with lock:  # copies reach "object-filed" from several threads at once
+            marks.append([step, time.perf_counter() - started, time.process_time(),
+                          spent.user + spent.system])
+            if step == "end":
+                Path(path).write_text(json.dumps({"marks": marks}))
+
+    filer = get_filer()
+    filer.config = dataclasses.replace(filer.config, on_step=mark)
+    mark("start")
+    return mark
 
 
 def _continuation(previous: dict[str, Any]) -> dict[str, Any] | None:

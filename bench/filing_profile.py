@@ -4,7 +4,7 @@ then once more under py-spy.
 Filing is bound by the S3 server as much as by the filer: most of it is the server answering GETs
 (step 5 reads every piece before anything is written) and making server-side copies (step 7). So
 the summary's first table splits the handler's wall clock by the steps of docs/protocol.md, each
-with the CPU the filer and the server spent in it (:mod:`bench._filer_steps`), next to the measured
+with the CPU the filer and the server spent in it (:mod:`bench._filer_invoke`'s marks), next to the measured
 s5cmd server-side copy of the same objects, which reads nothing; the filer's own threads follow,
 sampled by py-spy and classified as for the upload (:mod:`bench.spy`).
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from . import spy
-from .measure import ToolFailedError, run_child
+from ._filer_invoke import MARKS_VAR, SERVER_PID_VAR
+from .measure import failed, run_child
 from .runner import OURS_FILER, S5CMD_COPY
 
 #: What each step hook of the filer ends (``artifact_filer.filer.STEPS``), by docs/protocol.md's numbers.
@@ -33,7 +34,7 @@ STEP_LABELS = {
     "cleaned": "10. staging cleaned",
     "receipted": "11. receipt written",
     "manifest-deleted": "manifest deleted",
-    "end": "handler returns",
+    "end": "handler returned, continuations looked for",
 }
 #: Reached once per file inside step 7, so not a step boundary of its own.
 _PER_FILE = frozenset({"object-filed"})
@@ -77,7 +78,7 @@ def steps_table(marks: list[list[Any]], summary_rows: dict[str, Any]) -> list[st
     return [
         "## Steps of the filing (wall clock), with the CPU each cost",
         "",
-        "Timed by the filer's own step hook in a run of its own (`bench/_filer_steps.py`). s5cmd's "
+        "Timed by the filer's own step hook in a run of its own (`bench/_filer_invoke.py`). s5cmd's "
         "copy does what step 7 does for blobs and nothing else: step 5 reads every piece back before "
         "anything reaches the archive (docs/protocol.md), which s5cmd's copy never does.",
         "",
@@ -101,13 +102,12 @@ def profile_filing(bench: Any, scenario: Any, backend: str, profiles_dir: Path, 
     """Upload ``scenario`` and file it twice over (steps timed, then under py-spy); write the summary."""
     raw_dir.mkdir(parents=True, exist_ok=True)
     marks_path = raw_dir / f"filing-{backend}-{scenario.name}.json"
-    _filed(bench, scenario, "filing-steps", [
-        sys.executable, "-m", "bench._filer_steps", "{event}", str(bench.server.pid), str(marks_path)])
+    _filed(bench, scenario, "filing-steps", [],
+           {MARKS_VAR: str(marks_path), SERVER_PID_VAR: str(bench.server.pid)})
     raw_path = raw_dir / f"filing-{backend}-{scenario.name}.txt"
     child = _filed(bench, scenario, "filing-spy", [
         spy.py_spy_executable(), "record", "--format", "raw", "--idle", "--threads", "--rate",
-        str(spy.RATE), "-o", str(raw_path), "--",
-        sys.executable, "-m", "bench._filer_invoke", "{event}", "256"])
+        str(spy.RATE), "-o", str(raw_path), "--"])
     marks = json.loads(marks_path.read_text())["marks"]
     title = (f"ours filer, {scenario.name} ({scenario.dataset.files} files, "
              f"{scenario.dataset.bytes / 1e6:.0f} MB), {backend}")
@@ -119,9 +119,11 @@ def profile_filing(bench: Any, scenario: Any, backend: str, profiles_dir: Path, 
     return out
 
 
-def _filed(bench: Any, scenario: Any, label: str, argv: list[str]) -> Any:
-    """Our upload of ``scenario`` on a fresh stack, then ``argv`` (``{event}``: the SQS event's path)
-    run with the filer's environment; the filing must succeed."""
+def _filed(bench: Any, scenario: Any, label: str, wrapper: list[str],
+           env: dict[str, str] | None = None) -> Any:
+    """Our upload of ``scenario`` on a fresh stack, then the filer filing it once
+    (:mod:`bench._filer_invoke`, behind ``wrapper``: a profiler's command line, or nothing) with
+    the filer's environment and ``env``; both must succeed."""
     bench._fresh()
     stack = bench._stack(label)
     folder = bench._tmp(label)
@@ -129,13 +131,12 @@ def _filed(bench: Any, scenario: Any, label: str, argv: list[str]) -> Any:
     argv_upload = bench.ours_argv(scenario, config, wait=False)
     upload = run_child(argv_upload, bench._client_env(folder), bench.timeout_s)
     if upload.returncode != 0:
-        raise ToolFailedError(f"our upload of {scenario.name} exited {upload.returncode}")
+        raise failed(f"our upload of {scenario.name}", upload)
     event_path = folder / "event.json"
     event_path.write_text(json.dumps(bench._sqs_event(stack)))
-    argv = [str(event_path) if part == "{event}" else part for part in argv]
-    child = run_child(argv, {**bench.env, **stack.filer_environment()}, bench.timeout_s)
+    argv = [*wrapper, sys.executable, "-m", "bench._filer_invoke", str(event_path), "256"]
+    child = run_child(argv, {**bench.env, **stack.filer_environment(), **(env or {})}, bench.timeout_s)
     if child.returncode != 0:
-        tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-20:])
-        raise ToolFailedError(f"{label} on {scenario.name} exited {child.returncode}:\n{tail}")
+        raise failed(f"{label} on {scenario.name}", child)
     bench._archived(stack, scenario, OURS_FILER)
     return child

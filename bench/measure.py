@@ -38,6 +38,12 @@ class ToolFailedError(RuntimeError):
     """A measured tool exited non-zero: its numbers would be meaningless."""
 
 
+def failed(what: str, child: Any) -> ToolFailedError:
+    """The error for a child that exited non-zero (or left no output), with its output's last lines."""
+    tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-_TAIL_LINES:])
+    return ToolFailedError(f"{what} exited {child.returncode}:\n{tail}")
+
+
 @dataclass
 class Measurement:
     """One run of one tool on one dataset."""
@@ -184,8 +190,7 @@ class Meter:
         cpu_after = self._server_cpu()
         after = self.server.counters()
         if child.returncode != 0:
-            tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-_TAIL_LINES:])
-            raise ToolFailedError(f"{tool} on {scenario} exited {child.returncode}:\n{tail}")
+            raise failed(f"{tool} on {scenario}", child)
         return Measurement(
             scenario=scenario,
             tool=tool,

@@ -24,7 +24,7 @@ from typing import Any
 
 from . import main_thread
 from .executables import executable
-from .measure import ToolFailedError, run_child
+from .measure import failed, run_child
 
 #: Samples per second: enough for a run of seconds, cheap enough not to slow it down.
 RATE = 100
@@ -192,8 +192,7 @@ def profile_upload(bench: Any, scenario: Any, backend: str, profiles_dir: Path, 
             "--rate", str(RATE), "-o", str(raw_path), "--", *bench.ours_argv(scenario, config, wait=False)]
     child = run_child(argv, bench._client_env(folder), bench.timeout_s)
     if child.returncode != 0 or not raw_path.exists():
-        tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-20:])
-        raise ToolFailedError(f"py-spy on {scenario.name} exited {child.returncode}:\n{tail}")
+        raise failed(f"py-spy on {scenario.name}", child)
     exact = _main_thread_exactly(bench, scenario, raw_dir / f"profile-{backend}-{scenario.name}.pstats")
     profiles_dir.mkdir(parents=True, exist_ok=True)
     out = profiles_dir / f"{backend}-{scenario.name}.md"
@@ -213,6 +212,5 @@ def _main_thread_exactly(bench: Any, scenario: Any, stats_path: Path) -> list[st
     argv[2] = main_thread.BOOT  # [python, "-c", boot, "upload", ...]
     child = run_child(argv, {**bench._client_env(folder), main_thread.ENV: str(stats_path)}, bench.timeout_s)
     if child.returncode != 0 or not stats_path.exists():
-        tail = "\n".join((child.stdout + child.stderr).strip().splitlines()[-20:])
-        raise ToolFailedError(f"cProfile on {scenario.name} exited {child.returncode}:\n{tail}")
+        raise failed(f"cProfile on {scenario.name}", child)
     return main_thread.summarize(stats_path)

@@ -4,17 +4,17 @@ points at it, and the step child really times a filing."""
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench import filing_profile
+from bench._filer_invoke import MARKS_VAR, SERVER_PID_VAR
 from bench.targets_peers import filing_target, missed_filings
 
 REPO = Path(__file__).resolve().parents[2]
 
-#: [step, wall s, filer CPU s, server CPU s], as bench._filer_steps writes them (copies reach
+#: [step, wall s, filer CPU s, server CPU s], as bench._filer_invoke writes them (copies reach
 #: "object-filed" from worker threads, so marks may come out of order).
 MARKS = [
     ["start", 0.0, 1.0, 10.0],
@@ -79,7 +79,8 @@ def test_a_missed_filing_points_at_its_profile_and_is_the_one_profiled() -> None
 @pytest.mark.integration
 @pytest.mark.moto_api
 def test_the_step_child_times_a_real_filing(tmp_path: Path) -> None:
-    """``bench._filer_steps`` files a run on the local stack and marks every step, server CPU included."""
+    """``bench._filer_invoke`` with its marks on files a run on the local stack and marks every step,
+    server CPU included."""
     pytest.importorskip("psutil")
     from bench import data
     from bench.runner import GROUP_OURS, Bench, Scenario
@@ -91,8 +92,8 @@ def test_the_step_child_times_a_real_filing(tmp_path: Path) -> None:
         (tmp_path / "work").mkdir()
         bench = Bench(server, tmp_path / "work", 120.0, progress=lambda line: None)
         marks_path = tmp_path / "marks.json"
-        filing_profile._filed(bench, scenario, "steps", [
-            sys.executable, "-m", "bench._filer_steps", "{event}", str(server.pid), str(marks_path)])
+        filing_profile._filed(bench, scenario, "steps", [],
+                              {MARKS_VAR: str(marks_path), SERVER_PID_VAR: str(server.pid)})
     marks = json.loads(marks_path.read_text())["marks"]
     steps = [m[0] for m in marks]
     assert steps[0] == "start"
