@@ -124,10 +124,7 @@ def _filed(bench: Any, scenario: Any, label: str, wrapper: list[str],
     """Our upload of ``scenario`` on a fresh stack, then the filer filing it once
     (:mod:`bench._filer_invoke`, behind ``wrapper``: a profiler's command line, or nothing) with
     the filer's environment and ``env``; both must succeed."""
-    bench._fresh()
-    stack = bench._stack(label)
-    folder = bench._tmp(label)
-    config = bench._client_config(scenario, stack, folder)
+    stack, folder, config = bench._fresh_client(scenario, label)
     argv_upload = bench.ours_argv(scenario, config, wait=False)
     upload = run_child(argv_upload, bench._client_env(folder), bench.timeout_s)
     if upload.returncode != 0:

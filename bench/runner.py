@@ -208,6 +208,14 @@ class Bench(PeerGroups, VerifyGroups):
         path.write_text(text + stack.config_block())
         return path
 
+    def _fresh_client(self, scenario: Scenario, stack_label: str, folder_label: str | None = None
+                      ) -> tuple[Any, Path, Path]:
+        """A fresh server with our stack on it, a folder, and the client's config pointing there."""
+        self._fresh()
+        stack = self._stack(stack_label)
+        folder = self._tmp(folder_label or stack_label)
+        return stack, folder, self._client_config(scenario, stack, folder)
+
     def ours_argv(self, scenario: Scenario, config: Path, wait: bool) -> list[str]:
         argv = [
             sys.executable,
@@ -263,10 +271,7 @@ class Bench(PeerGroups, VerifyGroups):
         """Our upload without waiting, then the filer filing that upload, each in its own process.
 
         Returns the stack and the client's config, for a scenario that goes on with the filed run."""
-        self._fresh()
-        stack = self._stack(f"ours{rep}")
-        folder = self._tmp("ours")
-        config = self._client_config(scenario, stack, folder)
+        stack, folder, config = self._fresh_client(scenario, f"ours{rep}", "ours")
         upload = self.meter.measure(
             scenario.name,
             OURS_UPLOAD,
@@ -292,10 +297,7 @@ class Bench(PeerGroups, VerifyGroups):
 
     def group_e2e(self, scenario: Scenario, rep: int) -> None:
         """Our upload waiting for its receipt, with the filer serving the queue in another process."""
-        self._fresh()
-        stack = self._stack(f"e2e{rep}")
-        folder = self._tmp("e2e")
-        config = self._client_config(scenario, stack, folder)
+        stack, folder, config = self._fresh_client(scenario, f"e2e{rep}", "e2e")
         stack_path = folder / "stack.json"
         stack_path.write_text(
             json.dumps(

@@ -182,10 +182,7 @@ def summarize(raw: str, title: str, wall_s: float, rate: int = RATE, exact: list
 
 def profile_upload(bench: Any, scenario: Any, backend: str, profiles_dir: Path, raw_dir: Path) -> Path:
     """Run our upload of ``scenario`` under py-spy on a fresh stack; write and return the summary."""
-    bench._fresh()
-    stack = bench._stack("profile")
-    folder = bench._tmp("profile")
-    config = bench._client_config(scenario, stack, folder)
+    _, folder, config = bench._fresh_client(scenario, "profile")
     raw_dir.mkdir(parents=True, exist_ok=True)
     raw_path = raw_dir / f"profile-{backend}-{scenario.name}.txt"
     argv = [py_spy_executable(), "record", "--format", "raw", "--idle", "--threads",
@@ -205,10 +202,8 @@ def profile_upload(bench: Any, scenario: Any, backend: str, profiles_dir: Path, 
 
 def _main_thread_exactly(bench: Any, scenario: Any, stats_path: Path) -> list[str]:
     """The same upload once more, on a fresh stack, under cProfile (:mod:`bench.main_thread`)."""
-    bench._fresh()
-    stack = bench._stack("cprofile")
-    folder = bench._tmp("cprofile")
-    argv = bench.ours_argv(scenario, bench._client_config(scenario, stack, folder), wait=False)
+    _, folder, config = bench._fresh_client(scenario, "cprofile")
+    argv = bench.ours_argv(scenario, config, wait=False)
     argv[2] = main_thread.BOOT  # [python, "-c", boot, "upload", ...]
     child = run_child(argv, {**bench._client_env(folder), main_thread.ENV: str(stats_path)}, bench.timeout_s)
     if child.returncode != 0 or not stats_path.exists():
