@@ -209,3 +209,9 @@ def test_read_through_reads_every_file_of_a_folder(tmp_path: Path) -> None:
     (tmp_path / "a.gdb" / "a00000001.gdbtable").write_bytes(b"x" * 3_000_000)
     (tmp_path / "b.log").write_bytes(b"y" * 10)
     assert data.read_through(tmp_path, chunk=1024 * 1024) == 3_000_010
+
+
+def test_the_manifest_reader_and_checks_count_as_the_manifest() -> None:
+    for frame in ("Walk.value (artifact_contract/manifest_json.py:120)",
+                  "FileChecker.__call__ (artifact_contract/manifest_checks.py:190)"):
+        assert spy.category(["Thread.run (threading.py:982)", frame]) == spy.MANIFEST

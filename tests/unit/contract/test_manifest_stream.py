@@ -21,7 +21,8 @@ from artifact_contract import (
     build_manifest,
     content_sha256,
     dumps_record,
-    manifest,
+    manifest_checks,
+    manifest_json,
     pack_piece_id,
     write_run_record,
 )
@@ -140,13 +141,13 @@ def test_hostile_manifests_are_refused(case: str) -> None:
 
 def test_too_many_files_are_counted_before_any_is_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     six, five = json.dumps(good_dict(6)).encode(), json.dumps(good_dict(5)).encode()
-    monkeypatch.setattr(manifest, "MAX_FILES", 5)
+    monkeypatch.setattr(manifest_checks, "MAX_FILES", 5)
     assert "more than 5" in read(six)
     assert isinstance(read(five), Manifest)
 
 
 def test_an_entry_too_long_is_not_read_to_the_end(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(manifest, "MAX_ENTRY_CHARS", 1000)
+    monkeypatch.setattr(manifest_json, "MAX_ENTRY_CHARS", 1000)
     data = good_dict()
     data["files"][1]["path"] = "x" * 200_000  # beyond the first read, so read on for
     assert "longer than 1000 characters" in read(json.dumps(data).encode())
