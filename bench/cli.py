@@ -16,15 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from . import REPO_ROOT, data, filing_profile, results_md, spy
-from .peers import GROUP_CRT, GROUP_RCLONE
+from .peers import GROUP_AWS, GROUP_BOTO3, GROUP_CRT, GROUP_RCLONE, GROUP_S5CMD, S5CMD_COPY
 from .report import machine, summarize, targets, text, write
 from .runner import (
-    GROUP_AWS,
-    GROUP_BOTO3,
     GROUP_E2E,
     GROUP_OURS,
-    GROUP_S5CMD,
-    S5CMD_COPY,
     Bench,
     Scenario,
     tool_environment,

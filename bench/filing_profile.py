@@ -19,7 +19,8 @@ from typing import Any
 from . import spy
 from ._filer_invoke import MARKS_VAR, SERVER_PID_VAR
 from .measure import failed, run_child
-from .runner import OURS_FILER, S5CMD_COPY
+from .peers import S5CMD_COPY
+from .runner import OURS_FILER
 
 #: What each step hook of the filer ends (``artifact_filer.filer.STEPS``), by docs/protocol.md's numbers.
 STEP_LABELS = {

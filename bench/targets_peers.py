@@ -10,9 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .peers import CRT, RCLONE
+from .peers import AWS_CP, AWS_SYNC, BOTO3, CRT, RCLONE, S5CMD_COPY, S5CMD_CP
 from .report import Target, _get, _missing
-from .runner import AWS_CP, AWS_SYNC, BOTO3, OURS_E2E, OURS_FILER, OURS_UPLOAD, S5CMD_COPY, S5CMD_CP
+from .runner import OURS_E2E, OURS_FILER, OURS_UPLOAD
 from .verify_group import OURS_VERIFY, OURS_VERIFY_DEEP
 
 #: Every other tool that uploads the same files: our upload must be at least as fast as the best.
