@@ -16,8 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from . import REPO_ROOT, data, filing_profile, results_md, spy
+from .machine import machine
 from .peers import GROUP_AWS, GROUP_BOTO3, GROUP_CRT, GROUP_RCLONE, GROUP_S5CMD, S5CMD_COPY
-from .report import machine, summarize, targets, text, write
+from .report import summarize, text, write
 from .runner import (
     GROUP_E2E,
     GROUP_OURS,
@@ -27,6 +28,7 @@ from .runner import (
     warm_up,
 )
 from .server import SERVERS
+from .targets_ours import targets
 from .targets_peers import missed_filings, missed_scenarios, peer_targets
 from .verify_group import GROUP_VERIFY
 

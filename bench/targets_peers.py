@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from .peers import AWS_CP, AWS_SYNC, BOTO3, CRT, RCLONE, S5CMD_COPY, S5CMD_CP
-from .report import Target, _get, _missing
 from .runner import OURS_E2E, OURS_FILER, OURS_UPLOAD
+from .targets_ours import Target, get, missing
 from .verify_group import OURS_VERIFY, OURS_VERIFY_DEEP
 
 #: Every other tool that uploads the same files: our upload must be at least as fast as the best.
@@ -34,10 +34,10 @@ def _where(scenario: str, profiles: Mapping[str, str]) -> str:
 def fastest_peer_target(summary: dict[str, Any], scenario: str, profiles: Mapping[str, str]) -> Target:
     """Our upload's median wall time over the fastest peer's, on the same data."""
     name = f"{scenario}: ours upload <= 1.0x the fastest peer"
-    ours = _get(summary, scenario, OURS_UPLOAD)
-    peers = {tool: row for tool in UPLOAD_PEERS if (row := _get(summary, scenario, tool))}
+    ours = get(summary, scenario, OURS_UPLOAD)
+    peers = {tool: row for tool in UPLOAD_PEERS if (row := get(summary, scenario, tool))}
     if not ours or not peers:
-        return _missing(name, "<= 1.0x", "ours upload or every peer did not run")
+        return missing(name, "<= 1.0x", "ours upload or every peer did not run")
     fastest = min(peers, key=lambda tool: peers[tool]["wall_s"])
     ratio = ours["wall_s"] / peers[fastest]["wall_s"]
     others = ", ".join(f"{tool} {row['wall_s']:.2f} s" for tool, row in peers.items() if tool != fastest)
@@ -53,9 +53,9 @@ def filing_target(
     """The filer's filing (handler) over s5cmd's server-side copy of the same objects; a miss points
     at the filing's profile (``"<scenario> filing"``)."""
     name = f"{scenario}: filer filing <= s5cmd server-side copy"
-    filer, copy = _get(summary, scenario, OURS_FILER), _get(summary, scenario, S5CMD_COPY)
+    filer, copy = get(summary, scenario, OURS_FILER), get(summary, scenario, S5CMD_COPY)
     if not filer or not copy:
-        return _missing(name, "<= 1.0x", "filer or s5cmd copy did not run")
+        return missing(name, "<= 1.0x", "filer or s5cmd copy did not run")
     handler = filer.get("handler_s", filer["wall_s"])
     met = handler <= copy["wall_s"]
     detail = (f"filing (handler) {handler:.2f} s, filer process {filer['wall_s']:.2f} s, "
@@ -74,7 +74,7 @@ def client_rss_target(summary: dict[str, Any], profiles: Mapping[str, str]) -> T
         if tool in CLIENT_TOOLS
     ]
     if not peaks:
-        return _missing(name, f"< {CLIENT_RSS_MB:.0f} MB", "our client did not run")
+        return missing(name, f"< {CLIENT_RSS_MB:.0f} MB", "our client did not run")
     peak, scenario, tool = max(peaks)
     per_scenario: dict[str, float] = {}
     for value, where, _ in peaks:
@@ -91,9 +91,9 @@ def verify_target(summary: dict[str, Any], scenario: str) -> Target:
     """``verify`` (stored checksums, one HEAD a file) against ``verify --deep`` (every byte read)."""
     name = f"{scenario}: verify >= {VERIFY_SPEEDUP:.0f}x faster than verify --deep"
     threshold = f">= {VERIFY_SPEEDUP:.0f}x"
-    default, deep = _get(summary, scenario, OURS_VERIFY), _get(summary, scenario, OURS_VERIFY_DEEP)
+    default, deep = get(summary, scenario, OURS_VERIFY), get(summary, scenario, OURS_VERIFY_DEEP)
     if not default:
-        return _missing(name, threshold, "verify did not run")
+        return missing(name, threshold, "verify did not run")
     if not deep:
         return Target(name, threshold, "not measurable", None,
                       f"this client's verify has no --deep (it reads every byte: {default['wall_s']:.2f} s)")
