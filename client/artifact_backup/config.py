@@ -49,31 +49,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from artifact_contract import ARTIFACT_TYPES, DEFAULT_ARTIFACT_TYPES, ContractError, validate_project_key
+from artifact_contract import DEFAULT_ARTIFACT_TYPES, ContractError, validate_project_key
 
-from .archive.prices import SCALAR_KEYS, STORAGE_CLASSES, TABLE_KEYS, Prices
+from .archive.prices import Prices
+from .config_sections import (
+    artifact_paths,
+    artifact_types,
+    buckets,
+    check_endpoint,
+    cost,
+    endpoint,
+    project_slug,
+    section,
+    string,
+    transfer,
+    upload_switch,
+)
 from .exceptions import (
     ArgumentInvalidError,
     ConfigInvalidError,
     ConfigKeyMissingError,
     ConfigNotFoundError,
 )
-from .transfer import KB, MB, UploadConfig
-
-_BUCKET_RE = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
-_CHOICES = ", ".join(ARTIFACT_TYPES)
-
-#: ``aws.transfer`` keys: (UploadConfig field, unit multiplier, integer?).
-_TRANSFER_KEYS: dict[str, tuple[str, float, bool]] = {
-    "max_concurrency": ("max_concurrency", 1, True),
-    "multipart_threshold_mb": ("multipart_threshold", MB, True),
-    "multipart_chunksize_mb": ("multipart_chunksize", MB, True),
-    "pack_threshold_mb": ("pack_threshold", MB, True),
-    "pack_max_mb": ("pack_max_bytes", MB, True),
-    "wait_timeout_seconds": ("wait_timeout", 1, False),
-}
-#: ``aws.transfer`` switches (true/false): UploadConfig field.
-_TRANSFER_SWITCHES: dict[str, str] = {"skip_unchanged": "skip_unchanged"}
+from .transfer import UploadConfig
 
 
 @dataclass(frozen=True)
@@ -124,7 +122,7 @@ class Settings:
         if region:
             changes["region"] = region
         if endpoint_url:
-            changes["endpoint_url"] = _check_endpoint(endpoint_url, "--endpoint-url")
+            changes["endpoint_url"] = check_endpoint(endpoint_url, "--endpoint-url")
         return dataclasses.replace(self, **changes) if changes else self
 
     def resolve_project_key(self, project_key: str | None) -> str:
@@ -144,166 +142,6 @@ class Settings:
             raise ArgumentInvalidError(f"{source}: {exc}") from None
 
 
-def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
-    value = data.get(name)
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise ConfigInvalidError(
-            f"{name} in config must be a mapping of keys, not {type(value).__name__}",
-            key=name,
-            hint=f"write it as\n\n{name}:\n  key: value",
-        )
-    return value
-
-
-def _string(section: Mapping[str, Any], name: str, key: str) -> str | None:
-    value = section.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ConfigInvalidError(
-            f"{name}.{key} in config must be a text value, not {type(value).__name__}",
-            key=f"{name}.{key}",
-            hint=f'write it as {key}: "value"',
-        )
-    text = str(value).strip()
-    return text or None
-
-
-def _check_bucket(name: str, key: str) -> str:
-    if name.lower().startswith("s3://") or "/" in name:
-        raise ConfigInvalidError(
-            f"{key} in config must be a bucket name, not {name!r}",
-            key=key,
-            hint=f'write only the name, e.g. {key.split(".")[-1]}: "rmi-360-raw" (no s3:// and no folder)',
-        )
-    if not _BUCKET_RE.fullmatch(name) or ".." in name:
-        raise ConfigInvalidError(
-            f"{key} in config is not a valid S3 bucket name: {name!r}",
-            key=key,
-            hint="bucket names are 3-63 characters: lowercase letters, digits, '.' and '-'",
-        )
-    return name
-
-
-def _check_endpoint(url: str, key: str) -> str:
-    if not re.match(r"https?://[^/\s]+", url):
-        raise ConfigInvalidError(
-            f"{key} must be an http:// or https:// URL, not {url!r}",
-            key=key,
-            hint="for example http://127.0.0.1:5000 for a local S3 server",
-        )
-    return url.rstrip("/")
-
-
-def _check_types(value: Any, key: str) -> tuple[str, ...]:
-    if value is None:
-        return DEFAULT_ARTIFACT_TYPES
-    if isinstance(value, str) or not isinstance(value, list):
-        raise ConfigInvalidError(
-            f"{key} in config must be a list, not {type(value).__name__}",
-            key=key,
-            hint=f"write it as\n\n  artifact_types:\n    - config\n    - logs\n\nchoices: {_CHOICES}",
-        )
-    types: list[str] = []
-    for item in value:
-        if item not in ARTIFACT_TYPES:
-            raise ConfigInvalidError(
-                f"{key} in config lists unknown artifact type {item!r}",
-                key=key,
-                hint=f"choose from {_CHOICES}",
-            )
-        if item not in types:
-            types.append(item)
-    return tuple(types)
-
-
-def _transfer(section: Mapping[str, Any]) -> UploadConfig:
-    raw = _section(section, "transfer") if "transfer" in section else {}
-    changes: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key in _TRANSFER_SWITCHES:
-            if not isinstance(value, bool):
-                raise ConfigInvalidError(
-                    f"aws.transfer.{key} must be true or false, not {value!r}",
-                    key=f"aws.transfer.{key}",
-                    hint=f"write {key}: false (no quotes)",
-                )
-            changes[_TRANSFER_SWITCHES[key]] = value
-            continue
-        spec = _TRANSFER_KEYS.get(key)
-        if spec is None:
-            raise ConfigInvalidError(
-                f"aws.transfer.{key} is not a known setting",
-                key=f"aws.transfer.{key}",
-                hint="known settings: " + ", ".join([*_TRANSFER_KEYS, *_TRANSFER_SWITCHES]),
-            )
-        attr, unit, integer = spec
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise ConfigInvalidError(
-                f"aws.transfer.{key} must be a positive number, not {value!r}",
-                key=f"aws.transfer.{key}",
-            )
-        changes[attr] = int(value * unit) if integer else float(value * unit)
-    try:
-        return UploadConfig(**changes)
-    except ValueError as exc:
-        raise ConfigInvalidError(f"aws.transfer: {exc}", key="aws.transfer") from None
-
-
-def _price(value: Any, key: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
-        raise ConfigInvalidError(f"{key} must be a price (a number, 0 or more), not {value!r}", key=key)
-    return float(value)
-
-
-def _cost(data: Mapping[str, Any]) -> Prices:
-    """``cost:``: prices and lifecycle assumptions for cost estimates, each over the defaults."""
-    raw = _section(data, "cost")
-    defaults = Prices()
-    changes: dict[str, Any] = {}
-    known = {*SCALAR_KEYS, *TABLE_KEYS, "currency", "transition_days", "transition_storage_class",
-             "min_transition_kb"}
-    for key, value in raw.items():
-        name = f"cost.{key}"
-        if key not in known:
-            raise ConfigInvalidError(f"{name} is not a known setting", key=name,
-                                     hint="known settings: " + ", ".join(sorted(known)))
-        if key in SCALAR_KEYS:
-            changes[key] = _price(value, name)
-        elif key in TABLE_KEYS:
-            if not isinstance(value, Mapping):
-                raise ConfigInvalidError(f"{name} must map storage classes to prices", key=name,
-                                         hint=f"for example\n\ncost:\n  {key}:\n    GLACIER: 0.0036")
-            table = dict(getattr(defaults, key))
-            for storage_class, price in value.items():
-                if storage_class not in STORAGE_CLASSES:
-                    raise ConfigInvalidError(f"{name} names unknown storage class {storage_class!r}",
-                                             key=name, hint="choose from " + ", ".join(STORAGE_CLASSES))
-                table[storage_class] = _price(price, f"{name}.{storage_class}")
-            changes[key] = table
-        elif key == "currency":
-            changes[key] = _string(raw, "cost", key) or defaults.currency
-        elif key == "transition_storage_class":
-            if value not in STORAGE_CLASSES or value == "STANDARD":
-                raise ConfigInvalidError(f"{name} must be a storage class to move to, not {value!r}",
-                                         key=name, hint="for example GLACIER or DEEP_ARCHIVE")
-            changes[key] = value
-        else:
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigInvalidError(f"{name} must be a whole number, 0 or more, not {value!r}",
-                                         key=name)
-            if key == "min_transition_kb":
-                changes["min_transition_bytes"] = value * KB
-            else:
-                changes[key] = value
-    if not changes:
-        return defaults
-    changes["source"] = f"cost: in config.yaml ({', '.join(sorted(raw))}) over {defaults.source}"
-    return dataclasses.replace(defaults, **changes)
-
-
 def settings_from_mapping(
     data: Mapping[str, Any],
     *,
@@ -312,77 +150,22 @@ def settings_from_mapping(
 ) -> Settings:
     """Build settings from an already-parsed config (the orchestrator may hold one in memory)."""
     env = os.environ if environ is None else environ
-    orchestrator = _section(data, "orchestrator")
-    aws = _section(data, "aws")
-    project = _section(data, "project")
-
-    switch = orchestrator.get("upload_artifacts_to_s3", False)
-    if switch is None:
-        switch = False
-    if not isinstance(switch, bool):
-        raise ConfigInvalidError(
-            f"orchestrator.upload_artifacts_to_s3 in config must be true or false, not {switch!r}",
-            key="orchestrator.upload_artifacts_to_s3",
-            hint="write upload_artifacts_to_s3: true (no quotes)",
-        )
-    types = _check_types(orchestrator.get("artifact_types"), "orchestrator.artifact_types")
-
-    paths: dict[str, str] = {}
-    for type_name, folder in _section(orchestrator, "artifact_paths").items():
-        key = f"orchestrator.artifact_paths.{type_name}"
-        if type_name not in ARTIFACT_TYPES:
-            raise ConfigInvalidError(
-                f"orchestrator.artifact_paths names unknown artifact type {type_name!r}",
-                key=key,
-                hint=f"choose from {_CHOICES}",
-            )
-        if not isinstance(folder, str) or not folder.strip():
-            raise ConfigInvalidError(
-                f"{key} in config must be a folder path, not {folder!r}",
-                key=key,
-                hint=f"for example {type_name}: {type_name}  (relative to the project folder)",
-            )
-        paths[type_name] = folder.strip()
-
-    slug = _string(project, "project", "slug")
-    if slug is not None:
-        try:
-            validate_project_key(slug)
-        except ContractError as exc:
-            raise ConfigInvalidError(f"project.slug in config: {exc}", key="project.slug") from None
-
-    archive = _string(aws, "aws", "s3_bucket_raw")
-    if archive is not None:
-        _check_bucket(archive, "aws.s3_bucket_raw")
-    staging = _string(aws, "aws", "s3_bucket_staging")
-    if staging is not None:
-        _check_bucket(staging, "aws.s3_bucket_staging")
-    elif archive is not None:
-        staging = f"{archive}-staging"
-
-    region = env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or _string(aws, "aws", "region")
-    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
-    if endpoint:
-        endpoint = _check_endpoint(endpoint, "AWS_ENDPOINT_URL")
-    else:
-        endpoint = _string(aws, "aws", "endpoint_url")
-        if endpoint:
-            endpoint = _check_endpoint(endpoint, "aws.endpoint_url")
-    profile = env.get("AWS_PROFILE") or _string(aws, "aws", "profile")
-
+    orchestrator = section(data, "orchestrator")
+    aws = section(data, "aws")
+    archive, staging = buckets(aws)
     return Settings(
         config_path=config_path,
-        upload_artifacts_to_s3=switch,
-        artifact_types=types,
-        artifact_paths=paths,
-        project_slug=slug,
+        upload_artifacts_to_s3=upload_switch(orchestrator),
+        artifact_types=artifact_types(orchestrator),
+        artifact_paths=artifact_paths(orchestrator),
+        project_slug=project_slug(section(data, "project")),
         archive_bucket=archive,
         staging_bucket=staging,
-        region=region,
-        endpoint_url=endpoint,
-        profile=profile,
-        transfer=_transfer(aws),
-        cost=_cost(data),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or string(aws, "aws", "region"),
+        endpoint_url=endpoint(aws, env),
+        profile=env.get("AWS_PROFILE") or string(aws, "aws", "profile"),
+        transfer=transfer(aws),
+        cost=cost(data),
     )
 
 

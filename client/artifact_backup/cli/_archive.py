@@ -13,7 +13,8 @@ import os
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..config import Settings, _check_bucket, load_config, settings_from_mapping
+from ..config import Settings, load_config, settings_from_mapping
+from ..config_sections import check_bucket
 from ..exceptions import ConfigInvalidError
 from ._console import Console, human_bytes
 
@@ -41,7 +42,7 @@ def archive_settings(args: argparse.Namespace) -> Settings:
         settings = load_config(args.config)
     if bucket:
         try:
-            settings = dataclasses.replace(settings, archive_bucket=_check_bucket(bucket, "--bucket"))
+            settings = dataclasses.replace(settings, archive_bucket=check_bucket(bucket, "--bucket"))
         except ConfigInvalidError as exc:
             exc.hint = "give the bucket's name only, e.g. --bucket rmi-360-raw"
             raise
