@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import App, Aspects
-from aws_cdk.assertions import Template
+from aws_cdk import App, Aspects, Stack
+from aws_cdk.assertions import Match, Template
 from cdk_nag import AwsSolutionsChecks
 
 from infra.contract import REPO_ROOT
@@ -68,3 +68,35 @@ def statements(policy_document: dict[str, Any]) -> list[dict[str, Any]]:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+#: The settings every construct is synthesized with unless a test says otherwise.
+DEFAULTS = Settings()
+
+
+def bare_stack() -> Stack:
+    """A stack holding nothing: a construct synthesized in it shows what it adds alone."""
+    return Stack(App(), "Bare")
+
+
+def tls_only_policy() -> dict[str, Any]:
+    return {
+        "PolicyDocument": {
+            "Statement": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "Effect": "Deny",
+                            "Action": "s3:*",
+                            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                        }
+                    )
+                ]
+            )
+        }
+    }
+
+
+def resource_text(statement: dict[str, Any]) -> str:
+    """A statement's resources as one text, to look for a prefix in any of them."""
+    return json.dumps(statement["Resource"])
