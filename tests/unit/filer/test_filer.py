@@ -6,7 +6,6 @@ import base64
 import hashlib
 import io
 import json
-import tarfile
 from urllib.parse import quote
 
 import pytest
@@ -27,40 +26,18 @@ from artifact_contract import (
     type_claim_key,
 )
 from artifact_filer import STEPS, FilerRefusedError, RunRefusedError, TimestampTakenError
+from tests.support.filing import (
+    PROJECT,
+    TS,
+    archive_snapshot,
+    assert_refused,
+    claim_keys,
+    refused_before_archive,
+    refused_before_archive_with_manifest,
+    sample_files,
+)
 from tests.support.s3 import list_keys
 from tests.support.staged import ARCHIVE, STAGING, StagedRun, regular, sha
-
-PROJECT = "RMI25320"
-TS = "20251030_1430"
-
-
-def sample_files() -> dict[tuple[str, str], bytes]:
-    return {
-        ("config", "config.yaml"): b"project:\n  slug: RMI25320\n",
-        ("logs", "process_log.txt"): b"step 1 ok\n" * 100,
-        ("logs", "sub dir/exiftool log+1.txt"): b"exif\n" * 50,
-        ("report", "report.html"): b"<html>report</html>",
-        ("report", "assets/chart \u00e9t\u00e9.png"): bytes(range(256)) * 10,
-        # Above StagedRun's 64 KiB pack threshold: travels as a blob, copied server-side.
-        ("report", "report_data_RMI25320.json"): json.dumps({"x": list(range(20000))}).encode(),
-        ("gis_data", "centerline.gdb/a00000001.gdbtable"): b"\x00gdb" * 30000,
-    }
-
-
-def claim_keys(run: StagedRun) -> set[str]:
-    """The run's claims: one per artifact type at its timestamp."""
-    return {type_claim_key(run.project_key, run.timestamp, t) for t, _ in run.files}
-
-
-def archive_snapshot(s3) -> dict[str, tuple[str, dict, list]]:
-    """Every archive object with its ETag, metadata and tags: equal snapshots mean nothing changed."""
-    snap = {}
-    for key in list_keys(s3, ARCHIVE):
-        head = s3.head_object(Bucket=ARCHIVE, Key=key)
-        tags = s3.get_object_tagging(Bucket=ARCHIVE, Key=key)["TagSet"]
-        snap[key] = (head["ETag"], head["Metadata"], sorted((t["Key"], t["Value"]) for t in tags),
-                     head["LastModified"])
-    return snap
 
 
 def test_good_run_is_filed_exactly(s3, filer, steps):
@@ -164,21 +141,6 @@ def test_rerun_after_crash_before_record_completes_the_same_archive(s3, filer, s
     assert list_keys(s3, STAGING) == [reuse_index_key(PROJECT), receipt_key(PROJECT, run.run_id)]
 
 
-def assert_refused(s3, run: StagedRun, exc_info, code: str) -> Receipt:
-    assert exc_info.value.code == code
-    receipt = Receipt.from_json(s3.get_object(Bucket=STAGING, Key=receipt_key(run.project_key, run.run_id))
-                                ["Body"].read())
-    assert receipt.status == "refused"
-    assert receipt.code == code
-    assert receipt.reason
-    staged = [run.manifest_key, *(run.piece_key(p) for p in run.pieces)]
-    quarantined = list_keys(s3, STAGING, f"quarantine/{run.project_key}/{run.run_id}/")
-    assert not list_keys(s3, STAGING, f"incoming/{run.project_key}/{run.run_id}/")
-    assert set(quarantined) <= {"quarantine/" + k[len("incoming/"):] for k in staged}
-    assert "quarantine/" + run.manifest_key[len("incoming/"):] in quarantined
-    return receipt
-
-
 def test_different_run_at_same_timestamp_is_refused(s3, filer):
     first = StagedRun(PROJECT, sample_files(), timestamp=TS)
     filer.file(first.upload(s3))
@@ -199,20 +161,11 @@ def test_different_run_at_same_timestamp_is_refused(s3, filer):
     assert archive_snapshot(s3) == before
 
 
-def _refused_before_archive(s3, filer, steps, run: StagedRun, code: str, **upload) -> None:
-    with pytest.raises(FilerRefusedError) as exc_info:
-        filer.file(run.upload(s3, **upload))
-    assert_refused(s3, run, exc_info, code)
-    assert list_keys(s3, ARCHIVE) == []
-    assert "verified" not in steps
-    assert "object-filed" not in steps
-
-
 def test_missing_piece_is_refused(s3, filer, steps):
     run = StagedRun(PROJECT, sample_files())
     run.build()
     blob = next(p.id for p in run.manifest.pieces if p.kind == "blob")
-    _refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_MISSING, skip=[blob])
+    refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_MISSING, skip=[blob])
 
 
 def test_corrupt_pack_is_refused(s3, filer, steps):
@@ -222,7 +175,7 @@ def test_corrupt_pack_is_refused(s3, filer, steps):
     body = bytearray(run.pieces[pack])
     body[len(body) // 2] ^= 0xFF
     run.pieces[pack] = bytes(body)
-    _refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_CORRUPT)
+    refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_CORRUPT)
 
 
 def test_blob_with_wrong_sha_is_refused(s3, filer, steps):
@@ -232,7 +185,7 @@ def test_blob_with_wrong_sha_is_refused(s3, filer, steps):
     body = bytearray(run.pieces[blob])
     body[0] ^= 0x01  # same size, different bytes
     run.pieces[blob] = bytes(body)
-    _refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_CORRUPT)
+    refused_before_archive(s3, filer, steps, run, RefusalCode.PIECE_CORRUPT)
 
 
 def test_pack_member_with_wrong_sha_is_refused(s3, filer, steps):
@@ -245,103 +198,25 @@ def test_pack_member_with_wrong_sha_is_refused(s3, filer, steps):
     honest.build()
     run = StagedRun(PROJECT, sample_files(), tamper=swap, run_id=honest.run_id)
     run.build()
-    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.MEMBER_MISMATCH)
-
-
-def _refused_before_archive_with_manifest(s3, filer, steps, run, honest, code):
-    """Upload ``run``'s (tampered) pieces under ``honest``'s manifest, rewritten to name those pieces."""
-    manifest = json.loads(honest.manifest.to_json())
-    ids = {p["id"]: p for p in manifest["pieces"]}
-    tampered = {p.id: p for p in run.manifest.pieces}
-    for honest_piece, fake_piece in zip(honest.manifest.pieces, run.manifest.pieces, strict=True):
-        assert honest_piece.kind == fake_piece.kind
-        entry = ids[honest_piece.id]
-        entry.update(id=fake_piece.id, size=fake_piece.size, sha256=fake_piece.sha256)
-        for f in manifest["files"]:
-            if f["piece"] == honest_piece.id:
-                f["piece"] = fake_piece.id
-    assert tampered
-    _refused_before_archive(s3, filer, steps, run, code, manifest=json.dumps(manifest).encode())
-
-
-@pytest.mark.parametrize(
-    ("tamper", "code"),
-    [
-        (lambda ms: [regular("logs/../../escape.txt", b"x"), *ms], RefusalCode.MEMBER_UNSAFE),
-        (lambda ms: [_symlink("logs/link.txt", "/etc/passwd"), *ms], RefusalCode.MEMBER_FORBIDDEN),
-        (lambda ms: [_dir("logs/folder"), *ms], RefusalCode.MEMBER_FORBIDDEN),
-        (lambda ms: [*ms, regular("logs/extra.txt", b"not listed")], RefusalCode.MEMBER_UNLISTED),
-        (lambda ms: [*ms, ms[0]], RefusalCode.MEMBER_DUPLICATE),
-        (lambda ms: ms[1:], RefusalCode.MEMBER_MISSING),
-    ],
-    ids=["dotdot", "symlink", "directory", "unlisted", "duplicate", "missing"],
-)
-def test_hostile_pack_members_are_refused(s3, filer, steps, tamper, code):
-    honest = StagedRun(PROJECT, sample_files())
-    honest.build()
-    run = StagedRun(PROJECT, sample_files(), tamper=tamper, run_id=honest.run_id)
-    run.build()
-    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, code)
-
-
-def _symlink(name: str, target: str):
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.SYMTYPE
-    info.linkname = target
-    return info, None
-
-
-def _dir(name: str):
-    info = tarfile.TarInfo(name)
-    info.type = tarfile.DIRTYPE
-    return info, None
-
-
-def test_decompression_bomb_is_refused(s3, filer, steps):
-    """A member whose header claims far more than the manifest declares, zeros compressing to little."""
-
-    def bomb(members):
-        info, data = members[0]
-        return [regular(info.name, bytes(64 * 1024 * 1024)), *members[1:]]
-
-    honest = StagedRun(PROJECT, sample_files())
-    honest.build()
-    run = StagedRun(PROJECT, sample_files(), tamper=bomb, run_id=honest.run_id)
-    run.build()
-    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.PACK_BOMB)
-
-
-def test_pax_header_bomb_is_refused(s3, filer, steps):
-    """A giant PAX header is caught by the cap on decompressed bytes, before tarfile holds it."""
-
-    def bomb(members):
-        info, data = members[0]
-        info.pax_headers = {"comment": "z" * (8 * 1024 * 1024)}
-        return [(info, data), *members[1:]]
-
-    honest = StagedRun(PROJECT, sample_files())
-    honest.build()
-    run = StagedRun(PROJECT, sample_files(), tamper=bomb, run_id=honest.run_id)
-    run.build()
-    _refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.PACK_BOMB)
+    refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.MEMBER_MISMATCH)
 
 
 def test_invalid_manifest_is_refused(s3, filer, steps):
     run = StagedRun(PROJECT, sample_files())
     run.build()
-    _refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_INVALID, manifest=b"{not json")
+    refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_INVALID, manifest=b"{not json")
 
 
 def test_manifest_for_another_archive_bucket_is_refused(s3, filer, steps):
     run = StagedRun(PROJECT, sample_files(), archive_bucket="someone-elses-bucket")
-    _refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_MISMATCH)
+    refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_MISMATCH)
 
 
 def test_manifest_naming_another_run_is_refused(s3, filer, steps):
     run = StagedRun(PROJECT, sample_files())
     run.build()
     other = StagedRun(PROJECT, sample_files())
-    _refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_MISMATCH,
+    refused_before_archive(s3, filer, steps, run, RefusalCode.MANIFEST_MISMATCH,
                             manifest=other.build().to_json())
 
 
@@ -403,58 +278,3 @@ def test_manifest_key_breaking_the_layout_is_refused_without_receipt(s3, filer):
     with pytest.raises(FilerRefusedError):
         filer.file("incoming/_bad/" + "a" * 32 + "/manifest.json")
     assert list_keys(s3, STAGING) == []
-
-
-class Killed(Exception):
-    pass
-
-
-def _kill_at(step: str, nth: int = 1):
-    seen = []
-
-    def hook(name: str) -> None:
-        seen.append(name)
-        if name == step and seen.count(step) == nth:
-            raise Killed(step)
-
-    return hook
-
-
-@pytest.mark.parametrize("step", STEPS)
-def test_killed_after_any_step_then_redelivered_ends_as_undisturbed(s3, filer, step):
-    run = StagedRun(PROJECT, sample_files(), timestamp=TS)
-    key = run.upload(s3)
-    filer.config = type(filer.config)(concurrency=2, on_step=_kill_at(step, nth=2 if step == "object-filed"
-                                                                       else 1))
-    with pytest.raises(Killed):
-        filer.file(key)
-
-    filer.config = type(filer.config)(concurrency=8)
-    receipt = filer.file(key)
-    assert receipt is not None
-    assert receipt.filed
-    assert receipt.files == len(run.files)
-    expected = {f"{PROJECT}/{t}/{TS}/{p}": d for (t, p), d in run.files.items()}
-    assert set(list_keys(s3, ARCHIVE)) == set(expected) | {run_record_key(PROJECT, TS, run.run_id),
-                                                            *claim_keys(run)}
-    for k, data in expected.items():
-        assert s3.get_object(Bucket=ARCHIVE, Key=k)["Body"].read() == data
-        assert s3.head_object(Bucket=ARCHIVE, Key=k)["Metadata"][META_RUN_ID] == run.run_id
-    assert list_keys(s3, STAGING) == [reuse_index_key(PROJECT), receipt_key(PROJECT, run.run_id)]
-
-
-@pytest.mark.parametrize("step", ["refusal-receipted", "quarantined"])
-def test_killed_while_refusing_then_redelivered_finishes_the_refusal(s3, filer, step):
-    run = StagedRun(PROJECT, sample_files())
-    run.build()
-    blob = next(p.id for p in run.manifest.pieces if p.kind == "blob")
-    key = run.upload(s3, skip=[blob])
-    filer.config = type(filer.config)(concurrency=2, on_step=_kill_at(step))
-    with pytest.raises(Killed):
-        filer.file(key)
-
-    filer.config = type(filer.config)(concurrency=2)
-    with pytest.raises(RunRefusedError) as exc_info:
-        filer.file(key)
-    assert_refused(s3, run, exc_info, RefusalCode.PIECE_MISSING)
-    assert list_keys(s3, ARCHIVE) == []

@@ -30,10 +30,9 @@ from artifact_filer import (
     stale,
 )
 from artifact_filer.stale import HeldClaim, may_take_over
+from tests.support.filing import PROJECT, TS, archive_snapshot, assert_refused, sample_files
 from tests.support.s3 import list_keys
 from tests.support.staged import ARCHIVE, STAGING, StagedRun, sha
-
-from .test_filer import PROJECT, TS, archive_snapshot, assert_refused, sample_files
 
 
 def of_types(*types: str) -> dict[tuple[str, str], bytes]:

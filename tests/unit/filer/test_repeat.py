@@ -21,10 +21,9 @@ from artifact_contract import (
     run_record_key,
 )
 from artifact_filer import TimestampBusyError, TimestampTakenError
+from tests.support.filing import PROJECT, TS, archive_snapshot, assert_refused, sample_files
 from tests.support.s3 import list_keys
 from tests.support.staged import ARCHIVE, STAGING, StagedRun
-
-from .test_filer import PROJECT, TS, archive_snapshot, assert_refused, sample_files
 
 
 def stored_receipt(s3, run: StagedRun) -> Receipt:
