@@ -2,7 +2,9 @@
 filing against s5cmd's server-side copy, and verify by checksums against ``verify --deep``.
 
 A missed upload, memory or filing target points at the profile of that scenario (``--profile``),
-which says where the time goes; without one, the detail says how to make it.
+which says where the time goes; without one, the detail says how to make it. An upload verdict also
+says whether it stands clear of the run's noise: when the repetitions of ours and of the fastest
+peer overlap, another run may well give the other verdict.
 """
 
 from __future__ import annotations
@@ -31,6 +33,18 @@ def _where(scenario: str, profiles: Mapping[str, str]) -> str:
     return "; python -m bench --profile shows where the time goes"
 
 
+def _spread(ours: dict[str, Any], peer: dict[str, Any], name: str) -> str:
+    """Whether the verdict stands clear of the repetitions' spread (min-max of the wall times)."""
+    if "wall_s_min" not in ours or "wall_s_min" not in peer:
+        return ""
+    ranges = (f"ours {ours['wall_s_min']:.2f}-{ours['wall_s_max']:.2f} s, "
+              f"{name} {peer['wall_s_min']:.2f}-{peer['wall_s_max']:.2f} s over {ours['runs']} and "
+              f"{peer['runs']} runs")
+    if ours["wall_s_max"] < peer["wall_s_min"] or peer["wall_s_max"] < ours["wall_s_min"]:
+        return f"; clear of the noise ({ranges})"
+    return f"; within the noise: the runs overlap ({ranges}), so a rerun may give the other verdict"
+
+
 def fastest_peer_target(summary: dict[str, Any], scenario: str, profiles: Mapping[str, str]) -> Target:
     """Our upload's median wall time over the fastest peer's, on the same data."""
     name = f"{scenario}: ours upload <= 1.0x the fastest peer"
@@ -42,6 +56,7 @@ def fastest_peer_target(summary: dict[str, Any], scenario: str, profiles: Mappin
     ratio = ours["wall_s"] / peers[fastest]["wall_s"]
     others = ", ".join(f"{tool} {row['wall_s']:.2f} s" for tool, row in peers.items() if tool != fastest)
     detail = f"ours {ours['wall_s']:.2f} s vs {fastest} {peers[fastest]['wall_s']:.2f} s (others: {others})"
+    detail += _spread(ours, peers[fastest], fastest)
     if ratio > 1.0:
         detail += _where(scenario, profiles)
     return Target(name, "<= 1.0x", f"{ratio:.2f}x", ratio <= 1.0, detail)

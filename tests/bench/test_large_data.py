@@ -71,6 +71,23 @@ def test_ours_against_the_fastest_peer_names_it_and_points_at_the_profile() -> N
     assert fastest_peer_target(summary, "large", {}).met is None
 
 
+def test_an_upload_verdict_says_whether_it_stands_clear_of_the_runs_spread() -> None:
+    def spread(wall: float, low: float, high: float) -> dict[str, Any]:
+        return {**_row(wall), "wall_s_min": low, "wall_s_max": high}
+
+    summary = {"gis": {"ours upload": spread(19.9, 18.2, 38.4), "boto3 CRT": spread(17.9, 16.8, 21.2)}}
+    overlapping = fastest_peer_target(summary, "gis", {})
+    assert overlapping.met is False
+    assert "within the noise" in overlapping.detail
+    assert "ours 18.20-38.40 s, boto3 CRT 16.80-21.20 s over 3 and 3 runs" in overlapping.detail
+    summary["gis"]["ours upload"] = spread(15.0, 14.5, 16.0)
+    clear = fastest_peer_target(summary, "gis", {})
+    assert clear.met is True
+    assert "clear of the noise" in clear.detail
+    summary["gis"]["ours upload"] = spread(25.0, 24.0, 26.0)
+    assert "clear of the noise" in fastest_peer_target(summary, "gis", {}).detail
+
+
 def test_client_memory_is_judged_on_its_worst_process_in_any_scenario() -> None:
     summary = {
         "gis": {"ours upload": _row(1.0, rss=149.0), "rclone copy": _row(1.0, rss=400.0)},
