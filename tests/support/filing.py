@@ -70,11 +70,15 @@ def refused_before_archive(s3, filer, steps, run: StagedRun, code: str, **upload
     assert "object-filed" not in steps
 
 
-def refused_before_archive_with_manifest(s3, filer, steps, run, honest, code):
-    """Upload ``run``'s (tampered) pieces under ``honest``'s manifest, rewritten to name those pieces."""
+def refused_with_tampered_packs(s3, filer, steps, tamper, code: str) -> None:
+    """Upload packs rebuilt by ``tamper`` (members in, members out) under the honest run's manifest,
+    rewritten to name those packs: the filer must refuse with ``code`` before the archive."""
+    honest = StagedRun(PROJECT, sample_files())
+    honest.build()
+    run = StagedRun(PROJECT, sample_files(), tamper=tamper, run_id=honest.run_id)
+    run.build()
     manifest = json.loads(honest.manifest.to_json())
     ids = {p["id"]: p for p in manifest["pieces"]}
-    tampered = {p.id: p for p in run.manifest.pieces}
     for honest_piece, fake_piece in zip(honest.manifest.pieces, run.manifest.pieces, strict=True):
         assert honest_piece.kind == fake_piece.kind
         entry = ids[honest_piece.id]
@@ -82,5 +86,4 @@ def refused_before_archive_with_manifest(s3, filer, steps, run, honest, code):
         for f in manifest["files"]:
             if f["piece"] == honest_piece.id:
                 f["piece"] = fake_piece.id
-    assert tampered
     refused_before_archive(s3, filer, steps, run, code, manifest=json.dumps(manifest).encode())

@@ -33,7 +33,7 @@ from tests.support.filing import (
     assert_refused,
     claim_keys,
     refused_before_archive,
-    refused_before_archive_with_manifest,
+    refused_with_tampered_packs,
     sample_files,
 )
 from tests.support.s3 import list_keys
@@ -194,11 +194,7 @@ def test_pack_member_with_wrong_sha_is_refused(s3, filer, steps):
         return [regular(info.name, bytes(len(data))), *members[1:]]
 
     # The manifest declares the honest content; the pack carries zeros of the same size.
-    honest = StagedRun(PROJECT, sample_files())
-    honest.build()
-    run = StagedRun(PROJECT, sample_files(), tamper=swap, run_id=honest.run_id)
-    run.build()
-    refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.MEMBER_MISMATCH)
+    refused_with_tampered_packs(s3, filer, steps, swap, RefusalCode.MEMBER_MISMATCH)
 
 
 def test_invalid_manifest_is_refused(s3, filer, steps):

@@ -10,11 +10,9 @@ from artifact_contract import (
     RefusalCode,
 )
 from tests.support.filing import (
-    PROJECT,
-    refused_before_archive_with_manifest,
-    sample_files,
+    refused_with_tampered_packs,
 )
-from tests.support.staged import StagedRun, regular
+from tests.support.staged import regular
 
 
 @pytest.mark.parametrize(
@@ -30,11 +28,7 @@ from tests.support.staged import StagedRun, regular
     ids=["dotdot", "symlink", "directory", "unlisted", "duplicate", "missing"],
 )
 def test_hostile_pack_members_are_refused(s3, filer, steps, tamper, code):
-    honest = StagedRun(PROJECT, sample_files())
-    honest.build()
-    run = StagedRun(PROJECT, sample_files(), tamper=tamper, run_id=honest.run_id)
-    run.build()
-    refused_before_archive_with_manifest(s3, filer, steps, run, honest, code)
+    refused_with_tampered_packs(s3, filer, steps, tamper, code)
 
 
 def _symlink(name: str, target: str):
@@ -57,11 +51,7 @@ def test_decompression_bomb_is_refused(s3, filer, steps):
         info, data = members[0]
         return [regular(info.name, bytes(64 * 1024 * 1024)), *members[1:]]
 
-    honest = StagedRun(PROJECT, sample_files())
-    honest.build()
-    run = StagedRun(PROJECT, sample_files(), tamper=bomb, run_id=honest.run_id)
-    run.build()
-    refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.PACK_BOMB)
+    refused_with_tampered_packs(s3, filer, steps, bomb, RefusalCode.PACK_BOMB)
 
 
 def test_pax_header_bomb_is_refused(s3, filer, steps):
@@ -72,8 +62,4 @@ def test_pax_header_bomb_is_refused(s3, filer, steps):
         info.pax_headers = {"comment": "z" * (8 * 1024 * 1024)}
         return [(info, data), *members[1:]]
 
-    honest = StagedRun(PROJECT, sample_files())
-    honest.build()
-    run = StagedRun(PROJECT, sample_files(), tamper=bomb, run_id=honest.run_id)
-    run.build()
-    refused_before_archive_with_manifest(s3, filer, steps, run, honest, RefusalCode.PACK_BOMB)
+    refused_with_tampered_packs(s3, filer, steps, bomb, RefusalCode.PACK_BOMB)
