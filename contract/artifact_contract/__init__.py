@@ -75,18 +75,14 @@ from .layout import (
     validate_relative_path,
     validate_run_id,
 )
-from .manifest import (
+from .manifest import FileEntry, Manifest, Piece, Reuse, build_manifest
+from .manifest_limits import (
     MANIFEST_SCHEMA,
     MANIFEST_VERSION,
     MANIFEST_VERSIONS,
     MAX_FILES,
     MAX_MANIFEST_BYTES,
     MAX_PACKED_FILE_BYTES,
-    FileEntry,
-    Manifest,
-    Piece,
-    Reuse,
-    build_manifest,
 )
 from .records import (
     CLAIM_SCHEMA,

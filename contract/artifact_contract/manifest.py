@@ -29,23 +29,14 @@ from .manifest_checks import FileChecker, check_head
 from .manifest_json import CHUNK, Walk, compact
 from .manifest_limits import (
     MANIFEST_SCHEMA,
-    MANIFEST_VERSION,
-    MANIFEST_VERSIONS,
     MAX_FILES,
     MAX_MANIFEST_BYTES,
-    MAX_PACKED_FILE_BYTES,
     REUSE_MANIFEST_VERSION,
     SLOT_MANIFEST_VERSION,
 )
 from .spool import FileSpool
 
 __all__ = [
-    "MANIFEST_SCHEMA",
-    "MANIFEST_VERSION",
-    "MANIFEST_VERSIONS",
-    "MAX_FILES",
-    "MAX_MANIFEST_BYTES",
-    "MAX_PACKED_FILE_BYTES",
     "FileEntry",
     "Manifest",
     "Piece",
