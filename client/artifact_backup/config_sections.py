@@ -84,7 +84,9 @@ def check_endpoint(url: str, key: str) -> str:
     return url.rstrip("/")
 
 
-def _check_types(value: Any, key: str) -> tuple[str, ...]:
+def artifact_types(orchestrator: Mapping[str, Any]) -> tuple[str, ...]:
+    key = "orchestrator.artifact_types"
+    value = orchestrator.get("artifact_types")
     if value is None:
         return DEFAULT_ARTIFACT_TYPES
     if isinstance(value, str) or not isinstance(value, list):
@@ -204,10 +206,6 @@ def upload_switch(orchestrator: Mapping[str, Any]) -> bool:
     return switch
 
 
-def artifact_types(orchestrator: Mapping[str, Any]) -> tuple[str, ...]:
-    return _check_types(orchestrator.get("artifact_types"), "orchestrator.artifact_types")
-
-
 def artifact_paths(orchestrator: Mapping[str, Any]) -> dict[str, str]:
     paths: dict[str, str] = {}
     for type_name, folder in section(orchestrator, "artifact_paths").items():
@@ -257,4 +255,4 @@ def endpoint(aws: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
     if from_env:
         return check_endpoint(from_env, "AWS_ENDPOINT_URL")
     from_file = string(aws, "aws", "endpoint_url")
-    return check_endpoint(from_file, "aws.endpoint_url") if from_file else from_file
+    return check_endpoint(from_file, "aws.endpoint_url") if from_file else None
