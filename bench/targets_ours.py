@@ -8,6 +8,7 @@ the worst run. The targets against every peer on the large and GIS data are
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +39,7 @@ class Target:
     detail: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "threshold": self.threshold,
-            "measured": self.measured,
-            "met": self.met,
-            "detail": self.detail,
-        }
+        return dataclasses.asdict(self)
 
 
 def get(summary: dict[str, Any], scenario: str, tool: str) -> dict[str, Any] | None:
