@@ -82,6 +82,56 @@ def uploader_statements(staging_bucket: s3.IBucket) -> list[iam.PolicyStatement]
     ]
 
 
+def reader_statements(archive_bucket: s3.IBucket) -> list[iam.PolicyStatement]:
+    """List, download, restore and pin in the archive; write only a run's pin note."""
+    archive_objects = archive_bucket.arn_for_objects("*")
+    managed_only = {f"s3:ExistingObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE}
+    return [
+        iam.PolicyStatement(
+            sid="ListArchive",
+            actions=["s3:ListBucket", "s3:GetBucketLocation"],
+            resources=[archive_bucket.bucket_arn],
+        ),
+        iam.PolicyStatement(
+            sid="DownloadArchive",
+            # GetObjectVersion: an earlier upload without a timestamp is read at the version
+            # its run record names, once a later one has replaced the latest copy.
+            actions=["s3:GetObject", "s3:GetObjectTagging", "s3:GetObjectVersion"],
+            resources=[archive_objects],
+        ),
+        # S3 supplies no object-tag condition key for RestoreObject (docs/deploy.md), so a
+        # tag condition here would never match and deny every restore; a restore only makes
+        # a temporary copy of an object the reader may download anyway.
+        iam.PolicyStatement(
+            sid="RestoreArtifacts", actions=["s3:RestoreObject"], resources=[archive_objects]
+        ),
+        # `pin --note` keeps the note beside the run record, where `runs` reads it; nothing
+        # else in the archive is writable by a reader.
+        iam.PolicyStatement(
+            sid="WritePinNotes",
+            actions=["s3:PutObject"],
+            resources=[archive_bucket.arn_for_objects(f"*/{RUNS_FOLDER}/*/{PIN_NOTE_NAME}")],
+        ),
+        # Pinning rewrites an artifact's tag set; the conditions keep it to the two tags the
+        # lifecycle rules read, on objects the filer wrote, with the managed tag kept intact.
+        iam.PolicyStatement(
+            sid="PinArtifacts",
+            actions=["s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
+            resources=[archive_objects],
+            conditions={
+                "StringEquals": {
+                    **managed_only,
+                    f"s3:RequestObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE,
+                    f"s3:RequestObjectTag/{TAG_RETENTION}": [RETENTION_STANDARD, RETENTION_PINNED],
+                },
+                "ForAllValues:StringEquals": {
+                    "s3:RequestObjectTagKeys": [TAG_MANAGED, TAG_RETENTION]
+                },
+            },
+        ),
+    ]
+
+
 class AccessPolicies(Construct):
     """``uploader`` can write a run into staging and read its receipt and the project's reuse index,
     for the projects its identity is tagged with (``PROJECT_TAG``); ``reader`` works the archive.
@@ -107,56 +157,11 @@ class AccessPolicies(Construct):
             "and read their receipts",
             statements=uploader_statements(staging_bucket),
         )
-        archive_objects = archive_bucket.arn_for_objects("*")
-        managed_only = {f"s3:ExistingObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE}
         self.reader = iam.ManagedPolicy(
             self,
             "Reader",
             description="artifact-backup archive: list, download, restore from Glacier and pin runs",
-            statements=[
-                iam.PolicyStatement(
-                    sid="ListArchive",
-                    actions=["s3:ListBucket", "s3:GetBucketLocation"],
-                    resources=[archive_bucket.bucket_arn],
-                ),
-                iam.PolicyStatement(
-                    sid="DownloadArchive",
-                    # GetObjectVersion: an earlier upload without a timestamp is read at the version
-                    # its run record names, once a later one has replaced the latest copy.
-                    actions=["s3:GetObject", "s3:GetObjectTagging", "s3:GetObjectVersion"],
-                    resources=[archive_objects],
-                ),
-                # S3 supplies no object-tag condition key for RestoreObject (docs/deploy.md), so a
-                # tag condition here would never match and deny every restore; a restore only makes
-                # a temporary copy of an object the reader may download anyway.
-                iam.PolicyStatement(
-                    sid="RestoreArtifacts", actions=["s3:RestoreObject"], resources=[archive_objects]
-                ),
-                # `pin --note` keeps the note beside the run record, where `runs` reads it; nothing
-                # else in the archive is writable by a reader.
-                iam.PolicyStatement(
-                    sid="WritePinNotes",
-                    actions=["s3:PutObject"],
-                    resources=[archive_bucket.arn_for_objects(f"*/{RUNS_FOLDER}/*/{PIN_NOTE_NAME}")],
-                ),
-                # Pinning rewrites an artifact's tag set; the conditions keep it to the two tags the
-                # lifecycle rules read, on objects the filer wrote, with the managed tag kept intact.
-                iam.PolicyStatement(
-                    sid="PinArtifacts",
-                    actions=["s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
-                    resources=[archive_objects],
-                    conditions={
-                        "StringEquals": {
-                            **managed_only,
-                            f"s3:RequestObjectTag/{TAG_MANAGED}": TAG_MANAGED_VALUE,
-                            f"s3:RequestObjectTag/{TAG_RETENTION}": [RETENTION_STANDARD, RETENTION_PINNED],
-                        },
-                        "ForAllValues:StringEquals": {
-                            "s3:RequestObjectTagKeys": [TAG_MANAGED, TAG_RETENTION]
-                        },
-                    },
-                ),
-            ],
+            statements=reader_statements(archive_bucket),
         )
         NagSuppressions.add_resource_suppressions(
             self.uploader,

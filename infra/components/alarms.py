@@ -35,71 +35,69 @@ class Alarms(Construct):
         function: lambda_.IFunction,
     ) -> None:
         super().__init__(scope, construct_id)
-        at_least_one = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-        not_breaching = cloudwatch.TreatMissingData.NOT_BREACHING
-        self.dead_letters = cloudwatch.Alarm(
-            self,
+        self.dead_letters = self._alarm(
             "DeadLetters",
-            alarm_description="A run was refused or kept failing: its message is in the dead-letter queue",
-            metric=dead_letter_queue.metric_approximate_number_of_messages_visible(
+            "A run was refused or kept failing: its message is in the dead-letter queue",
+            dead_letter_queue.metric_approximate_number_of_messages_visible(
                 period=PERIOD, statistic="Maximum"
             ),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=at_least_one,
-            treat_missing_data=not_breaching,
         )
-        self.errors = cloudwatch.Alarm(
-            self,
+        self.errors = self._alarm(
             "FilerErrors",
-            alarm_description="The filer function failed (crash, timeout or out of memory)",
-            metric=function.metric_errors(period=PERIOD, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=at_least_one,
-            treat_missing_data=not_breaching,
+            "The filer function failed (crash, timeout or out of memory)",
+            function.metric_errors(period=PERIOD, statistic="Sum"),
         )
-        self.throttles = cloudwatch.Alarm(
-            self,
+        self.throttles = self._alarm(
             "FilerThrottles",
-            alarm_description="The filer was throttled: runs wait in the queue",
-            metric=function.metric_throttles(period=PERIOD, statistic="Sum"),
-            threshold=1,
-            evaluation_periods=1,
-            comparison_operator=at_least_one,
-            treat_missing_data=not_breaching,
+            "The filer was throttled: runs wait in the queue",
+            function.metric_throttles(period=PERIOD, statistic="Sum"),
         )
-        self.oldest_message = cloudwatch.Alarm(
-            self,
+        self.oldest_message = self._alarm(
             "OldestMessageAge",
-            alarm_description="A committed run has waited too long to be filed",
-            metric=queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
+            "A committed run has waited too long to be filed",
+            queue.metric_approximate_age_of_oldest_message(period=PERIOD, statistic="Maximum"),
             threshold=settings.oldest_message_age_alarm_minutes * 60,
-            evaluation_periods=1,
-            comparison_operator=at_least_one,
-            treat_missing_data=not_breaching,
         )
         self.alarms = [self.dead_letters, self.errors, self.throttles, self.oldest_message]
         self.topic: sns.Topic | None = None
         if settings.alarm_email:
-            self.topic = sns.Topic(self, "Topic", display_name="artifact-backup alarms", enforce_ssl=True)
-            skip_checks(self.topic, ("CKV_AWS_26", "Alarm notifications carry an alarm's name and state, "
-                                     "no data; CloudWatch alarms cannot publish to a topic under the "
-                                     "AWS-managed SNS key, and a customer key adds a fee for nothing."))
-            self.topic.add_subscription(subscriptions.EmailSubscription(settings.alarm_email))
-            NagSuppressions.add_resource_suppressions(
-                self.topic,
-                [
-                    NagPackSuppression(
-                        id="AwsSolutions-SNS2",
-                        reason=(
-                            "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed "
-                            "SNS key, and the alarm messages carry no artifact data, so a customer "
-                            "managed key would add a monthly cost and no protection."
-                        ),
-                    )
-                ],
-            )
+            self.topic = self._topic(settings.alarm_email)
             for alarm in self.alarms:
                 alarm.add_alarm_action(actions.SnsAction(self.topic))
                 alarm.add_ok_action(actions.SnsAction(self.topic))
+
+    def _alarm(self, construct_id: str, description: str, metric: cloudwatch.IMetric,
+               threshold: float = 1) -> cloudwatch.Alarm:
+        """An alarm on one period of ``metric`` at or above ``threshold``; no data is no alarm."""
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+
+    def _topic(self, email: str) -> sns.Topic:
+        """The topic the alarms publish to, with ``email`` subscribed."""
+        topic = sns.Topic(self, "Topic", display_name="artifact-backup alarms", enforce_ssl=True)
+        skip_checks(topic, ("CKV_AWS_26", "Alarm notifications carry an alarm's name and state, "
+                            "no data; CloudWatch alarms cannot publish to a topic under the "
+                            "AWS-managed SNS key, and a customer key adds a fee for nothing."))
+        topic.add_subscription(subscriptions.EmailSubscription(email))
+        NagSuppressions.add_resource_suppressions(
+            topic,
+            [
+                NagPackSuppression(
+                    id="AwsSolutions-SNS2",
+                    reason=(
+                        "CloudWatch alarms cannot publish to a topic encrypted with the AWS-managed "
+                        "SNS key, and the alarm messages carry no artifact data, so a customer "
+                        "managed key would add a monthly cost and no protection."
+                    ),
+                )
+            ],
+        )
+        return topic

@@ -139,14 +139,30 @@ class Filer(Construct):
             description="Artifact filer: staging protocol on staging, write and tag on the archive",
         )
         self.log_group.grant_write(self.role)
-        self.s3_policy = iam.Policy(
+        self.s3_policy = self._s3_policy(staging_bucket, archive_bucket)
+        self.image_code, self.function = self._function(settings, staging_bucket, archive_bucket, queue)
+        self.event_source = sources.SqsEventSource(
+            queue,
+            batch_size=settings.filer_batch_size,
+            report_batch_item_failures=True,
+            max_concurrency=settings.filer_max_concurrency or None,
+        )
+        self.function.add_event_source(self.event_source)
+        # A filing longer than one invocation continues through a message to its own queue: that
+        # one action (``grant_send_messages`` would add the attribute and URL lookups too).
+        self.role.add_to_principal_policy(iam.PolicyStatement(
+            sid="ContinueLongFilings", actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
+
+    def _s3_policy(self, staging_bucket: s3.IBucket, archive_bucket: s3.IBucket) -> iam.Policy:
+        """The role's S3 statements, with why each object wildcard is as narrow as it can be."""
+        policy = iam.Policy(
             self,
             "S3Access",
             roles=[self.role],
             statements=self._s3_statements(staging_bucket, archive_bucket),
         )
         NagSuppressions.add_resource_suppressions(
-            self.s3_policy,
+            policy,
             [
                 wildcard_suppression(
                     "Object keys are per run (incoming/{project}/{run_id}/..., receipts/{project}/..., "
@@ -169,25 +185,24 @@ class Filer(Construct):
                 ),
             ],
         )
-        architecture = (
-            lambda_.Architecture.ARM_64
-            if settings.filer_architecture == "arm64"
-            else lambda_.Architecture.X86_64
-        )
-        platform = (
-            ecr_assets.Platform.LINUX_ARM64
-            if settings.filer_architecture == "arm64"
-            else ecr_assets.Platform.LINUX_AMD64
-        )
+        return policy
+
+    def _function(
+        self, settings: Settings, staging_bucket: s3.IBucket, archive_bucket: s3.IBucket, queue: sqs.IQueue
+    ) -> tuple[lambda_.DockerImageCode, lambda_.DockerImageFunction]:
+        """The container-image function, built for the configured architecture."""
+        arm = settings.filer_architecture == "arm64"
+        architecture = lambda_.Architecture.ARM_64 if arm else lambda_.Architecture.X86_64
+        platform = ecr_assets.Platform.LINUX_ARM64 if arm else ecr_assets.Platform.LINUX_AMD64
         # Build context is the repository root so the image can carry contract/ next to lambdas/;
         # the root .dockerignore keeps everything else out (the asset staging honours it too).
-        self.image_code = lambda_.DockerImageCode.from_image_asset(
+        image_code = lambda_.DockerImageCode.from_image_asset(
             str(REPO_ROOT), file=DOCKERFILE, platform=platform
         )
-        self.function = lambda_.DockerImageFunction(
+        function = lambda_.DockerImageFunction(
             self,
             "Function",
-            code=self.image_code,
+            code=image_code,
             architecture=architecture,
             memory_size=settings.filer_memory_mb,
             # /tmp holds the manifest's copy, its parsed entries (artifact_contract.FileSpool) and
@@ -211,7 +226,7 @@ class Filer(Construct):
         )
         skip_checks(self.log_group, ("CKV_AWS_158", LOGS_AT_REST))
         skip_checks(
-            self.function,
+            function,
             ("CKV_AWS_115", "Concurrency is bounded where the work arrives: the SQS event source's "
              "maximum concurrency (filerMaxConcurrency, 5 by default). Reserved concurrency would take "
              "that much from the account's pool for good, and below the source's maximum it throttles "
@@ -221,17 +236,7 @@ class Filer(Construct):
             ("CKV_AWS_117", NO_VPC),
             ("CKV_AWS_173", PLAIN_ENVIRONMENT),
         )
-        self.event_source = sources.SqsEventSource(
-            queue,
-            batch_size=settings.filer_batch_size,
-            report_batch_item_failures=True,
-            max_concurrency=settings.filer_max_concurrency or None,
-        )
-        self.function.add_event_source(self.event_source)
-        # A filing longer than one invocation continues through a message to its own queue: that
-        # one action (``grant_send_messages`` would add the attribute and URL lookups too).
-        self.role.add_to_principal_policy(iam.PolicyStatement(
-            sid="ContinueLongFilings", actions=["sqs:SendMessage"], resources=[queue.queue_arn]))
+        return image_code, function
 
     @staticmethod
     def _s3_statements(staging: s3.IBucket, archive: s3.IBucket) -> list[iam.PolicyStatement]:
