@@ -34,11 +34,19 @@ from typing import Any
 from artifact_contract import (
     ARTIFACT_TYPES,
     ContractError,
-    check_untimestamped_path,
     get_artifact_type,
     validate_relative_path,
 )
 
+from .collect_errors import (
+    EXTENSION_FILTERED,
+    NO_TYPES_HINT,
+    display,
+    drive_note,
+    empty_hint,
+    empty_message,
+    no_types_message,
+)
 from .config import Settings, looks_like_windows_drive, native_path
 from .exceptions import (
     ArgumentInvalidError,
@@ -48,15 +56,12 @@ from .exceptions import (
     SelectionEmptyError,
 )
 from .local_files import LocalFiles
-from .paths import io_path, is_junction, strip_extended
+from .paths import io_path, is_junction
 from .source_checks import geodatabase_lock, geodatabase_warnings, unreadable_reason
 
 CONFIG_TYPE = "config"
 #: The name the ``--config`` file is filed under, as the user guide lays a run out.
 CONFIG_NAME = "config.yaml"
-#: The reason of a file the type's extension filter leaves out; every other reason (a broken link,
-#: a FIFO, a link to a folder, a lock file) is worth naming on its own.
-EXTENSION_FILTERED = "extension not kept for this type"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,29 +149,19 @@ def resolve_types(include: Iterable[str] | None, settings: Settings | None) -> t
     return tuple(types)
 
 
-def _display(path: Path | str) -> str:
-    """A path for messages, whatever bytes its name holds."""
-    text = strip_extended(os.fspath(path))
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return repr(os.fsencode(text))[2:-1]
-    return text
-
-
 def _check_name(artifact_type: str, rel: str, source: str | Path) -> None:
     try:
         rel.encode("utf-8")
     except UnicodeEncodeError:
         raise FileNameInvalidError(
-            f"file name is not valid UTF-8: {_display(source)}",
+            f"file name is not valid UTF-8: {display(source)}",
             hint="rename the file (S3 keys are UTF-8 text), or move it out of the folder",
         ) from None
     try:
         validate_relative_path(rel)
     except ContractError as exc:
         raise FileNameInvalidError(
-            f"file {_display(source)} cannot be stored in S3: {exc}",
+            f"file {display(source)} cannot be stored in S3: {exc}",
             hint="rename the file, or move it out of the folder",
         ) from None
 
@@ -183,7 +178,7 @@ def _walk(
         try:
             entries = list(os.scandir(io_path(directory)))
         except OSError as exc:
-            unreadable.append(f"{_display(directory)} ({exc.strerror or exc})")
+            unreadable.append(f"{display(directory)} ({exc.strerror or exc})")
             continue
         for entry in entries:
             rel = prefix + entry.name
@@ -205,7 +200,7 @@ def _walk(
                     continue
                 st = entry.stat(follow_symlinks=True)
             except OSError as exc:
-                unreadable.append(f"{_display(entry.path)} ({exc.strerror or exc})")
+                unreadable.append(f"{display(entry.path)} ({exc.strerror or exc})")
                 continue
             if not stat.S_ISREG(st.st_mode):
                 dropped.append(DroppedFile(artifact_type, rel, special_file_reason(st.st_mode)))
@@ -222,7 +217,7 @@ def _walk(
             _check_name(artifact_type, rel, entry.path)
             location = io_path(entry.path)
             if why := unreadable_reason(location):
-                unreadable.append(f"{_display(entry.path)} ({why})")
+                unreadable.append(f"{display(entry.path)} ({why})")
                 continue
             files.put(LocalFile(artifact_type, rel, location, st.st_size, st.st_mtime_ns))
     warnings.extend(geodatabase_warnings(artifact_type, locks))
@@ -234,12 +229,12 @@ def _folder(folder: str | os.PathLike[str]) -> Path:
         return path.absolute()
     if path.exists():
         raise FolderNotFoundError(
-            f"not a folder: {_display(folder)}", hint="pass the project folder to --folder"
+            f"not a folder: {display(folder)}", hint="pass the project folder to --folder"
         )
     hint = "check the --folder path"
     if looks_like_windows_drive(folder):
         hint += " (it is a Windows drive path; on this system pass the folder's local path)"
-    raise FolderNotFoundError(f"folder not found: {_display(folder)}", hint=hint)
+    raise FolderNotFoundError(f"folder not found: {display(folder)}", hint=hint)
 
 
 def collect(
@@ -258,53 +253,20 @@ def collect(
             hint="--folder-type uploads one type's folder; --include picks types in a project folder",
         )
     root = _folder(folder)
-    if folder_type is not None:
-        try:
-            get_artifact_type(folder_type)
-        except ContractError as exc:
-            raise ArgumentInvalidError(f"--folder-type: {exc}") from None
-        types: tuple[str, ...] = (folder_type,)
-        type_folders = {folder_type: root}
-    else:
-        types = resolve_types(include, settings)
-        if not types:
-            raise SelectionEmptyError(no_types_message(settings), hint=NO_TYPES_HINT)
-        type_folders = {}
-        for t in types:
-            configured = native_path(settings.type_folder(t)) if settings else Path(t)
-            # A Windows drive path is absolute where it was written: never read it as a sub-folder.
-            absolute = configured.is_absolute() or looks_like_windows_drive(configured)
-            type_folders[t] = configured if absolute else root / configured
-
+    types, type_folders = _type_folders(root, settings, include, folder_type)
     # Spooled to disk as they are found: a run may hold 200,000 files.
     files = LocalFiles()
     dropped: list[DroppedFile] = []
     warnings: list[str] = []
-    unreadable: list[str] = []
-    for t in types:
-        top = type_folders[t]
-        if os.path.isdir(io_path(top)):
-            _walk(t, top.absolute(), files, dropped, unreadable, warnings)
-        elif not (t == CONFIG_TYPE and config_path is not None):
-            warnings.append(f"no {t} folder at {_display(top)}{_drive_note(t, top)}")
-    if unreadable:
-        files.close()
-        more = f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
-        shown = "; ".join(unreadable[:5]) + more
-        raise FileUnreadableError(
-            f"cannot read {len(unreadable)} file(s): {shown}",
-            hint="fix the permissions, or close the program holding the files, then re-run",
-        )
-
     config_source = None
-    if CONFIG_TYPE in types and config_path is not None:
-        config_source = native_path(config_path).absolute()
-        try:
+    try:
+        _walk_types(types, type_folders, files, dropped, warnings, has_config=config_path is not None)
+        if CONFIG_TYPE in types and config_path is not None:
+            config_source = native_path(config_path).absolute()
             _add_config(config_source, files, dropped, warnings)
-        except BaseException:
-            files.close()
-            raise
-
+    except BaseException:
+        files.close()
+        raise
     dropped.sort(key=lambda d: (d.type, d.path))
     selection = Selection(
         folder=root,
@@ -322,6 +284,51 @@ def collect(
     return selection
 
 
+def _type_folders(
+    root: Path, settings: Settings | None, include: Sequence[str] | None, folder_type: str | None
+) -> tuple[tuple[str, ...], dict[str, Path]]:
+    """The types to upload and each one's folder: ``root`` itself with ``--folder-type``, else the
+    configured (or default) sub-folder of ``root``, or an absolute path as configured."""
+    if folder_type is not None:
+        try:
+            get_artifact_type(folder_type)
+        except ContractError as exc:
+            raise ArgumentInvalidError(f"--folder-type: {exc}") from None
+        return (folder_type,), {folder_type: root}
+    types = resolve_types(include, settings)
+    if not types:
+        raise SelectionEmptyError(no_types_message(settings), hint=NO_TYPES_HINT)
+    type_folders = {}
+    for t in types:
+        configured = native_path(settings.type_folder(t)) if settings else Path(t)
+        # A Windows drive path is absolute where it was written: never read it as a sub-folder.
+        absolute = configured.is_absolute() or looks_like_windows_drive(configured)
+        type_folders[t] = configured if absolute else root / configured
+    return types, type_folders
+
+
+def _walk_types(
+    types: Sequence[str], type_folders: dict[str, Path], files: LocalFiles, dropped: list[DroppedFile],
+    warnings: list[str], *, has_config: bool,
+) -> None:
+    """Walk every type's folder; a missing one is a warning (the config type's too, unless the
+    ``--config`` file stands in for it), files that cannot be read are one error naming them."""
+    unreadable: list[str] = []
+    for t in types:
+        top = type_folders[t]
+        if os.path.isdir(io_path(top)):
+            _walk(t, top.absolute(), files, dropped, unreadable, warnings)
+        elif not (t == CONFIG_TYPE and has_config):
+            warnings.append(f"no {t} folder at {display(top)}{drive_note(t, top)}")
+    if unreadable:
+        more = f"; and {len(unreadable) - 5} more" if len(unreadable) > 5 else ""
+        shown = "; ".join(unreadable[:5]) + more
+        raise FileUnreadableError(
+            f"cannot read {len(unreadable)} file(s): {shown}",
+            hint="fix the permissions, or close the program holding the files, then re-run",
+        )
+
+
 def _add_config(config_source: Path, files: LocalFiles, dropped: list[DroppedFile],
                 warnings: list[str]) -> None:
     """File the ``--config`` file at the user guide's key, ``config/{timestamp}/config.yaml``, whatever
@@ -329,18 +336,18 @@ def _add_config(config_source: Path, files: LocalFiles, dropped: list[DroppedFil
     holds under that name is left out and reported; the same file walked under a name that differs
     only in case (``Config.yaml`` on Windows) is filed once."""
     if not config_source.is_file():
-        warnings.append(f"the config file {_display(config_source)} does not exist")
+        warnings.append(f"the config file {display(config_source)} does not exist")
         return
     if why := unreadable_reason(io_path(config_source)):
-        raise FileUnreadableError(f"cannot read the config file {_display(config_source)} ({why})",
+        raise FileUnreadableError(f"cannot read the config file {display(config_source)} ({why})",
                                   hint="close the program holding it or fix its permissions, then re-run")
     for walked in _top_level_config_names(files):
         if not _same_file(walked.location, config_source):
             if walked.path != CONFIG_NAME:
                 continue  # another file, under a name of its own
-            reason = f"the --config file {_display(config_source)} is filed as config/{CONFIG_NAME} instead"
+            reason = f"the --config file {display(config_source)} is filed as config/{CONFIG_NAME} instead"
             dropped.append(DroppedFile(CONFIG_TYPE, walked.path, reason))
-            warnings.append(f"{_display(walked.source)} is not uploaded: {reason}")
+            warnings.append(f"{display(walked.source)} is not uploaded: {reason}")
         files.remove(CONFIG_TYPE, walked.path)
     st = config_source.stat()
     files.put(LocalFile(CONFIG_TYPE, CONFIG_NAME, str(config_source), st.st_size, st.st_mtime_ns))
@@ -358,53 +365,6 @@ def _same_file(location: str, config_source: Path) -> bool:
         return os.path.samefile(location, config_source)
     except OSError:
         return False
-
-
-NO_TYPES_HINT = ("name the types to upload with --include (e.g. --include config logs report), or list "
-                 "them under orchestrator.artifact_types")
-
-
-def no_types_message(settings: Settings | None) -> str:
-    where = f" in {_display(settings.config_path)}" if settings and settings.config_path else ""
-    return f"nothing to upload: orchestrator.artifact_types{where} is an empty list"
-
-
-def check_untimestamped(selection: Selection, project_key: str) -> None:
-    """Refuse, before anything is sent, an upload without a timestamp holding a file whose key
-    would lie in a timestamped run's folder (its first folder looks like ``YYYYMMDD_HHMM``) or
-    under ``_runs/``: untimestamped keys are written over, and a timestamped run's never may be."""
-    for f in selection.files:
-        try:
-            check_untimestamped_path(project_key, f.type, f.path)
-        except ContractError as exc:
-            raise FileNameInvalidError(
-                f"{_display(f.source)} cannot be uploaded without a timestamp: {exc}",
-                hint="add --timestamp (or --custom-timestamp YYYYMMDD_HHMM) to file the upload as a "
-                     "timestamped run, or rename the folder so it does not look like a timestamp",
-            ) from None
-
-
-def empty_message(selection: Selection) -> str:
-    return f"nothing to upload: no {', '.join(selection.types)} files in {_display(selection.folder)}"
-
-
-def _drive_note(artifact_type: str, folder: Path) -> str:
-    if not looks_like_windows_drive(folder):
-        return ""
-    return (f" (a Windows drive path, which this system cannot open: set "
-            f"orchestrator.artifact_paths.{artifact_type} to the folder's path on this machine)")
-
-
-def empty_hint(selection: Selection) -> str:
-    lines = [f"looked in {_display(p)}{_drive_note(t, p)}" for t, p in selection.type_folders.items()]
-    filtered = sum(1 for d in selection.dropped if d.reason == EXTENSION_FILTERED)
-    if filtered:
-        lines.append(f"{filtered} file(s) were left out by the extension filter (--verbose lists them)")
-    other = [d for d in selection.dropped if d.reason != EXTENSION_FILTERED]
-    lines += [f"left out: {d.type}/{d.path} ({d.reason})" for d in other[:10]]
-    if len(other) > 10:
-        lines.append(f"and {len(other) - 10} more left out (--verbose lists them)")
-    return "\n".join(lines)
 
 
 def special_file_reason(mode: int) -> str:

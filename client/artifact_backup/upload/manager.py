@@ -29,7 +29,8 @@ from artifact_contract import (
 )
 
 from ..aws import make_s3_client, s3_failures
-from ..collect import Selection, check_untimestamped, collect
+from ..collect import Selection, collect
+from ..collect_errors import check_untimestamped
 from ..config import Settings
 from ..exceptions import AccessDeniedError, ArtifactBackupError, FileChangedError
 from ..journal import Journal
