@@ -50,7 +50,7 @@ _PLUMBING = ("/threading.py", "/concurrent/futures/thread.py", "/<string>")
 #: Our functions that hash (``hash_file``, ``_sha256_of``, ``start_hashes``) say so in their names.
 _HASH_WORDS = ("hash", "sha256", "digest")
 _MANIFEST_FILES = ("/manifest.py", "/manifest_json.py", "/manifest_checks.py", "/spool.py", "/filing.py",
-                   "/upload/commit.py")
+                   "/record_writer.py", "/upload/commit.py")
 _FILE_FUNCTIONS = ("readinto", "read", "scandir", "walk", "stat", "rglob", "iterdir", "lstat")
 
 

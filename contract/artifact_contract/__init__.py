@@ -32,8 +32,6 @@ from .filing import (
     RefusalCode,
     RunRecord,
     content_sha256,
-    run_record_head,
-    write_run_record,
 )
 from .layout import (
     INCOMING_PREFIX,
@@ -84,6 +82,7 @@ from .manifest_limits import (
     MAX_MANIFEST_BYTES,
     MAX_PACKED_FILE_BYTES,
 )
+from .record_writer import run_record_head, write_run_record
 from .records import (
     CLAIM_SCHEMA,
     META_ARTIFACT_TYPE,

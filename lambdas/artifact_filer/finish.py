@@ -16,7 +16,7 @@ from artifact_contract import (
     staging_run_prefix,
     write_run_record,
 )
-from artifact_contract.filing import EtagLookup, VersionLookup
+from artifact_contract.record_writer import EtagLookup, VersionLookup
 from artifact_contract.records import ReceiptStatus
 from artifact_contract.s3 import is_precondition_failed, now_iso
 

@@ -230,5 +230,6 @@ def test_read_through_reads_every_file_of_a_folder(tmp_path: Path) -> None:
 
 def test_the_manifest_reader_and_checks_count_as_the_manifest() -> None:
     for frame in ("Walk.value (artifact_contract/manifest_json.py:120)",
-                  "FileChecker.__call__ (artifact_contract/manifest_checks.py:190)"):
+                  "FileChecker.__call__ (artifact_contract/manifest_checks.py:190)",
+                  "write_run_record (artifact_contract/record_writer.py:48)"):
         assert spy.category(["Thread.run (threading.py:982)", frame]) == spy.MANIFEST
