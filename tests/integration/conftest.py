@@ -14,6 +14,7 @@ import re
 import pytest
 
 from artifact_backup.local import LocalFilerWorker, provision
+from tests.support.archive_cli import Archive
 from tests.support.local import reset_server, server_under_test, swapped_filer
 
 
@@ -61,3 +62,9 @@ def fresh_stack(fresh_server):
         stack = provision(fresh_server.endpoint_url)
         with LocalFilerWorker(stack, log_level="WARNING"):
             yield stack
+
+
+@pytest.fixture
+def archive(local_stack, s3, tmp_path, project_key, isolated_cache, capsys) -> Archive:
+    """A project of the test's own with its config.yaml, to file runs of and read them back."""
+    return Archive(local_stack, s3, tmp_path, project_key, capsys)
