@@ -152,16 +152,7 @@ def check_head(data: Any, file_count: int) -> Head:
         raise ManifestInvalidError(
             f"manifest created_at {created_at!r} is not an ISO 8601 date and time"
         ) from None
-    uploader = data.get("uploader") or {}
-    if not isinstance(uploader, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in uploader.items()
-    ):
-        raise ManifestInvalidError("manifest uploader must map strings to strings")
-    if len(uploader) > MAX_UPLOADER_ENTRIES:
-        raise ManifestInvalidError(f"manifest uploader has more than {MAX_UPLOADER_ENTRIES} entries")
-    for name, value in uploader.items():
-        _text(name, "manifest uploader key")
-        _text(value, f"manifest uploader {name!r}")
+    uploader = _check_uploader(data.get("uploader") or {})
     config_sha = data.get("config_sha256")
     if config_sha is not None and not is_sha256_hex(config_sha):
         raise ManifestInvalidError("manifest config_sha256 is not a SHA-256 hex digest")
@@ -176,6 +167,28 @@ def check_head(data: Any, file_count: int) -> Head:
     if not file_count:
         raise ManifestInvalidError("manifest lists no files")
 
+    pieces = _check_pieces(raw_pieces, version)
+    return Head(version, run_id, project_key, timestamp, archive_bucket, created_at, dict(uploader),
+                 config_sha, pieces)
+
+
+def _check_uploader(uploader: Any) -> dict[str, str]:
+    """The uploader's description: a bounded map of printable text to printable text."""
+    if not isinstance(uploader, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in uploader.items()
+    ):
+        raise ManifestInvalidError("manifest uploader must map strings to strings")
+    if len(uploader) > MAX_UPLOADER_ENTRIES:
+        raise ManifestInvalidError(f"manifest uploader has more than {MAX_UPLOADER_ENTRIES} entries")
+    for name, value in uploader.items():
+        _text(name, "manifest uploader key")
+        _text(value, f"manifest uploader {name!r}")
+    return uploader
+
+
+def _check_pieces(raw_pieces: list[Any], version: int) -> dict[str, Piece]:
+    """The pieces by id; each id must be the one its kind and SHA-256 give (or, from
+    ``SLOT_MANIFEST_VERSION``, a blob's name slot), and listed once."""
     pieces: dict[str, Piece] = {}
     for i, raw in enumerate(raw_pieces):
         where = f"piece #{i}"
@@ -194,8 +207,7 @@ def check_head(data: Any, file_count: int) -> Head:
         if piece_id in pieces:
             raise ManifestInvalidError(f"piece {piece_id!r} is listed twice")
         pieces[piece_id] = Piece(piece_id, kind, _size(raw, where), sha)
-    return Head(version, run_id, project_key, timestamp, archive_bucket, created_at, dict(uploader),
-                 config_sha, pieces)
+    return pieces
 
 
 class FileChecker:
