@@ -25,12 +25,12 @@ from .runner import (
     Bench,
     Scenario,
     tool_environment,
-    warm_up,
 )
 from .server import SERVERS
 from .targets_ours import targets
 from .targets_peers import missed_filings, missed_scenarios, peer_targets
 from .verify_group import GROUP_VERIFY
+from .warm import warm_up
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from . import SOURCE_DIRS
-from .data import Dataset, read_through
-from .executables import executable as _executable
-from .measure import Measurement, Meter, ToolFailedError, run_child
+from .data import Dataset, MiB, read_through
+from .measure import Measurement, Meter, ToolFailedError
 from .peers import (
     GROUP_AWS,
     GROUP_BOTO3,
@@ -34,11 +33,10 @@ from .peers import (
     GROUP_RCLONE,
     GROUP_S5CMD,
     PeerGroups,
-    rclone_executable,
-    s5cmd_executable,
 )
 from .server import CountingServer
 from .verify_group import GROUP_VERIFY, VerifyGroups
+from .warm import warm_server
 
 #: Python that runs the client's command line exactly as its console script does.
 _CLI_BOOT = "import sys; from artifact_backup.cli import main; sys.exit(main())"
@@ -361,10 +359,20 @@ class Bench(PeerGroups, VerifyGroups):
             self.progress(f"  {scenario.name} {group} rep {rep}: FAILED: {exc}")
             self.log.errors.append({"scenario": scenario.name, "group": group, "rep": rep, "error": str(exc)})
 
+    def warm(self, scenario: Scenario) -> None:
+        """An untimed upload of the scenario's largest files, then an empty server (bench.warm)."""
+        self._fresh()
+        sent = warm_server(self.s3, self._bucket("bench-warm"), scenario.dataset.project)
+        self._fresh()
+        self.progress(f"{scenario.name}: server warmed, untimed ({sent.files} files, "
+                      f"{sent.bytes / MiB:.0f} MiB)")
+
     def run(self, scenarios: Sequence[Scenario], reps: int) -> RunLog:
         """Every scenario's groups, repetitions interleaved; then the verify scenarios, each on one
         filed run (see :mod:`bench.verify_group`)."""
         interleaved = [s for s in scenarios if GROUP_VERIFY not in s.groups]
+        for scenario in interleaved:
+            self.warm(scenario)
         for rep in range(reps):
             self.progress(f"repetition {rep + 1}/{reps}")
             for scenario in interleaved:
@@ -379,27 +387,3 @@ class Bench(PeerGroups, VerifyGroups):
                 self.run_verify(scenario, reps, _CLI_BOOT)
         self._fresh()
         return self.log
-
-
-def warm_up(env: dict[str, str], timeout_s: float = 120.0) -> None:
-    """Start every tool once, untimed: the first start of an interpreter or binary reads it from disk.
-
-    Our sources are compiled to bytecode first, as ``pip install`` does for every installed tool
-    (awscli and boto3 included): a shell with ``PYTHONDONTWRITEBYTECODE`` set would otherwise have
-    our client recompile its modules on every start, a cost no installed copy pays.
-    """
-    run_child([sys.executable, "-m", "compileall", "-q", *SOURCE_DIRS], env, timeout_s)
-    for argv in (
-        [_executable("aws"), "--version"],
-        [s5cmd_executable(), "version"],
-        [rclone_executable(), "version"],
-        [sys.executable, "-c", "import awscrt.s3, s3transfer.crt"],
-        [
-            sys.executable,
-            "-c",
-            "import boto3, botocore.session; botocore.session.get_session().get_service_model('s3')",
-        ],
-        [sys.executable, "-c", "import artifact_backup.cli"],
-        [sys.executable, "-c", "import artifact_filer.handler"],
-    ):
-        run_child(argv, env, timeout_s)
