@@ -4,11 +4,13 @@ start of its own or for the server's first large upload.
 
 A fresh moto server spends about twice the CPU on the first gigabytes it receives as on the same
 upload later (`--only gis --reps 5`: 53 s of server CPU for our upload in the first repetition,
-24-29 s in the four others, where boto3's CRT, later in the same repetition, paid nothing extra);
-its process is still growing its heap and settling its allocator. Whichever group came first in the
-first repetition paid for it, and the scenarios list ours first. The warm-up sends the largest
-files, which is where that cost lies, capped in count so a 200,000-file scenario stays quick; the
-server is emptied afterwards like before any group.
+24.5-29.2 s in the four others; boto3's CRT, later in the same repetition, took 22.2 s against
+19.0-20.3 s). Why was not established. Whichever group came first in the first repetition paid
+for it, and the scenarios list ours first; in a warmed GIS-only run the first repetition's upload
+took 19.9 s. The warm-up sends the largest files, capped in count so a 200,000-file scenario stays
+quick; the server is emptied afterwards like before any group. It runs right before the scenario's
+first repetition: in a full run that warmed every scenario at its start, our GIS upload, first in
+the first repetition, still cost the server 43 s against 23-26 s in the others.
 """
 
 from __future__ import annotations
