@@ -132,6 +132,7 @@ class Filer(Construct):
             retention=retention(settings.log_retention_days),
             removal_policy=RemovalPolicy.DESTROY,
         )
+        skip_checks(self.log_group, ("CKV_AWS_158", LOGS_AT_REST))
         self.role = iam.Role(
             self,
             "Role",
@@ -224,7 +225,6 @@ class Filer(Construct):
                 reuse_max_age_days=max(1, settings.glacier_transition_days * 2 // 3),
             ),
         )
-        skip_checks(self.log_group, ("CKV_AWS_158", LOGS_AT_REST))
         skip_checks(
             function,
             ("CKV_AWS_115", "Concurrency is bounded where the work arrives: the SQS event source's "
