@@ -21,6 +21,7 @@ from artifact_contract import Crc64Nvme
 from .collect import LocalFile
 from .exceptions import FileChangedError, FileUnreadableError
 from .local_files import LocalFiles
+from .part_crc import PartCrcs
 from .transfer import MB, UploadConfig
 
 PACK_MEMBER_MODE = 0o644
@@ -142,12 +143,17 @@ class FileDigest:
     crc64nvme: str
 
 
-def digest_file(f: LocalFile, chunksize: int = 1 * MB) -> FileDigest:
-    """Both checksums of the file's first ``f.size`` bytes, the size it had when it was listed."""
+def digest_file(f: LocalFile, chunksize: int = 1 * MB, parts: PartCrcs | None = None) -> FileDigest:
+    """Both checksums of the file's first ``f.size`` bytes, the size it had when it was listed;
+    ``parts`` takes its part CRC32Cs in the same read, for the send."""
     digest, crc = hashlib.sha256(), Crc64Nvme()
     for chunk in read_listed(f, chunksize):
         digest.update(chunk)
         crc.update(chunk)
+        if parts is not None:
+            parts.update(chunk)
+    if parts is not None:
+        parts.close()
     return FileDigest(digest.hexdigest(), crc.b64())
 
 
@@ -179,13 +185,16 @@ def read_listed(f: LocalFile, chunksize: int = 1 * MB) -> Iterator[memoryview]:
 
 
 class _HashingWriter:
-    def __init__(self, out: BinaryIO) -> None:
+    def __init__(self, out: BinaryIO, parts: PartCrcs | None = None) -> None:
         self._out = out
+        self._parts = parts
         self.digest = hashlib.sha256()
         self.size = 0
 
     def write(self, data: bytes) -> int:
         self.digest.update(data)
+        if self._parts is not None:
+            self._parts.update(data)
         self.size += len(data)
         self._out.write(data)
         return len(data)
@@ -306,6 +315,7 @@ def write_pack(
     compress_level: int = 1,
     chunksize: int = 1 * MB,
     on_file: Callable[[LocalFile], None] | None = None,
+    parts: PartCrcs | None = None,
 ) -> PackResult:
     """Stream ``files`` into ``out`` as a deterministic tar.gz, hashing members and pack on the way.
 
@@ -314,9 +324,10 @@ def write_pack(
 
     The bytes are tarfile's stream (PAX format) with deflate over it. At ``compress_level`` 0,
     deflate's stored blocks follow the sizes written, so there the bytes also depend on
-    ``chunksize``; at levels 1-9 they depend on the files alone.
+    ``chunksize``; at levels 1-9 they depend on the files alone. ``parts`` takes the pack's part
+    CRC32Cs from the bytes written, for the send.
     """
-    writer = _HashingWriter(out)
+    writer = _HashingWriter(out, parts)
     shas: list[str] = []
     crcs: list[str] = []
     # A planned pack reads its files from the run's spool already in (type, path) order, which is
@@ -353,6 +364,8 @@ def write_pack(
         # The end of archive as tarfile writes it: two zero blocks, then zeros to a whole record.
         offset += 2 * tarfile.BLOCKSIZE
         deflate.write(tarfile.NUL * (2 * tarfile.BLOCKSIZE + -offset % tarfile.RECORDSIZE))
+    if parts is not None:
+        parts.close()
     if presorted:
         return PackResult(writer.digest.hexdigest(), writer.size, tuple(shas), tuple(crcs))
     by_name = dict(zip((f.member_name for f in ordered), zip(shas, crcs, strict=True), strict=True))

@@ -29,9 +29,11 @@ def start_hashes(
     sent, any other is sent under its slot while it is hashed."""
     jobs = []
     for f in blobs:
-        hashed = pool.submit(digest_file, f, sender.config.hash_chunksize)
+        parts = sender.checksums.for_size(f.size)
+        hashed = pool.submit(digest_file, f, sender.config.hash_chunksize, parts)
         hashed.add_done_callback(_notify_hashed(sender, f))
-        jobs.append(BlobJob(f, hashed, None if f.size in hash_first else blob_slot_id(f.member_name)))
+        slot = None if f.size in hash_first else blob_slot_id(f.member_name)
+        jobs.append(BlobJob(f, hashed, slot, parts))
     return jobs
 
 
@@ -49,7 +51,7 @@ def send_slot_blobs(sender: PieceSender, jobs: Sequence[BlobJob]) -> None:
         f, slot = job.file, job.slot
         if slot is None or sender.run.holds(slot, f.size):
             continue  # hashed first, or sent by an earlier attempt
-        sender.upload(f.location, slot, _slot_piece(slot, job), f.size)
+        sender.upload(f.location, slot, _slot_piece(slot, job), f.size, parts=job.parts)
 
 
 def _slot_piece(slot: str, job: BlobJob) -> Callable[[], Piece]:
@@ -64,7 +66,7 @@ def file_blobs(sender: PieceSender, jobs: Sequence[BlobJob], reusable: ReuseInde
         if job.slot is not None:
             _file_slot_blob(sender, job.file, job.slot, digest)
         else:
-            _send_hashed_blob(sender, job.file, digest, reusable)
+            _send_hashed_blob(sender, job, digest, reusable)
 
 
 def _file_slot_blob(sender: PieceSender, f: LocalFile, slot: str, digest: FileDigest) -> None:
@@ -76,9 +78,9 @@ def _file_slot_blob(sender: PieceSender, f: LocalFile, slot: str, digest: FileDi
 
 
 def _send_hashed_blob(
-    sender: PieceSender, f: LocalFile, digest: FileDigest, reusable: ReuseIndex | None
+    sender: PieceSender, job: BlobJob, digest: FileDigest, reusable: ReuseIndex | None
 ) -> None:
-    outcome = sender.outcome
+    f, outcome = job.file, sender.outcome
     sha = digest.sha256
     piece = Piece(blob_piece_id(sha), "blob", f.size, sha)
     if reuse_if_indexed(sender, f, piece, reusable, digest.crc64nvme):
@@ -88,4 +90,4 @@ def _send_hashed_blob(
         return  # an identical file of this run sends it
     outcome.pieces[piece.id] = piece
     if not sender.already_there(piece):
-        sender.upload(f.location, piece.id, piece, f.size)
+        sender.upload(f.location, piece.id, piece, f.size, parts=job.parts)

@@ -240,7 +240,8 @@ class Uploader:
         try:
             with _changes_named(blobs), s3_failures(run.bucket, "sending the run's pieces"):
                 blobs.extend(start_hashes(sender, pool, plan.blobs, hash_first_sizes(plan.blobs, reusable)))
-                with transfer_manager(self.client, self.config) as manager:
+                part_crcs = sender.checksums.given_to(self.client)
+                with part_crcs, transfer_manager(self.client, self.config) as manager:
                     sender.use(manager)
                     send_slot_blobs(sender, blobs)
                     send_packs(sender, plan.packs)

@@ -14,6 +14,7 @@ from artifact_contract import FileEntry, Piece, pack_piece_id
 from ..collect import LocalFile
 from ..pack import PackResult, write_pack
 from ..pack_level import pack_level
+from ..part_crc import PartCrcs
 from ..paths import discard
 from .sender import PieceSender
 
@@ -26,7 +27,8 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
             pending.popleft().result()
         # A planned pack reads its files from the run's spool each time: while it is written, and
         # again to list them with their hashes.
-        path, packed = _write_pack_file(sender, planned)
+        parts = sender.checksums.for_stream()
+        path, packed = _write_pack_file(sender, planned, parts)
         piece = Piece(pack_piece_id(packed.sha256), "pack", packed.size, packed.sha256)
         sender.outcome.pieces[piece.id] = piece
         content = 0
@@ -36,10 +38,13 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
         if sender.already_there(piece, content):
             discard(path, "pack file")
             continue
-        pending.append(sender.upload(str(path), piece.id, piece, packed.size, cleanup=path, content=content))
+        pending.append(sender.upload(str(path), piece.id, piece, packed.size, cleanup=path, content=content,
+                                     parts=parts))
 
 
-def _write_pack_file(sender: PieceSender, members: Sequence[LocalFile]) -> tuple[Path, PackResult]:
+def _write_pack_file(
+    sender: PieceSender, members: Sequence[LocalFile], parts: PartCrcs
+) -> tuple[Path, PackResult]:
     cfg = sender.config
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until uploaded
         prefix="artifact-pack-", suffix=".tar.gz", dir=cfg.temp_dir, delete=False
@@ -53,6 +58,7 @@ def _write_pack_file(sender: PieceSender, members: Sequence[LocalFile]) -> tuple
             compress_level=pack_level(members, cfg.compress_level),
             chunksize=cfg.hash_chunksize,
             on_file=sender.file_hashed,
+            parts=parts,
         )
     finally:
         handle.close()

@@ -9,13 +9,16 @@ from typing import Any
 from artifact_contract import Piece
 
 from ..collect import LocalFile
+from ..part_crc import PartCrcs
 from ..paths import discard
 from ..transfer import Notifier, UploadConfig
+from .part_checksums import PartChecksums
 from .reader import strict_osutil
 from .subscribers import PieceProgress
 from .types import SendOutcome, StagingRun
 
-#: S3 checks every part against this checksum on arrival. CRC32C: S3 combines a multipart object's
+#: S3 checks every part against this checksum on arrival, taken where the piece is hashed
+#: (:mod:`artifact_backup.part_crc`) or else by botocore. CRC32C: S3 combines a multipart object's
 #: part CRCs at completion (COMPOSITE), and awscrt, which botocore uses for it, computes it in
 #: hardware (SSE4.2, ARMv8 CRC) at 5 GB/s here, against 2 GB/s for CRC32. A CRC64NVME multipart
 #: object is FULL_OBJECT instead, which a local server can only check by reading the whole object
@@ -51,6 +54,7 @@ class PieceSender:
         self.config = config
         self.notify = notify
         self.outcome = SendOutcome()
+        self.checksums = PartChecksums(config)
         self.temp_files: list[Path] = []
         self._manager: Any = None
         self._transfers: list[Any] = []
@@ -79,9 +83,13 @@ class PieceSender:
         size: int,
         cleanup: Path | None = None,
         content: int | None = None,
+        parts: PartCrcs | None = None,
     ) -> Any:
         """Start sending ``size`` bytes of ``path`` as the piece ``piece_id`` (carrying ``content``
-        bytes of files, default ``size``); returns its future."""
+        bytes of files, default ``size``; ``parts``: its part CRC32Cs, as its hash reads them);
+        returns its future."""
+        if parts is not None:
+            self.checksums.bind(self.run.bucket, self.run.key(piece_id), parts, size)
         progress = PieceProgress(piece, size, cleanup, outcome=self.outcome, notify=self.notify,
                                  content=content)
         future = self._manager.upload(

@@ -26,6 +26,7 @@ from artifact_contract import (
 from ..collect import DroppedFile, LocalFile
 from ..exceptions import ArgumentInvalidError
 from ..pack import FileDigest, PiecePlan
+from ..part_crc import PartCrcs
 
 
 @dataclass(frozen=True)
@@ -184,6 +185,8 @@ class BlobJob:
     file: LocalFile
     hashed: Future[FileDigest]
     slot: str | None
+    #: Its part CRC32Cs, taken by the hash's read for the send.
+    parts: PartCrcs | None = None
 
 
 @dataclass

@@ -159,10 +159,10 @@ def test_a_lone_large_file_is_sent_while_it_is_hashed(tmp_path, s3, keys, make_u
     s3.meta.events.register("before-parameter-build.s3.PutObject", on_send)
     real = blob_task_module.digest_file
 
-    def hash_after_upload_started(f, chunksize):
+    def hash_after_upload_started(f, *args):
         if not started.wait(timeout=30):
             raise AssertionError("the blob's upload did not start before its hash was done")
-        return real(f, chunksize)
+        return real(f, *args)
 
     monkeypatch.setattr(blob_task_module, "digest_file", hash_after_upload_started)
     config = UploadConfig(pack_threshold=16 * KB, pack_max_bytes=64 * KB)
