@@ -40,6 +40,7 @@ from .blob_task import file_blobs, send_slot_blobs, start_hashes
 from .commit import put_manifest, run_manifest
 from .filer_progress import FilerProgressReader, RunUnits, run_units
 from .pack_task import send_packs
+from .part_checksums import speaks_plain_http
 from .receipt import PollCutOff, ReceiptPoller, refused_error
 from .resend_task import changed_while_sent, moved, settle_moved_blobs
 from .resume import Attempt, mark_committed, sent_before, start_attempt
@@ -234,7 +235,8 @@ class Uploader:
 
         Every hash starts before the S3 client is made: a third of a second of start-up the hashing
         runs beside."""
-        sender = PieceSender(run, self.config, self._notify)
+        endpoint = self._client.meta.endpoint_url if self._client is not None else self.settings.endpoint_url
+        sender = PieceSender(run, self.config, self._notify, part_checksums=speaks_plain_http(endpoint))
         pool = ThreadPoolExecutor(max_workers=self.config.hash_workers, thread_name_prefix="artifact-hash")
         blobs: list[BlobJob] = []
         try:

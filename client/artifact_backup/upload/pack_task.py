@@ -43,7 +43,7 @@ def send_packs(sender: PieceSender, packs: Sequence[Sequence[LocalFile]]) -> Non
 
 
 def _write_pack_file(
-    sender: PieceSender, members: Sequence[LocalFile], parts: PartCrcs
+    sender: PieceSender, members: Sequence[LocalFile], parts: PartCrcs | None
 ) -> tuple[Path, PackResult]:
     cfg = sender.config
     handle = tempfile.NamedTemporaryFile(  # noqa: SIM115 - lives until uploaded

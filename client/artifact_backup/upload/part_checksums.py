@@ -26,6 +26,11 @@ CHECKSUM_MEMBER = "ChecksumCRC32C"
 _EVENTS = ("before-parameter-build.s3.UploadPart", "before-parameter-build.s3.PutObject")
 
 
+def speaks_plain_http(endpoint_url: str | None) -> bool:
+    """Whether requests to ``endpoint_url`` go over plain HTTP (None: AWS's own, HTTPS)."""
+    return bool(endpoint_url) and urlparse(endpoint_url).scheme == "http"
+
+
 def part_size(size: int, config: UploadConfig) -> int:
     """The part size s3transfer cuts a piece of ``size`` bytes into: the configured one, grown as
     it grows it to keep a large file within S3's 10,000 parts."""
@@ -35,20 +40,25 @@ def part_size(size: int, config: UploadConfig) -> int:
 
 
 class PartChecksums:
-    """The part CRC32Cs of one run's pieces, by staging key, and the botocore handler that sends them."""
+    """The part CRC32Cs of one run's pieces, by staging key, and the botocore handler that sends them.
 
-    def __init__(self, config: UploadConfig) -> None:
+    :param enabled: whether the run goes to a plain-HTTP endpoint; otherwise nothing is taken
+        (:meth:`for_size` and :meth:`for_stream` give None) and nothing is handed to botocore.
+    """
+
+    def __init__(self, config: UploadConfig, *, enabled: bool = True) -> None:
         self._config = config
+        self.enabled = enabled
         self._bound: dict[tuple[str, str], tuple[PartCrcs, bool]] = {}
 
-    def for_size(self, size: int) -> PartCrcs:
+    def for_size(self, size: int) -> PartCrcs | None:
         """Parts for a piece whose size is known before it is read (a large file)."""
-        return PartCrcs(part_size(size, self._config))
+        return PartCrcs(part_size(size, self._config)) if self.enabled else None
 
-    def for_stream(self) -> PartCrcs:
+    def for_stream(self) -> PartCrcs | None:
         """Parts for a piece whose size is known only once it is written (a pack, far below the
         size at which s3transfer grows its parts)."""
-        return PartCrcs(self._config.multipart_chunksize)
+        return PartCrcs(self._config.multipart_chunksize) if self.enabled else None
 
     def bind(self, bucket: str, key: str, crcs: PartCrcs, size: int) -> None:
         """``crcs`` are the checksums of the ``size`` bytes sent to ``key``. Where s3transfer cuts
@@ -75,7 +85,7 @@ class PartChecksums:
     def given_to(self, client: Any) -> Iterator[None]:
         """While inside, ``client``'s uploads and parts carry the bound checksums, if it speaks
         plain HTTP (see the module's note)."""
-        if urlparse(client.meta.endpoint_url).scheme != "http":
+        if not (self.enabled and speaks_plain_http(client.meta.endpoint_url)):
             yield
             return
         events = client.meta.events

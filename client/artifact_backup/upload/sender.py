@@ -46,15 +46,18 @@ class PieceSender:
     """Sends one run's pieces through one s3transfer manager and keeps the outcome's tally.
 
     The manager is given with :meth:`use` once it exists: the hashes start before it (and the S3
-    client it needs) is made.
+    client it needs) is made. ``part_checksums``: the endpoint speaks plain HTTP, so the pieces'
+    part CRC32Cs are taken as they are hashed (:mod:`.part_checksums`).
     """
 
-    def __init__(self, run: StagingRun, config: UploadConfig, notify: Notifier) -> None:
+    def __init__(
+        self, run: StagingRun, config: UploadConfig, notify: Notifier, *, part_checksums: bool = False
+    ) -> None:
         self.run = run
         self.config = config
         self.notify = notify
         self.outcome = SendOutcome()
-        self.checksums = PartChecksums(config)
+        self.checksums = PartChecksums(config, enabled=part_checksums)
         self.temp_files: list[Path] = []
         self._manager: Any = None
         self._transfers: list[Any] = []

@@ -13,7 +13,7 @@ from awscrt.checksums import crc32c
 
 from artifact_backup.part_crc import PartCrcs, crc32c_b64
 from artifact_backup.transfer import GB, MB, UploadConfig
-from artifact_backup.upload.part_checksums import PartChecksums, part_size
+from artifact_backup.upload.part_checksums import PartChecksums, part_size, speaks_plain_http
 
 
 def reference_crc32c(data: bytes) -> str:
@@ -201,3 +201,15 @@ def test_over_https_botocore_keeps_its_streamed_trailer_and_unsigned_body():
     assert "x-amz-checksum-crc32c" not in headers
     assert headers["x-amz-trailer"] == "x-amz-checksum-crc32c"
     assert headers["x-amz-content-sha256"] == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+
+
+def test_nothing_is_taken_for_an_endpoint_that_is_not_plain_http():
+    assert speaks_plain_http("http://127.0.0.1:5000")
+    assert not speaks_plain_http("https://s3.eu-west-1.amazonaws.com")
+    assert not speaks_plain_http(None)  # AWS's own endpoint
+    checksums = PartChecksums(UploadConfig(), enabled=False)
+    assert checksums.for_size(100 * MB) is None
+    assert checksums.for_stream() is None
+    client = _client()  # plain http, but the run's checksums were not taken
+    with checksums.given_to(client):
+        assert sent_checksum(client, "put_object", Bucket="staging", Key="pack") == BOTOCORES_OWN
