@@ -116,8 +116,8 @@ def test_large_file_changing_while_uploaded(setup, capsys, monkeypatch, local_st
     real = upload_module.digest_file
     changed: list[str] = []
 
-    def hash_then_change(f, chunksize):
-        digest = real(f, chunksize)
+    def hash_then_change(f, *args):
+        digest = real(f, *args)
         if f.source == big and not changed:
             changed.append(change)
             if change == "grows":
