@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import random
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -32,6 +31,7 @@ from artifact_contract import (
     staging_run_prefix,
 )
 from tests.support.s3 import list_keys
+from tests.support.staged import noise
 
 MiB = 1024 * 1024
 #: What the suite injected, by kind, reported at the end of the run.
@@ -68,11 +68,6 @@ def kill_at(step: str, nth: int = 1, before: Callable[[], None] | None = None) -
             raise FilerKilled(f"killed after {step} #{nth}")
 
     return hook
-
-
-def noise(seed: str, size: int) -> bytes:
-    """Deterministic incompressible bytes, so packs stay the size of their input."""
-    return random.Random(seed).randbytes(size)
 
 
 def make_project(root: Path, name: str = "P1", *, small: int = 12, seed: str = "", large: bool = True

@@ -16,7 +16,6 @@ every connection after one answer).
 from __future__ import annotations
 
 import time
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -29,7 +28,7 @@ from artifact_contract import crc64nvme_b64, run_record_key, staging_run_prefix
 from artifact_filer import copy as filer_copy
 from artifact_filer import handler as filer_handler
 from tests.support.local import swapped_filer
-from tests.support.s3 import list_keys
+from tests.support.s3 import answers, list_keys
 
 from .support import (
     TS,
@@ -48,17 +47,6 @@ from .support import (
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.strict_s3]
-
-
-def answers(client: Any) -> Counter[tuple[str, int]]:
-    """Every answer the client gets from now on, by (operation, HTTP status), retries included."""
-    seen: Counter[tuple[str, int]] = Counter()
-
-    def record(http_response: Any, model: Any, **_: Any) -> None:
-        seen[(model.name, http_response.status_code)] += 1
-
-    client.meta.events.register("after-call.s3", record)
-    return seen
 
 
 def test_a_piece_changed_on_the_way_is_refused_and_the_upload_says_so(

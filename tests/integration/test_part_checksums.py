@@ -6,7 +6,6 @@ S3 itself, on a server that checks checksums as S3 does).
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections import Counter
 from pathlib import Path
@@ -22,7 +21,8 @@ from artifact_backup.transfer import MB
 from artifact_backup.upload import BackupRequest, blob_task
 from artifact_backup.upload.reader import StrictReader
 from tests.support.local import backend_under_test
-from tests.support.s3 import list_keys
+from tests.support.s3 import answers, list_keys
+from tests.support.staged import noise
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +30,13 @@ PART = 5 * MB
 GIS_BYTES = 12 * MB  # three parts of 5, 5 and 2 MiB
 
 
-def noise(seed: bytes, size: int) -> bytes:
-    """Bytes gzip cannot shrink, different for each seed."""
-    block = b"".join(hashlib.sha256(seed + i.to_bytes(4, "big")).digest() for i in range(4096))
-    return (block * (size // len(block) + 1))[:size]
-
-
 @pytest.fixture
 def uploader(tmp_path, local_stack, project_key, isolated_cache) -> tuple[Uploader, BackupRequest]:
     """Two identical large GIS files, so both are hashed before they are sent (they share one
     blob), and a small log, packed."""
     folder = tmp_path / project_key
-    for rel, data in (("gis_data/roads.gpkg", noise(b"roads", GIS_BYTES)),
-                      ("gis_data/copy/roads.gpkg", noise(b"roads", GIS_BYTES)),
+    for rel, data in (("gis_data/roads.gpkg", noise("roads", GIS_BYTES)),
+                      ("gis_data/copy/roads.gpkg", noise("roads", GIS_BYTES)),
                       ("logs/process_log.txt", b"run 1\n" * 100)):
         (folder / rel).parent.mkdir(parents=True, exist_ok=True)
         (folder / rel).write_bytes(data)
@@ -96,7 +90,7 @@ def test_each_part_is_read_once_to_be_sent_and_carries_the_crc32c_of_the_bytes_h
     # Each attempt read its body once, to send it: botocore did not read it again for its checksum.
     assert sum(reads.values()) == sum(length for _, _, length in sends.requests)
     assert sum(reads.values()) >= result.bytes_sent
-    data = noise(b"roads", GIS_BYTES)
+    data = noise("roads", GIS_BYTES)
     expected = {n: crc32c_b64(crc32c(data[(n - 1) * PART:n * PART])) for n in (1, 2, 3)}
     blob_parts = {url.split("partNumber=")[1].split("&")[0]: value
                   for url, value, _ in sends.requests if "/blobs/" in url}
@@ -110,22 +104,17 @@ def test_a_file_rewritten_between_its_hash_and_its_send_is_refused(
 
     def rewritten_after_hash(f: Any, *args: Any) -> Any:
         digest = real_digest(f, *args)
-        Path(f.location).write_bytes(noise(b"rewritten", f.size))  # same size, another mtime
+        Path(f.location).write_bytes(noise("rewritten", f.size))  # same size, another mtime
         return digest
 
     monkeypatch.setattr(blob_task, "digest_file", rewritten_after_hash)
-    answers: Counter[tuple[str, int]] = Counter()
-
-    def record(http_response: Any, model: Any, **_: Any) -> None:
-        answers[(model.name, http_response.status_code)] += 1
-
-    up.client.meta.events.register("after-call.s3", record)
+    seen = answers(up.client)
     with pytest.raises(FileChangedError, match="roads.gpkg changed while it was being uploaded"):
         up.backup(request, wait_timeout=120)
     if backend_under_test() == "localstack":
         # S3 refused the parts themselves: their bytes are not the ones their checksums were taken of.
-        assert answers[("UploadPart", 400)] >= 1, answers
-        assert answers[("CompleteMultipartUpload", 200)] == 0, answers
+        assert seen[("UploadPart", 400)] >= 1, seen
+        assert seen[("CompleteMultipartUpload", 200)] == 0, seen
     staged = list_keys(local_stack.client("s3"), local_stack.names.staging_bucket, "incoming/")
     assert not [k for k in staged if project_key in k and k.endswith("/manifest.json")]
     assert os.path.getsize(request.folder / "gis_data/roads.gpkg") == GIS_BYTES

@@ -1,9 +1,11 @@
-"""S3 as the tests see it: an in-process moto with the buckets a suite needs, and listings."""
+"""S3 as the tests see it: an in-process moto with the buckets a suite needs, listings, and the
+answers a client got."""
 
 from __future__ import annotations
 
 import os
 import urllib.request
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -59,3 +61,14 @@ def list_keys(s3: Any, bucket: str, prefix: str = "") -> list[str]:
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         keys.extend(o["Key"] for o in page.get("Contents", []))
     return sorted(keys)
+
+
+def answers(client: Any) -> Counter[tuple[str, int]]:
+    """Every answer ``client`` gets from now on, by (operation, HTTP status), retries included."""
+    seen: Counter[tuple[str, int]] = Counter()
+
+    def record(http_response: Any, model: Any, **_: Any) -> None:
+        seen[(model.name, http_response.status_code)] += 1
+
+    client.meta.events.register("after-call.s3", record)
+    return seen

@@ -11,6 +11,7 @@ import gzip
 import hashlib
 import io
 import json
+import random
 import tarfile
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -35,6 +36,11 @@ ARCHIVE = "filer-test-archive"
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def noise(seed: str, size: int) -> bytes:
+    """Deterministic incompressible bytes, so packs stay the size of their input."""
+    return random.Random(seed).randbytes(size)
 
 
 def new_run_id() -> str:
