@@ -39,12 +39,18 @@ $(LOCALSTACK_VENV)/.installed: requirements-localstack.txt constraints-localstac
 		-r requirements-localstack.txt -c constraints-localstack.txt
 	touch $@
 
+# The suites run on worker processes (pytest-xdist), each with its own servers and filer: most
+# tests wait on a server, a filer thread or a subprocess, so two workers about halve the wall time
+# on two cores. PYTEST_WORKERS=0 runs them in this process (easier to debug), as plain `pytest` does.
+PYTEST_WORKERS ?= 2
+PYTEST_WORKERS_OPTION := $(if $(filter 0,$(PYTEST_WORKERS)),,-n $(PYTEST_WORKERS))
+
 .PHONY: demo test lint bench bench-smoke clean localstack test-localstack
 localstack: $(LOCALSTACK_VENV)/.installed
 
 # The suites that talk to a server, on LocalStack (the strict_s3 tests run only here).
 test-localstack: $(VENV)/.dev localstack
-	ARTIFACT_BACKUP_S3_BACKEND=localstack $(PY) -m pytest tests/integration tests/faults tests/hostile
+	ARTIFACT_BACKUP_S3_BACKEND=localstack $(PY) -m pytest $(PYTEST_WORKERS_OPTION) tests/integration tests/faults tests/hostile
 
 demo: $(VENV)/.local
 	$(VENV)/bin/artifact-backup demo
@@ -53,7 +59,7 @@ lint: $(VENV)/.dev
 	$(PY) -m ruff check .
 
 test: $(VENV)/.dev $(VENV)/.checkov lint
-	$(PY) -m pytest
+	$(PY) -m pytest $(PYTEST_WORKERS_OPTION)
 
 bench: $(VENV)/.bench
 	$(PY) -m bench
