@@ -49,8 +49,8 @@ _PACKING_FILES = ("/pack.py", "/pack_task.py", "/tarfile.py", "/zipfile.py", "/g
 _PLUMBING = ("/threading.py", "/concurrent/futures/thread.py", "/<string>")
 #: Our functions that hash (``hash_file``, ``_sha256_of``, ``start_hashes``) say so in their names.
 _HASH_WORDS = ("hash", "sha256", "digest")
-_MANIFEST_FILES = ("/manifest.py", "/manifest_json.py", "/manifest_checks.py", "/spool.py", "/filing.py",
-                   "/record_writer.py", "/upload/commit.py")
+_MANIFEST_FILES = ("/manifest.py", "/manifest_json.py", "/manifest_checks.py", "/spool.py",
+                   "/sqlite_spool.py", "/filing.py", "/record_writer.py", "/upload/commit.py")
 _FILE_FUNCTIONS = ("readinto", "read", "scandir", "walk", "stat", "rglob", "iterdir", "lstat")
 
 

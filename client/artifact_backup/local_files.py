@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
-from artifact_contract.spool import SqliteSpool
+from artifact_contract.sqlite_spool import SqliteSpool
 
 if TYPE_CHECKING:
     from .collect import LocalFile

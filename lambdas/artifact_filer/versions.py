@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from artifact_contract import FileEntry, Manifest
-from artifact_contract.spool import SqliteSpool
+from artifact_contract.sqlite_spool import SqliteSpool
 
 from .checksum import crc_problem
 from .context import FilingContext

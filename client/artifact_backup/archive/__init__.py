@@ -29,9 +29,9 @@ _EXPORTS = {
     "ALL_RUNS": "reader",
     "ReadConfig": "config",
     "Prices": "prices",
-    "RunSummary": "runs",
-    "RunListing": "runs",
-    "PinNote": "runs",
+    "RunSummary": "summary",
+    "RunListing": "summary",
+    "PinNote": "pin_note",
     "LATEST": "runs",
     "DownloadResult": "download",
     "RestoreResult": "restore",
@@ -64,7 +64,9 @@ if TYPE_CHECKING:
     from .diff import RunDiff
     from .download import DownloadResult
     from .pin import PinResult
+    from .pin_note import PinNote
     from .prices import Prices
     from .reader import ALL_RUNS, ArchiveReader
     from .restore import RestoreResult
-    from .runs import LATEST, PinNote, RunListing, RunSummary
+    from .runs import LATEST
+    from .summary import RunListing, RunSummary

@@ -17,7 +17,8 @@ from artifact_contract import runs_prefix
 from ..transfer import GB
 from ._s3 import list_objects
 from .prices import ARCHIVE_CLASSES, STANDARD, Prices
-from .runs import MISSING, list_runs, project_key_argument
+from .runs import list_runs, project_key_argument
+from .summary import MISSING
 
 #: The type name under which the archive's own records (run records, claims, pin notes) are counted.
 RECORDS_TYPE = "_runs"

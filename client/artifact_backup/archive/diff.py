@@ -19,7 +19,8 @@ from ..exceptions import ChecksumMismatchError, RestoreRequiredError
 from ._s3 import ObjectArchivedError, get_bytes, parallel_map, read_error
 from .config import ReadConfig
 from .download import restore_command
-from .runs import RunSummary, run_label, safe_file
+from .runs import safe_file
+from .summary import RunSummary, run_label
 
 CONFIG_TYPE = "config"
 

@@ -38,7 +38,8 @@ from ._s3 import head, read_error
 from .config import ReadConfig
 from .local_names import Placed, Renamed, plan_names, refuse, rules_for, write_error
 from .prices import ARCHIVE_CLASSES
-from .runs import MISSING, RunSummary, select_files
+from .runs import select_files
+from .summary import MISSING, RunSummary
 
 #: Suffix of the temporary name a file is written under until its checksum is confirmed.
 PART_SUFFIX = ".artifact-backup-part"

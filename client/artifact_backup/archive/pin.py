@@ -33,7 +33,8 @@ from artifact_contract.s3 import DENIED_CODES, MISSING_CODES, error_code, is_aws
 
 from ..exceptions import ArchiveReadError, ArgumentInvalidError
 from ._s3 import parallel_map, read_error
-from .runs import PinNote, RunSummary, pin_key
+from .pin_note import PinNote, pin_key
+from .summary import RunSummary
 
 MAX_NOTE_CHARS = 2000
 #: What S3 (or an S3-compatible server) answers for a bucket without Object Lock.

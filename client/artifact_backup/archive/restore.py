@@ -21,7 +21,8 @@ from ._s3 import head, parallel_map, read_error
 from .config import ReadConfig
 from .download import restore_state
 from .prices import ARCHIVE_CLASSES
-from .runs import MISSING, RunSummary, select_files
+from .runs import select_files
+from .summary import MISSING, RunSummary
 
 TIERS = ("Standard", "Bulk", "Expedited")
 #: How long each tier usually takes, as S3 documents it for Glacier Flexible Retrieval / Deep Archive.

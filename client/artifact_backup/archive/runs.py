@@ -12,9 +12,8 @@ version the record names, so an upload a later one superseded shows where its ow
 from __future__ import annotations
 
 import re
-from collections import Counter
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from typing import Any
 
 from artifact_contract import (
@@ -34,14 +33,13 @@ from artifact_contract import (
 
 from ..exceptions import ArgumentInvalidError, RunNotFoundError
 from ._s3 import ListedObject, get_bytes, head, list_objects, parallel_map
-from .history import Superseded, superseded_files, supersessions
+from .history import superseded_files, supersessions
 from .joined import Upload, load_timestamp
-from .pin_note import PinNote, pin_key, read_pin
+from .pin_note import pin_key, read_pin
+from .summary import RunListing, RunSummary, run_label
 
 #: The RUN argument that names the newest timestamped run.
 LATEST = "latest"
-#: Storage "class" of a recorded file that is no longer in the archive (expired or deleted).
-MISSING = "MISSING"
 
 _TS_RE = re.compile(r"\d{8}_\d{4}")
 _HEX_RE = re.compile(r"[0-9a-f]{4,32}")
@@ -54,11 +52,6 @@ def project_key_argument(project_key: str) -> str:
         raise ArgumentInvalidError(f"PROJECT: {exc}") from None
 
 
-def run_label(record: RunRecord) -> str:
-    """How commands name a run: its timestamp, or the run id of an untimestamped upload."""
-    return record.timestamp or record.run_id
-
-
 def safe_file(file: RecordedFile) -> RecordedFile:
     """A recorded file whose type and path are checked by the contract before they name a local path."""
     try:
@@ -67,108 +60,6 @@ def safe_file(file: RecordedFile) -> RecordedFile:
     except ContractError as exc:
         raise RecordInvalidError(f"run record lists an unsafe file {file.type}/{file.path}: {exc}") from None
     return file
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    """One run as ``runs`` and ``show`` see it.
-
-    ``objects`` maps each recorded file's key to what the archive holds there now (None: missing);
-    it is None when storage was not looked at. ``superseded`` maps the keys of an untimestamped
-    run's files that a later untimestamped run wrote again (``history``).
-    """
-
-    record: RunRecord
-    record_key: str
-    pin: PinNote | None = None
-    objects: Mapping[str, ListedObject | None] | None = None
-    superseded: Mapping[str, Superseded] = field(default_factory=dict)
-    #: The uploads that filed a timestamped run, oldest first, each with its types (``joined``).
-    uploads: tuple[Upload, ...] = ()
-
-    @property
-    def label(self) -> str:
-        return run_label(self.record)
-
-    @property
-    def pinned(self) -> bool:
-        return bool(self.pin and self.pin.pinned)
-
-    @property
-    def types(self) -> tuple[str, ...]:
-        return tuple(sorted({f.type for f in self.record.files}))
-
-    def upload_of(self, file: RecordedFile) -> str:
-        """The run id of the upload that brought ``file``."""
-        return next((u.run_id for u in self.uploads if file.type in u.types), self.record.run_id)
-
-    def storage_class_of(self, file: RecordedFile) -> str | None:
-        if self.objects is None:
-            return None
-        found = self.objects.get(file.key)
-        return found.storage_class if found is not None else MISSING
-
-    @property
-    def storage(self) -> dict[str, int] | None:
-        """Files per storage class (``MISSING`` for files no longer there)."""
-        if self.objects is None:
-            return None
-        counts = Counter(self.storage_class_of(f) or MISSING for f in self.record.files)
-        return dict(sorted(counts.items()))
-
-    def files_per_type(self) -> dict[str, int]:
-        return dict(sorted(Counter(f.type for f in self.record.files).items()))
-
-    def bytes_per_type(self) -> dict[str, int]:
-        totals: Counter[str] = Counter()
-        for f in self.record.files:
-            totals[f.type] += f.size
-        return dict(sorted(totals.items()))
-
-    def to_dict(self, *, files: bool = False) -> dict[str, Any]:
-        record = self.record
-        data: dict[str, Any] = {
-            "run": self.label,
-            "run_id": record.run_id,
-            "project_key": record.project_key,
-            "timestamp": record.timestamp,
-            "created_at": record.created_at,
-            "types": list(self.types),
-            "files": len(record.files),
-            "bytes": record.bytes,
-            "files_per_type": self.files_per_type(),
-            "bytes_per_type": self.bytes_per_type(),
-            "storage": self.storage,
-            "pinned": self.pinned,
-            "pin": self.pin.to_dict() if self.pin else None,
-            "record_key": self.record_key,
-            "superseded": [self.superseded[k].to_dict() for k in sorted(self.superseded)],
-        }
-        if self.uploads:
-            data["uploads"] = [u.to_dict() for u in self.uploads]
-        if files:
-            data["config_sha256"] = record.config_sha256
-            data["uploader"] = dict(record.uploader)
-            data["archive_bucket"] = record.archive_bucket
-            data["prefixes"] = list(record.prefixes)
-            data["file_list"] = [
-                {**f.to_dict(), "storage_class": self.storage_class_of(f),
-                 "superseded_by": s.by_run_id if (s := self.superseded.get(f.key)) else None,
-                 **({"upload_run_id": self.upload_of(f)} if self.uploads else {})}
-                for f in record.files
-            ]
-        return data
-
-
-@dataclass(frozen=True)
-class RunListing:
-    project_key: str
-    runs: tuple[RunSummary, ...]
-    warnings: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"project_key": self.project_key, "runs": [r.to_dict() for r in self.runs],
-                "warnings": list(self.warnings)}
 
 
 # -- reading -------------------------------------------------------------------------------------

@@ -35,7 +35,8 @@ from artifact_contract import (
 
 from ._s3 import CountedClient, ListedObject, list_objects, parallel_map
 from .history import Superseded, superseded_files
-from .runs import find_record, list_runs, project_key_argument, run_label
+from .runs import find_record, list_runs, project_key_argument
+from .summary import run_label
 from .verify_heads import Differs, Outcome, Unsettled, Verified, compare_head, head_stored, settled_by_listing
 from .verify_reads import compare_read, read_object
 

@@ -30,7 +30,7 @@ from artifact_backup.archive.local_names import (
     segment_problem,
     write_error,
 )
-from artifact_backup.archive.runs import RunSummary
+from artifact_backup.archive.summary import RunSummary
 from artifact_backup.exceptions import ArchiveReadError, DestinationNameError, DestinationWriteError
 from artifact_contract import RecordedFile, RunRecord, archive_key
 

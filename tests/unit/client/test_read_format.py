@@ -14,8 +14,10 @@ from artifact_backup.archive._s3 import ListedObject, get_bytes
 from artifact_backup.archive.diff import RunDiff, compare_records, unified
 from artifact_backup.archive.download import restore_command, restore_state
 from artifact_backup.archive.pin import retention_tags
+from artifact_backup.archive.pin_note import PinNote, pin_key
 from artifact_backup.archive.restore import RestoreOutcome, RestoreResult, check_request
-from artifact_backup.archive.runs import PinNote, RunListing, RunSummary, pin_key, select_files
+from artifact_backup.archive.runs import select_files
+from artifact_backup.archive.summary import RunListing, RunSummary
 from artifact_backup.cli._archive import money, storage_text, table
 from artifact_backup.cli.diff import format_diff
 from artifact_backup.cli.restore import format_restore

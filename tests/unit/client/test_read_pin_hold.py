@@ -6,7 +6,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from artifact_backup.archive.pin import object_lock_enabled, set_retention
-from artifact_backup.archive.runs import RunSummary
+from artifact_backup.archive.summary import RunSummary
 from artifact_backup.exceptions import ArchiveReadError
 from artifact_contract import RecordedFile, RunRecord, archive_key
 
