@@ -22,8 +22,9 @@ _BATCH = 256
 class SqliteSpool:
     """A temporary SQLite database holding ``schema``, gone once closed, with a small page cache.
 
-    The file spools of the contract and the client's list of local files are both made so: one
-    place decides how (pragmas, clean-up, batched reads that several threads may interleave).
+    The contract's ``FileSpool``, the client's ``LocalFiles`` and the filer's ``WrittenVersions``
+    are all made so: one place decides how (pragmas, clean-up, batched reads that several threads
+    may interleave).
     """
 
     #: What the spool holds, for the error of a read after :meth:`close`.
